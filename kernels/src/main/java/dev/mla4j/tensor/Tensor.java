@@ -85,6 +85,19 @@ public record Tensor(MemorySegment data, DType dtype, int rows, int cols, long r
     return rows(row, 1);
   }
 
+  /**
+   * Every {@code step}-th row starting at {@code first} as a view, e.g. head h's rows of a
+   * {@code [T·n_h][d]} buffer are {@code strided(h, n_h)}.
+   */
+  public Tensor strided(int first, int step) {
+    if (step <= 0 || first < 0 || first >= step || first >= rows) {
+      throw new IllegalArgumentException(
+          "strided(" + first + ", " + step + ") of a tensor with " + rows + " rows");
+    }
+    int count = (rows - first + step - 1) / step;
+    return new Tensor(data.asSlice(offset(first, 0)), dtype, count, cols, rowStride * step);
+  }
+
   /** Columns {@code [from, from + count)} of every row as a view. */
   public Tensor cols(int from, int count) {
     Objects.checkFromIndexSize(from, count, cols);
