@@ -154,6 +154,45 @@ public abstract class Backend implements AutoCloseable {
   }
 
   /**
+   * Prefill (or, with T = 1, decode) of an MLA layer: appends the T new tokens' latents and
+   * rotated rope keys to {@code layer} of the cache, then runs causal attention of their queries
+   * over everything cached, so token t sees the cached prefix and new tokens 0..t.
+   *
+   * @param newLatent {@code [T][L]}
+   * @param newRopeKeys {@code [T][ropeKeyWidth]}, already rotated
+   */
+  public void mlaPrefill(MlaShape shape, Tensor qRope, Tensor qLatent, Tensor newLatent,
+      Tensor newRopeKeys, LatentCache cache, int layer, Tensor out) {
+    int tokens = newLatent.rows();
+    if (qLatent.rows() != tokens * shape.heads()) {
+      throw new IllegalArgumentException("qLatent has " + qLatent.rows() + " rows for " + tokens
+          + " new tokens of n_h=" + shape.heads() + " heads");
+    }
+    int first = cache.length(layer);
+    cache.append(layer, newLatent, newRopeKeys);
+    mlaAttention(shape, qRope, qLatent, cache, layer, first, out);
+  }
+
+  /**
+   * Prefill (or decode) of an MHA/GQA layer: appends the new tokens' K and V, then causal
+   * attention of their queries over everything cached.
+   *
+   * @param newKeys {@code [T][n_kv·d_h]}, rotated
+   * @param newValues {@code [T][n_kv·d_h]}
+   */
+  public void mhaPrefill(MhaShape shape, Tensor q, Tensor newKeys, Tensor newValues,
+      KvCache cache, int layer, Tensor out) {
+    int tokens = newKeys.rows();
+    if (q.rows() != tokens * shape.heads()) {
+      throw new IllegalArgumentException("q has " + q.rows() + " rows for " + tokens
+          + " new tokens of n_h=" + shape.heads() + " heads");
+    }
+    int first = cache.length(layer);
+    cache.append(layer, newKeys, newValues);
+    mhaAttention(shape, q, cache, layer, first, out);
+  }
+
+  /**
    * MHA/GQA attention, the baseline: T query tokens, causal, over {@code layer} of the cache.
    *
    * @param q {@code [T·n_h][d_h]} F32, rotated
