@@ -131,19 +131,7 @@ public abstract class Backend implements AutoCloseable {
    */
   public void mlaAttention(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
       int layer, int firstQueryPos, Tensor out) {
-    if (!cache.shape().equals(shape)) {
-      throw new IllegalArgumentException(
-          "latent cache was made for " + cache.shape() + ", attention called with " + shape);
-    }
-    int rows = qLatent.rows();
-    if (rows % shape.heads() != 0) {
-      throw new IllegalArgumentException("qLatent has " + rows + " rows, not a multiple of n_h="
-          + shape.heads());
-    }
-    int tokens = rows / shape.heads();
-    qRope.requireF32("qRope", rows, shape.ropeDim());
-    qLatent.requireF32("qLatent", rows, shape.latentDim());
-    out.requireF32("MLA output", rows, shape.latentDim());
+    int tokens = checkMla(shape, qRope, qLatent, cache, out);
     cache.checkQueries(layer, firstQueryPos, tokens);
     MlaKernel kernel = mlaKernel();
     int h = shape.heads();
@@ -163,11 +151,9 @@ public abstract class Backend implements AutoCloseable {
    */
   public void mlaPrefill(MlaShape shape, Tensor qRope, Tensor qLatent, Tensor newLatent,
       Tensor newRopeKeys, LatentCache cache, int layer, Tensor out) {
-    int tokens = newLatent.rows();
-    if (qLatent.rows() != tokens * shape.heads()) {
-      throw new IllegalArgumentException("qLatent has " + qLatent.rows() + " rows for " + tokens
-          + " new tokens of n_h=" + shape.heads() + " heads");
-    }
+    int tokens = checkMla(shape, qRope, qLatent, cache, out);
+    newLatent.require("new latents", tokens, shape.latentDim());
+    newRopeKeys.require("new rope keys", tokens, shape.ropeKeyWidth());
     int first = cache.length(layer);
     cache.append(layer, newLatent, newRopeKeys);
     mlaAttention(shape, qRope, qLatent, cache, layer, first, out);
@@ -182,11 +168,9 @@ public abstract class Backend implements AutoCloseable {
    */
   public void mhaPrefill(MhaShape shape, Tensor q, Tensor newKeys, Tensor newValues,
       KvCache cache, int layer, Tensor out) {
-    int tokens = newKeys.rows();
-    if (q.rows() != tokens * shape.heads()) {
-      throw new IllegalArgumentException("q has " + q.rows() + " rows for " + tokens
-          + " new tokens of n_h=" + shape.heads() + " heads");
-    }
+    int tokens = checkMha(shape, q, cache, out);
+    newKeys.require("new keys", tokens, shape.kvWidth());
+    newValues.require("new values", tokens, shape.kvWidth());
     int first = cache.length(layer);
     cache.append(layer, newKeys, newValues);
     mhaAttention(shape, q, cache, layer, first, out);
@@ -200,6 +184,36 @@ public abstract class Backend implements AutoCloseable {
    */
   public void mhaAttention(MhaShape shape, Tensor q, KvCache cache, int layer, int firstQueryPos,
       Tensor out) {
+    int tokens = checkMha(shape, q, cache, out);
+    cache.checkQueries(layer, firstQueryPos, tokens);
+    MhaKernel kernel = mhaKernel();
+    int h = shape.heads();
+    SplitAttention.run(runner, tokens, h, shape.headDim(), firstQueryPos,
+        (t0, n, from, to, state) -> kernel.attend(shape, q.rows(t0 * h, n * h),
+            firstQueryPos + t0, cache, layer, from, to, state),
+        out);
+  }
+
+  /** Checks MLA operands against the shape and cache; returns the number of query tokens T. */
+  private static int checkMla(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
+      Tensor out) {
+    if (!cache.shape().equals(shape)) {
+      throw new IllegalArgumentException(
+          "latent cache was made for " + cache.shape() + ", attention called with " + shape);
+    }
+    int rows = qLatent.rows();
+    if (rows % shape.heads() != 0) {
+      throw new IllegalArgumentException("qLatent has " + rows + " rows, not a multiple of n_h="
+          + shape.heads());
+    }
+    qRope.requireF32("qRope", rows, shape.ropeDim());
+    qLatent.requireF32("qLatent", rows, shape.latentDim());
+    out.requireF32("MLA output", rows, shape.latentDim());
+    return rows / shape.heads();
+  }
+
+  /** Checks MHA operands against the shape and cache; returns the number of query tokens T. */
+  private static int checkMha(MhaShape shape, Tensor q, KvCache cache, Tensor out) {
     if (!cache.shape().equals(shape)) {
       throw new IllegalArgumentException(
           "KV cache was made for " + cache.shape() + ", attention called with " + shape);
@@ -209,16 +223,9 @@ public abstract class Backend implements AutoCloseable {
       throw new IllegalArgumentException("q has " + rows + " rows, not a multiple of n_h="
           + shape.heads());
     }
-    int tokens = rows / shape.heads();
     q.requireF32("q", rows, shape.headDim());
     out.requireF32("MHA output", rows, shape.headDim());
-    cache.checkQueries(layer, firstQueryPos, tokens);
-    MhaKernel kernel = mhaKernel();
-    int h = shape.heads();
-    SplitAttention.run(runner, tokens, h, shape.headDim(), firstQueryPos,
-        (t0, n, from, to, state) -> kernel.attend(shape, q.rows(t0 * h, n * h),
-            firstQueryPos + t0, cache, layer, from, to, state),
-        out);
+    return rows / shape.heads();
   }
 
   private interface ColumnRange {
