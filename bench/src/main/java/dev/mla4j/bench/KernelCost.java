@@ -93,7 +93,13 @@ public record KernelCost(double flops, double bytes) {
       case "DecodeBenchmark" -> Optional.of(DecodeBenchmark.cost(method, params));
       case "ProjectionBenchmark" -> Optional.of(ProjectionBenchmark.cost(params));
       case "RopeBenchmark" -> Optional.of(RopeBenchmark.cost(params));
-      case "CeilingBenchmark" -> CeilingBenchmark.cost(method, params);
+      case "CeilingBenchmark" -> {
+        if (!EnvironmentInfo.vectorModulePresent()) {
+          throw new IllegalStateException("CeilingBenchmark costs need the Vector API's lane count:"
+              + " run with --add-modules=jdk.incubator.vector");
+        }
+        yield CeilingBenchmark.cost(method, params);
+      }
       default -> Optional.empty();
     };
   }

@@ -35,15 +35,16 @@ public final class RooflineTable {
     out.println(ceilings.isEmpty()
         ? "Ceilings: none in these results (run CeilingBenchmark too for the % columns)"
         : "Ceilings: " + ceilings.summary());
-    out.printf("%-30s %-48s %12s %9s %9s %6s %6s%n", "benchmark", "params", "median", "GB/s",
-        "GFLOP/s", "%BW", "%FMA");
+    out.printf("%-28s %18s %9s %9s %5s %5s  %s%n", "benchmark", "median", "GB/s", "GFLOP/s",
+        "%BW", "%FMA", "params");
     for (JmhResult r : results) {
       double bw = r.bytesPerSecond();
       double fl = r.flopsPerSecond();
       int t = r.workThreads();
-      out.printf("%-30s %-48s %12s %9s %9s %6s %6s%n", r.shortName(), params(r),
-          String.format("%.4g %s", r.median(), r.unit()), num(bw / 1e9), num(fl / 1e9),
-          percent(bw / ceilings.readBytesPerSecond(t)), percent(fl / ceilings.flopsPerSecond(t)));
+      out.printf("%-28s %18s %9s %9s %5s %5s  %s%n", r.shortName(),
+          String.format("%.1f %s", r.median(), r.unit()), num(bw / 1e9), num(fl / 1e9),
+          percent(bw / ceilings.readBytesPerSecond(t)), percent(fl / ceilings.flopsPerSecond(t)),
+          params(r));
     }
     printSpeedups(out, results);
   }
@@ -63,12 +64,12 @@ public final class RooflineTable {
       return;
     }
     out.println();
-    out.printf("%-48s %14s %14s %9s%n", "decode shape", "MLA", "MHA", "MHA/MLA");
+    out.printf("%14s %14s %8s  %s%n", "MLA", "MHA", "MHA/MLA", "decode shape");
     mla.forEach((key, m) -> {
       JmhResult h = mha.get(key);
       if (h != null) {
-        out.printf("%-48s %11.1f us %11.1f us %8.2fx%n", key, m.secondsPerOp() * 1e6,
-            h.secondsPerOp() * 1e6, h.secondsPerOp() / m.secondsPerOp());
+        out.printf("%11.1f us %11.1f us %7.2fx  %s%n", m.secondsPerOp() * 1e6,
+            h.secondsPerOp() * 1e6, h.secondsPerOp() / m.secondsPerOp(), key);
       }
     });
   }
