@@ -1,0 +1,87 @@
+package dev.mla4j.bench;
+
+import dev.mla4j.api.Backend;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One decode step (T = 1) of one layer at context N: absorbed MLA attention over a latent cache
+ * ({@link #mla}) against the MHA attention it replaces ({@link #mha}), same backend, threads and
+ * cache dtype, so {@code mha / mla} of one run is MLA's speed-up. Costs: {@link
+ * KernelCost#mlaDecode} and {@link KernelCost#mhaDecode}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 10, time = 1)
+@Fork(1)
+public class DecodeBenchmark {
+  /** Restrict with {@code -p backend=scalar}; an unavailable backend fails, never falls back. */
+  @Param({"scalar", "simd"})
+  public String backend;
+
+  @Param({"LLAMA2_7B_DKV16", "LLAMA2_7B_DKV32", "DEEPSEEK_V2", "SMOLLM_135M_DKV16"})
+  public DecodePreset preset;
+
+  @Param({"4096"})
+  public int context;
+
+  @Param({"BF16"})
+  public DType dtype;
+
+  @Param({"2"})
+  public int threads;
+
+  private Backend impl;
+  private DecodeFixture fixture;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    impl = BenchBackends.open(backend, threads);
+    fixture = new DecodeFixture(preset, context, dtype, 42);
+    System.out.println("# mla4j: " + impl.description() + ", " + preset + ", N=" + context);
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    fixture.close();
+    impl.close();
+  }
+
+  @Benchmark
+  public Tensor mla() {
+    return fixture.mla(impl);
+  }
+
+  @Benchmark
+  public Tensor mha() {
+    return fixture.mha(impl);
+  }
+
+  static KernelCost cost(String method, Map<String, String> params) {
+    DecodePreset p = DecodePreset.valueOf(params.get("preset"));
+    int n = Integer.parseInt(params.get("context"));
+    DType cache = DType.valueOf(params.get("dtype"));
+    return switch (method) {
+      case "mla" -> KernelCost.mlaDecode(p.mla(), n, cache);
+      case "mha" -> KernelCost.mhaDecode(p.mha(), n, cache);
+      default -> throw new IllegalArgumentException("DecodeBenchmark has no method " + method);
+    };
+  }
+}
