@@ -36,7 +36,7 @@ public final class AttentionOracle {
   public static double[] mlaNaive(double[] qRope, double[] qNope, double[] kRope, double[] latent,
       double[] wUk, double[] wUv, int heads, int kvHeads, int ropeDim, int nopeDim, int headDim,
       int latentDim, int firstQueryPos, double scale) {
-    int rows = qRope.length / ropeDim;
+    int rows = (qRope.length + qNope.length) / (ropeDim + nopeDim);
     int ctx = latent.length / latentDim;
     int keyDim = ropeDim + nopeDim;
     double[] q = new double[rows * keyDim];
