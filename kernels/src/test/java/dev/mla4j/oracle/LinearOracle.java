@@ -33,4 +33,40 @@ public final class LinearOracle {
     }
     return y;
   }
+
+  /**
+   * The typical size of an output of {@code y = x Wᵀ} before cancellation: the largest
+   * {@code sqrt(Σ_i (x[t][i]·w[o][i])²)} over all outputs. Rounding errors scale with this, not
+   * with |y|.
+   */
+  public static double termNorm(double[] x, double[] w, int tokens, int in, int out) {
+    double max = 0;
+    for (int t = 0; t < tokens; t++) {
+      for (int o = 0; o < out; o++) {
+        double s = 0;
+        for (int i = 0; i < in; i++) {
+          double p = x[t * in + i] * w[o * in + i];
+          s += p * p;
+        }
+        max = Math.max(max, Math.sqrt(s));
+      }
+    }
+    return max;
+  }
+
+  /** As {@link #termNorm} for {@code y = x W}. */
+  public static double termNormTransposed(double[] x, double[] w, int tokens, int out, int in) {
+    double max = 0;
+    for (int t = 0; t < tokens; t++) {
+      for (int i = 0; i < in; i++) {
+        double s = 0;
+        for (int o = 0; o < out; o++) {
+          double p = x[t * out + o] * w[o * in + i];
+          s += p * p;
+        }
+        max = Math.max(max, Math.sqrt(s));
+      }
+    }
+    return max;
+  }
 }
