@@ -1,0 +1,109 @@
+package dev.mla4j.conformance;
+
+import dev.mla4j.oracle.LinearOracle;
+import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import dev.mla4j.testing.Conformance;
+import dev.mla4j.testing.ErrorCheck;
+import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.Seeds;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** {@code linear} (y = x Wᵀ) and {@code linearTransposed} (y = x W) of every backend vs the oracle. */
+@Tag("simd")
+class LinearTest {
+  static final int[] ODD = {1, 3, 7, 15, 17, 31, 33, 63, 65, 127, 129};
+
+  /** Every odd size as the reduction, each with two output widths, per dtype and T in {1, 4}. */
+  static Stream<Arguments> sweep() {
+    List<Arguments> cases = new ArrayList<>();
+    int k = 0;
+    for (DType dtype : DType.values()) {
+      for (int tokens : new int[] {1, 4}) {
+        for (int in : ODD) {
+          for (int step : new int[] {3, 7}) {
+            int out = ODD[(k++ * step) % ODD.length];
+            cases.add(Arguments.of(dtype, tokens, in, out, 1, false));
+          }
+        }
+      }
+    }
+    return cases.stream();
+  }
+
+  /**
+   * Strided views for x, W and y; large enough that the 2-thread column split engages; the paper's
+   * projection shapes (W_uk blocks of Llama-2-7B d_kv 16 and DeepSeek-V2-Lite).
+   */
+  static Stream<Arguments> stridedAndThreaded() {
+    List<Arguments> cases = new ArrayList<>();
+    for (DType dtype : DType.values()) {
+      cases.add(Arguments.of(dtype, 3, 65, 33, 1, true));
+      cases.add(Arguments.of(dtype, 5, 129, 1025, 2, true));
+      cases.add(Arguments.of(dtype, 1, 257, 513, 2, false));
+      cases.add(Arguments.of(dtype, 7, 112, 512, 2, false)); // Llama-2-7B: d_nope 112, L 512
+      cases.add(Arguments.of(dtype, 2, 128, 512, 2, true)); // DeepSeek-V2-Lite: nope 128, L 512
+    }
+    return cases.stream();
+  }
+
+  @ParameterizedTest(name = "{0} T={1} in={2} out={3} threads={4} strided={5}")
+  @MethodSource({"sweep", "stridedAndThreaded"})
+  void linear(DType dtype, int tokens, int in, int out, int threads, boolean strided) {
+    Seeds.Case c = Seeds.forCase("linear " + dtype + " " + tokens + " " + in + " " + out);
+    try (Arena arena = Arena.ofShared()) {
+      Tensor x = make(arena, c, DType.F32, tokens, in, strided);
+      Tensor w = make(arena, c, dtype, out, in, strided);
+      double[] xd = TensorReader.read(x);
+      double[] wd = TensorReader.read(w);
+      double[] ref = LinearOracle.linear(xd, wd, tokens, in, out);
+      double floor = ErrorCheck.conditioned(ErrorCheck.floor(DType.F32, in), ref,
+          LinearOracle.termNorm(xd, wd, tokens, in, out));
+      Conformance.check("linear", c, threads, ref, floor, b -> {
+        Tensor y = output(arena, tokens, out, strided);
+        b.linear(x, w, y);
+        return Inputs.floats(y);
+      });
+    }
+  }
+
+  @ParameterizedTest(name = "{0} T={1} in={2} out={3} threads={4} strided={5}")
+  @MethodSource({"sweep", "stridedAndThreaded"})
+  void linearTransposed(DType dtype, int tokens, int in, int out, int threads, boolean strided) {
+    Seeds.Case c = Seeds.forCase("linearT " + dtype + " " + tokens + " " + in + " " + out);
+    try (Arena arena = Arena.ofShared()) {
+      // W [out][in] reduced over its rows: the reduction length is out
+      Tensor x = make(arena, c, DType.F32, tokens, out, strided);
+      Tensor w = make(arena, c, dtype, out, in, strided);
+      double[] xd = TensorReader.read(x);
+      double[] wd = TensorReader.read(w);
+      double[] ref = LinearOracle.linearTransposed(xd, wd, tokens, out, in);
+      double floor = ErrorCheck.conditioned(ErrorCheck.floor(DType.F32, out), ref,
+          LinearOracle.termNormTransposed(xd, wd, tokens, out, in));
+      Conformance.check("linearTransposed", c, threads, ref, floor, b -> {
+            Tensor y = output(arena, tokens, in, strided);
+            b.linearTransposed(x, w, y);
+            return Inputs.floats(y);
+          });
+    }
+  }
+
+  private static Tensor make(Arena arena, Seeds.Case c, DType dtype, int rows, int cols,
+      boolean strided) {
+    return strided ? Inputs.stridedGaussian(arena, c, dtype, rows, cols, 3, 5, 1)
+        : Inputs.gaussian(arena, c, dtype, rows, cols, 1);
+  }
+
+  private static Tensor output(Arena arena, int rows, int cols, boolean strided) {
+    return strided ? Inputs.stridedNan(arena, DType.F32, rows, cols, 1, 7)
+        : Inputs.nanFilled(arena, DType.F32, rows, cols);
+  }
+}

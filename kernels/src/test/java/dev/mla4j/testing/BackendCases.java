@@ -1,0 +1,42 @@
+package dev.mla4j.testing;
+
+import dev.mla4j.api.Backend;
+import dev.mla4j.api.Backends;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The backends a conformance test runs: scalar and simd, or only the one forced with
+ * {@code -Dmla4j.backend} (the simd-128/simd-512 executions). The scalar backend is also always
+ * opened as the reference whose error bounds the others'.
+ */
+public final class BackendCases {
+  private BackendCases() {}
+
+  public static List<String> names() {
+    String forced = System.getProperty(Backends.PROPERTY);
+    if (forced != null && !forced.isBlank()) {
+      return List.of(forced.trim());
+    }
+    return List.of("scalar", "simd");
+  }
+
+  /**
+   * Opens backend {@code name}. A SIMD test is skipped only when this JVM cannot run the Vector
+   * API at all (module absent, interpreter); when it can, a SIMD backend that fails to load fails
+   * the test instead of passing silently as scalar.
+   */
+  public static Backend open(String name, int threads) {
+    if (name.equals("simd")) {
+      Optional<String> why = Backends.simdUnavailableReason();
+      Assumptions.assumeTrue(why.isEmpty(), () -> "SIMD backend not testable here: " + why.get());
+    }
+    Backend b = Backends.named(name, threads);
+    if (!b.name().equals(name)) {
+      b.close();
+      throw new AssertionError("asked for backend " + name + " but got " + b.description());
+    }
+    return b;
+  }
+}

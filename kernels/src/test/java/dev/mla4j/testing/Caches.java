@@ -1,0 +1,93 @@
+package dev.mla4j.testing;
+
+import dev.mla4j.cache.KvCache;
+import dev.mla4j.cache.LatentCache;
+import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.function.BiConsumer;
+
+/**
+ * Fills caches for attention tests and reads them back for the oracle. Tokens are appended in
+ * random chunk sizes so block boundaries fall inside appends; optional "future" tokens after the
+ * valid ones hold NaN values and huge keys, which a causal kernel must never let through.
+ */
+public final class Caches {
+  /** Huge but finite in every cache dtype (F16 tops out at 65504). */
+  private static final float HUGE = 6e4f;
+
+  private Caches() {}
+
+  /** Appends {@code valid} N(0,1) tokens then {@code poisoned} NaN/huge tokens to {@code layer}. */
+  public static void fill(Arena arena, Seeds.Case c, LatentCache cache, int layer, int valid,
+      int poisoned) {
+    int latent = cache.shape().latentDim();
+    int rope = cache.shape().ropeKeyWidth();
+    appendInChunks(c, valid, (start, n) -> cache.append(layer,
+        Inputs.gaussian(arena, c, DType.F32, n, latent, 1),
+        Inputs.gaussian(arena, c, DType.F32, n, rope, 1)));
+    if (poisoned > 0) {
+      cache.append(layer, constant(arena, poisoned, latent, Float.NaN),
+          constant(arena, poisoned, rope, HUGE));
+    }
+  }
+
+  /** As {@link #fill(Arena, Seeds.Case, LatentCache, int, int, int)} for K and V. */
+  public static void fill(Arena arena, Seeds.Case c, KvCache cache, int layer, int valid,
+      int poisoned) {
+    int width = cache.shape().kvWidth();
+    appendInChunks(c, valid, (start, n) -> cache.append(layer,
+        Inputs.gaussian(arena, c, DType.F32, n, width, 1),
+        Inputs.gaussian(arena, c, DType.F32, n, width, 1)));
+    if (poisoned > 0) {
+      cache.append(layer, constant(arena, poisoned, width, HUGE),
+          constant(arena, poisoned, width, Float.NaN));
+    }
+  }
+
+  private static void appendInChunks(Seeds.Case c, int total, BiConsumer<Integer, Integer> append) {
+    int done = 0;
+    while (done < total) {
+      int n = Math.min(total - done, 1 + c.nextInt(80));
+      append.accept(done, n);
+      done += n;
+    }
+  }
+
+  private static Tensor constant(Arena arena, int rows, int cols, float v) {
+    float[] values = new float[rows * cols];
+    java.util.Arrays.fill(values, v);
+    return Tensor.copyOf(arena, DType.F32, rows, cols, values);
+  }
+
+  /** Latent rows {@code [tokens][L]} of a layer, as stored. */
+  public static double[] latents(LatentCache cache, int layer, int tokens) {
+    return gather(tokens, cache.shape().latentDim(), b -> cache.latentBlock(layer, b));
+  }
+
+  /** Rope-key rows {@code [tokens][ropeKeyWidth]} of a layer, as stored. */
+  public static double[] ropeKeys(LatentCache cache, int layer, int tokens) {
+    return gather(tokens, cache.shape().ropeKeyWidth(), b -> cache.ropeBlock(layer, b));
+  }
+
+  public static double[] keys(KvCache cache, int layer, int tokens) {
+    return gather(tokens, cache.shape().kvWidth(), b -> cache.keyBlock(layer, b));
+  }
+
+  public static double[] values(KvCache cache, int layer, int tokens) {
+    return gather(tokens, cache.shape().kvWidth(), b -> cache.valueBlock(layer, b));
+  }
+
+  private static double[] gather(int tokens, int width,
+      java.util.function.IntFunction<Tensor> block) {
+    double[] out = new double[tokens * width];
+    for (int t0 = 0; t0 < tokens; t0 += PagedLayers.BLOCK_TOKENS) {
+      int n = Math.min(PagedLayers.BLOCK_TOKENS, tokens - t0);
+      double[] rows = TensorReader.read(block.apply(t0 / PagedLayers.BLOCK_TOKENS), n);
+      System.arraycopy(rows, 0, out, t0 * width, rows.length);
+    }
+    return out;
+  }
+}
