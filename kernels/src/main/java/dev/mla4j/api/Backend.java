@@ -17,6 +17,10 @@ import java.util.List;
  * shapes once, split the work over the backend's threads and call the implementation's
  * single-threaded kernel bodies; activations are F32, weights and caches F32, BF16 or F16.
  * Obtain one from {@link Backends}; close it to stop its worker threads.
+ *
+ * <p>With more than one thread, kernels read and write their operands from worker threads, so
+ * tensors must live in memory any thread may access (a shared or global arena, or
+ * {@code Arena.ofAuto()}), not in a confined arena.
  */
 public abstract class Backend implements AutoCloseable {
   /** Below this many multiply-adds a linear layer runs on the calling thread alone. */

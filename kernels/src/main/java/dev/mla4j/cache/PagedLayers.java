@@ -157,6 +157,7 @@ public final class PagedLayers implements AutoCloseable {
 
   /** Checks that {@code count} query tokens ending at the cache's end are valid in {@code layer}. */
   public void checkQueries(int layer, int firstQueryPos, int count) {
+    checkOpen();
     checkLayer(layer);
     if (count <= 0) {
       throw new IllegalArgumentException(name + ": need at least one query token, got " + count);
