@@ -7,7 +7,8 @@ import java.io.PrintStream;
 import java.util.Arrays;
 
 /**
- * {@code ./mla4j report}: what runs here and a quick MLA-vs-MHA comparison. With
+ * {@code ./mla4j report}: what runs here, a self-check of every kernel against the
+ * double-precision oracle, and a quick MLA-vs-MHA comparison. With
  * {@code roofline RESULTS.json...} it prints the roofline table of JMH results instead.
  * Each section is its own class; this one only dispatches.
  */
@@ -25,12 +26,19 @@ public final class ReportMain {
           + "       ReportMain roofline RESULTS.json...   roofline table of JMH JSON results");
       System.exit(2);
     }
+    boolean passed;
     try (Backend selected = Backends.create()) {
       EnvironmentInfo.print(out, selected);
+      out.println();
+      passed = SelfCheck.run(out, selected);
     }
     out.println();
     try (Backend backend = Backends.create(MlaVsMhaTable.THREADS)) {
       MlaVsMhaTable.print(out, backend);
+    }
+    if (!passed) {
+      System.err.println("mla4j: kernel self-check FAILED (see the table above)");
+      System.exit(1);
     }
   }
 }
