@@ -1,0 +1,61 @@
+package dev.mla4j.simd;
+
+import dev.mla4j.api.Backend;
+import dev.mla4j.attention.MhaKernel;
+import dev.mla4j.attention.MlaKernel;
+import dev.mla4j.rope.PartialRope;
+import dev.mla4j.tensor.Tensor;
+
+/**
+ * Kernels written with the JDK Vector API. Loaded by class name from
+ * {@link dev.mla4j.api.Backends} only after the incubator module was found readable.
+ */
+public final class SimdBackend extends Backend {
+  private final MlaKernel mla = new SimdMlaAttention();
+  private final MhaKernel mha = new SimdMhaAttention();
+
+  public SimdBackend(int threads) {
+    super(threads);
+  }
+
+  /** Width of the float vectors every kernel uses, in bits. */
+  public static int vectorBitSize() {
+    return SimdConstants.FLOATS.vectorBitSize();
+  }
+
+  @Override
+  public String name() {
+    return "simd";
+  }
+
+  @Override
+  public String description() {
+    return "simd (JDK Vector API, " + vectorBitSize() + "-bit vectors, " + SimdConstants.LANES
+        + " float lanes), " + threads() + " thread(s)";
+  }
+
+  @Override
+  protected void linearBody(Tensor x, Tensor w, Tensor y) {
+    SimdLinear.linear(x, w, y);
+  }
+
+  @Override
+  protected void linearTransposedBody(Tensor x, Tensor w, Tensor y) {
+    SimdLinear.linearTransposed(x, w, y);
+  }
+
+  @Override
+  protected void ropeBody(Tensor x, int[] positions, PartialRope rope, int layer, int groupSize) {
+    SimdRope.apply(x, positions, rope, layer, groupSize);
+  }
+
+  @Override
+  protected MlaKernel mlaKernel() {
+    return mla;
+  }
+
+  @Override
+  protected MhaKernel mhaKernel() {
+    return mha;
+  }
+}
