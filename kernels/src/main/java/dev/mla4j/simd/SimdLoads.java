@@ -33,16 +33,23 @@ final class SimdLoads {
    * @param f16 scratch of at least LANES floats, used only for F16
    */
   static FloatVector load(MemorySegment seg, long index, DType dtype, float[] f16) {
-    return switch (dtype) {
-      case F32 -> FloatVector.fromMemorySegment(FLOATS, seg, index * 4, ORDER);
-      case BF16 -> bf16(seg, index);
-      case F16 -> {
-        for (int i = 0; i < LANES; i++) {
-          f16[i] = Float.float16ToFloat(seg.getAtIndex(SHORT, index + i));
-        }
-        yield FloatVector.fromArray(FLOATS, f16, 0);
-      }
-    };
+    // if-chain rather than an enum switch, and the F16 lane loop out of line: keeps this small
+    // enough to inline into the micro-kernels. Every branch ends in a Vector API intrinsic so
+    // the merged result stays in a register instead of being boxed.
+    if (dtype == DType.BF16) {
+      return bf16(seg, index);
+    }
+    if (dtype == DType.F32) {
+      return FloatVector.fromMemorySegment(FLOATS, seg, index * 4, ORDER);
+    }
+    f16(seg, index, f16);
+    return FloatVector.fromArray(FLOATS, f16, 0);
+  }
+
+  private static void f16(MemorySegment seg, long index, float[] dst) {
+    for (int i = 0; i < LANES; i++) {
+      dst[i] = Float.float16ToFloat(seg.getAtIndex(SHORT, index + i));
+    }
   }
 
   /** LANES bfloat16 values of {@code seg} from element {@code index}, widened in registers. */

@@ -11,19 +11,25 @@ import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * MHA/GQA attention. Decode does 2·n_h·d_h MACs per 2·n_kv·d_h cached elements, so it is
- * bandwidth-bound: keys and values are read straight from the cache blocks and widened in
- * registers, never copied. Work runs per 64-token block and kv head; the query rows of the GQA
- * group (and of every query token) then read that head's K/V slice (16 KiB at d_h=128, BF16)
- * from cache rather than memory. Per row: scores of four tokens at a time, one online-softmax
- * update per block, then {@code acc += P·V} with four vectors of d_h held in registers.
+ * bandwidth-bound: keys and values are read straight from the cache blocks, widened in
+ * registers, never copied. Each 64-token block is walked token-major, four cached tokens at a
+ * time across all kv heads, so memory is read in long sequential runs the hardware prefetcher
+ * follows (head-major order would jump n_kv·d_h elements between rows, a new page per row).
+ *
+ * <p>Per block: scores of every query row against four tokens at a time (one query load, four
+ * widened key loads per vector); one online-softmax update per row; then for four tokens at a
+ * time each value vector is widened once and added into every row of its GQA group.
  */
 final class SimdMhaAttention implements MhaKernel {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
+  /** Cached tokens per step: four independent FMA chains / four value rows per accumulator pass. */
+  private static final int STEP = 4;
   private static final int Q = 0;
   private static final int P = 1;
   private static final int F16 = 2;
@@ -37,51 +43,54 @@ final class SimdMhaAttention implements MhaKernel {
     for (int row = 0; row < state.rows; row++) {
       SimdLoads.widen(q, row, 0, dh, qs, row * dh, dh);
     }
-    Rows work = new Rows(s, qs, state, SimdScratch.floats(P, BLOCK),
+    Block work = new Block(s, qs, state, firstQueryPos, SimdScratch.floats(P, state.rows * BLOCK),
         SimdScratch.floats(F16, LANES));
     for (int p0 = from; p0 < to; p0 += BLOCK) {
-      Tensor keys = cache.keyBlock(layer, p0 / BLOCK);
-      Tensor values = cache.valueBlock(layer, p0 / BLOCK);
-      int n = Math.min(BLOCK, to - p0);
-      for (int kv = 0; kv < s.kvHeads(); kv++) {
-        for (int row = 0; row < state.rows; row++) {
-          int head = row % s.heads();
-          int visible = Math.min(n, firstQueryPos + row / s.heads() - p0 + 1);
-          if (head / s.groupSize() == kv && visible > 0) {
-            work.row(row, keys, values, kv * dh, visible);
-          }
-        }
-      }
+      work.fold(cache.keyBlock(layer, p0 / BLOCK), cache.valueBlock(layer, p0 / BLOCK), p0,
+          Math.min(BLOCK, to - p0));
     }
   }
 
-  /** One call's operands; {@link #row} folds one block of one kv head into one query row. */
-  private record Rows(MhaShape s, float[] qs, SoftmaxState state, float[] p, float[] f16) {
+  /** One call's operands; {@link #fold} folds one cache block into every query row. */
+  private record Block(MhaShape s, float[] qs, SoftmaxState state, int firstQueryPos, float[] p,
+      float[] f16) {
 
-    void row(int row, Tensor keys, Tensor values, int col, int n) {
+    /** Causally visible tokens of row {@code row} among the block's first n, from p0. */
+    int visible(int row, int p0, int n) {
+      return Math.max(0, Math.min(n, firstQueryPos + row / s.heads() - p0 + 1));
+    }
+
+    void fold(Tensor keys, Tensor values, int p0, int n) {
+      int heads = s.heads();
       int dh = s.headDim();
-      for (int t = 0; t < n; t += 4) {
-        scores(row, keys, col, t, Math.min(t + 1, n - 1), Math.min(t + 2, n - 1),
-            Math.min(t + 3, n - 1));
-      }
-      float alpha = softmax(row, n);
-      int j = 0;
-      for (; j + 4 * LANES <= dh; j += 4 * LANES) {
-        values4(row, values, col, j, n, alpha);
-      }
-      for (; j < dh; j++) {
-        int a = row * dh + j;
-        float sum = state.acc[a] * alpha;
-        for (int t = 0; t < n; t++) {
-          sum += p[t] * values.get(t, col + j);
+      int g = s.groupSize();
+      int rows = state.rows;
+      for (int t = 0; t < n; t += STEP) {
+        for (int row = 0; row < rows; row++) {
+          if (visible(row, p0, n) > t) {
+            int col = (row % heads) / g * dh;
+            scores(row, keys, col, t, Math.min(t + 1, n - 1), Math.min(t + 2, n - 1),
+                Math.min(t + 3, n - 1));
+          }
         }
-        state.acc[a] = sum;
+      }
+      for (int row = 0; row < rows; row++) {
+        int v = visible(row, p0, n);
+        Arrays.fill(p, row * BLOCK + v, (row + 1) * BLOCK, 0f); // masked and past-the-end
+        if (v > 0) {
+          softmax(row, v);
+        }
+      }
+      for (int t = 0; t < n; t += STEP) {
+        for (int kv = 0; kv < s.kvHeads(); kv++) {
+          values(values, kv, t, n);
+        }
       }
     }
 
     /**
-     * Scores of row {@code row} against tokens ta..td (repeated indices at the block's tail):
-     * four accumulators, one query load and four widened key loads per vector of d_h.
+     * Scores of row {@code row} against tokens ta..td (repeated at the block's tail) into
+     * p[row][ta..td]: four accumulators, one query load and four widened key loads per vector.
      */
     void scores(int row, Tensor keys, int col, int ta, int tb, int tc, int td) {
       MemorySegment seg = keys.data();
@@ -115,65 +124,90 @@ final class SimdMhaAttention implements MhaKernel {
         sc += qi * dt.get(seg, kc + i);
         sd += qi * dt.get(seg, kd + i);
       }
-      p[td] = sd;
-      p[tc] = sc;
-      p[tb] = sb;
-      p[ta] = sa;
+      int o = row * BLOCK;
+      p[o + td] = sd;
+      p[o + tc] = sc;
+      p[o + tb] = sb;
+      p[o + ta] = sa;
     }
 
-    /** Turns the n raw scores into exp(s·scale - max'), updates max/sum, returns the rescale. */
-    float softmax(int row, int n) {
+    /**
+     * Turns the first n raw scores of the row into exp(s·scale - max'), updates max and sum,
+     * and rescales the row's accumulator by exp(max - max') once for the block.
+     */
+    void softmax(int row, int n) {
+      int o = row * BLOCK;
       float scale = s.softmaxScale();
       float top = Float.NEGATIVE_INFINITY;
       for (int t = 0; t < n; t++) {
-        top = Math.max(top, p[t]);
+        top = Math.max(top, p[o + t]);
       }
       float oldMax = state.max[row];
       float newMax = Math.max(oldMax, top * scale);
       int bound = FLOATS.loopBound(n);
       FloatVector sv = FloatVector.zero(FLOATS);
       for (int t = 0; t < bound; t += LANES) {
-        FloatVector e = FloatVector.fromArray(FLOATS, p, t).mul(scale).sub(newMax)
+        FloatVector e = FloatVector.fromArray(FLOATS, p, o + t).mul(scale).sub(newMax)
             .lanewise(VectorOperators.EXP);
-        e.intoArray(p, t);
+        e.intoArray(p, o + t);
         sv = sv.add(e);
       }
       float sum = sv.reduceLanes(VectorOperators.ADD);
       for (int t = bound; t < n; t++) {
-        p[t] = (float) Math.exp(p[t] * scale - newMax);
-        sum += p[t];
+        p[o + t] = (float) Math.exp(p[o + t] * scale - newMax);
+        sum += p[o + t];
       }
       float alpha = (float) Math.exp(oldMax - newMax);
       state.max[row] = newMax;
       state.sum[row] = state.sum[row] * alpha + sum;
-      return alpha;
+      if (alpha != 1f) {
+        int a = row * s.headDim();
+        for (int i = 0; i < s.headDim(); i++) {
+          state.acc[a + i] *= alpha;
+        }
+      }
     }
 
     /**
-     * {@code acc[row][j..j+4·LANES) = alpha·acc + Σ_t p[t]·V[t]}: four accumulator chains hide
-     * the FMA latency; each value vector is widened in registers and used once.
+     * {@code acc[row] += Σ_k p[row][t+k]·V[t+k]} for k < 4 and every query row of kv head
+     * {@code kv}: the four probabilities are broadcast once, then each step widens four value
+     * vectors and does four FMAs into one accumulator load/store. p is zero past the causal
+     * limit, so repeated tail rows add nothing. Rows of a GQA group re-read the same four value
+     * rows from L1.
      */
-    void values4(int row, Tensor values, int col, int j, int n, float alpha) {
+    void values(Tensor values, int kv, int t, int n) {
       MemorySegment seg = values.data();
       DType dt = values.dtype();
-      int a = row * s.headDim() + j;
+      int dh = s.headDim();
+      int col = kv * dh;
+      long va = values.index(t, col);
+      long vb = values.index(Math.min(t + 1, n - 1), col);
+      long vc = values.index(Math.min(t + 2, n - 1), col);
+      long vd = values.index(Math.min(t + 3, n - 1), col);
       float[] acc = state.acc;
-      FloatVector a0 = FloatVector.fromArray(FLOATS, acc, a).mul(alpha);
-      FloatVector a1 = FloatVector.fromArray(FLOATS, acc, a + LANES).mul(alpha);
-      FloatVector a2 = FloatVector.fromArray(FLOATS, acc, a + 2 * LANES).mul(alpha);
-      FloatVector a3 = FloatVector.fromArray(FLOATS, acc, a + 3 * LANES).mul(alpha);
-      for (int t = 0; t < n; t++) {
-        long v = values.index(t, col + j);
-        FloatVector w = FloatVector.broadcast(FLOATS, p[t]);
-        a0 = SimdLoads.load(seg, v, dt, f16).fma(w, a0);
-        a1 = SimdLoads.load(seg, v + LANES, dt, f16).fma(w, a1);
-        a2 = SimdLoads.load(seg, v + 2 * LANES, dt, f16).fma(w, a2);
-        a3 = SimdLoads.load(seg, v + 3 * LANES, dt, f16).fma(w, a3);
+      int bound = FLOATS.loopBound(dh);
+      for (int first = kv * s.groupSize(); first < state.rows; first += s.heads()) {
+        for (int row = first; row < first + s.groupSize(); row++) {
+          int o = row * BLOCK + t;
+          FloatVector p0 = FloatVector.broadcast(FLOATS, p[o]);
+          FloatVector p1 = FloatVector.broadcast(FLOATS, p[o + 1]);
+          FloatVector p2 = FloatVector.broadcast(FLOATS, p[o + 2]);
+          FloatVector p3 = FloatVector.broadcast(FLOATS, p[o + 3]);
+          int a = row * dh;
+          for (int i = 0; i < bound; i += LANES) {
+            FloatVector x = FloatVector.fromArray(FLOATS, acc, a + i);
+            x = SimdLoads.load(seg, va + i, dt, f16).fma(p0, x);
+            x = SimdLoads.load(seg, vb + i, dt, f16).fma(p1, x);
+            x = SimdLoads.load(seg, vc + i, dt, f16).fma(p2, x);
+            x = SimdLoads.load(seg, vd + i, dt, f16).fma(p3, x);
+            x.intoArray(acc, a + i);
+          }
+          for (int i = bound; i < dh; i++) {
+            acc[a + i] += p[o] * dt.get(seg, va + i) + p[o + 1] * dt.get(seg, vb + i)
+                + p[o + 2] * dt.get(seg, vc + i) + p[o + 3] * dt.get(seg, vd + i);
+          }
+        }
       }
-      a0.intoArray(acc, a);
-      a1.intoArray(acc, a + LANES);
-      a2.intoArray(acc, a + 2 * LANES);
-      a3.intoArray(acc, a + 3 * LANES);
     }
   }
 }
