@@ -145,8 +145,12 @@ final class SimdMlaAttention implements MlaKernel {
       int slot0 = p0 % BLOCK;
       for (int t = 0; t < n; t++) {
         SimdLoads.widen(latent, slot0 + t, 0, latentDim, c, t * lp, lp);
-        for (int k = 0; k < ropeKeys; k++) {
-          SimdLoads.widen(rope, slot0 + t, k * ropeDim, ropeDim, kr, t * krw + k * drp, drp);
+        if (drp == ropeDim) { // no per-key padding: the whole rope row widens in one pass
+          SimdLoads.widen(rope, slot0 + t, 0, krw, kr, t * krw, krw);
+        } else {
+          for (int k = 0; k < ropeKeys; k++) {
+            SimdLoads.widen(rope, slot0 + t, k * ropeDim, ropeDim, kr, t * krw + k * drp, drp);
+          }
         }
       }
       for (int r0 = 0; r0 < rowsP; r0 += ROWS) {
