@@ -59,6 +59,16 @@ final class SimdLoads {
     return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
   }
 
+  /** The low 16 bits of each int lane (the even BF16 of a little-endian pair), widened. */
+  static FloatVector low(IntVector pairs) {
+    return pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  /** The high 16 bits of each int lane (the odd BF16 of a little-endian pair), widened. */
+  static FloatVector high(IntVector pairs) {
+    return pairs.and(0xffff0000).reinterpretAsFloats();
+  }
+
   /**
    * Widens {@code n} elements of row {@code row} of {@code t} from column {@code col} into
    * {@code dst[off, off+n)} and zeroes {@code dst[off+n, off+padded)}, so kernels can run whole

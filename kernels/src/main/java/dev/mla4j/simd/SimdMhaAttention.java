@@ -1,7 +1,9 @@
 package dev.mla4j.simd;
 
 import static dev.mla4j.simd.SimdConstants.FLOATS;
+import static dev.mla4j.simd.SimdConstants.INTS;
 import static dev.mla4j.simd.SimdConstants.LANES;
+import static dev.mla4j.simd.SimdConstants.ORDER;
 
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.attention.MhaKernel;
@@ -11,8 +13,10 @@ import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -24,7 +28,12 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Per block: scores of every query row against four tokens at a time (one query load, four
  * widened key loads per vector); one online-softmax update per row; then for four tokens at a
- * time each value vector is widened once and added into every row of its GQA group.
+ * time the value vectors are widened and added into each row of their GQA group.
+ *
+ * <p>BF16 caches with d_h a multiple of 2·LANES take the "paired" path: one int vector load
+ * holds 2·LANES BF16 values, {@code << 16} widens the even ones and {@code & 0xffff0000} the odd
+ * ones, so no lane conversion is needed. Queries and accumulators are kept in the matching
+ * even/odd order per chunk for the duration of the call ({@link #pair}, {@link #unpair}).
  */
 final class SimdMhaAttention implements MhaKernel {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
@@ -33,27 +42,67 @@ final class SimdMhaAttention implements MhaKernel {
   private static final int Q = 0;
   private static final int P = 1;
   private static final int F16 = 2;
+  private static final int ACC = 3;
+  private static final int ROW = 4;
 
   @Override
   public void attend(MhaShape s, Tensor q, int firstQueryPos, KvCache cache, int layer,
       int from, int to, SoftmaxState state) {
     assert from % BLOCK == 0 && to <= cache.length(layer) : from + ".." + to;
     int dh = s.headDim();
+    boolean paired = cache.dtype() == DType.BF16 && dh % (2 * LANES) == 0
+        && SimdConstants.ORDER == ByteOrder.LITTLE_ENDIAN;
     float[] qs = SimdScratch.floats(Q, state.rows * dh);
+    float[] acc = paired ? SimdScratch.floats(ACC, state.rows * dh) : state.acc;
+    float[] row0 = SimdScratch.floats(ROW, dh);
     for (int row = 0; row < state.rows; row++) {
-      SimdLoads.widen(q, row, 0, dh, qs, row * dh, dh);
+      if (paired) {
+        SimdLoads.widen(q, row, 0, dh, row0, 0, dh);
+        pair(row0, 0, qs, row * dh, dh);
+        pair(state.acc, row * dh, acc, row * dh, dh);
+      } else {
+        SimdLoads.widen(q, row, 0, dh, qs, row * dh, dh);
+      }
     }
-    Block work = new Block(s, qs, state, firstQueryPos, SimdScratch.floats(P, state.rows * BLOCK),
-        SimdScratch.floats(F16, LANES));
+    Block work = new Block(s, qs, state, acc, paired, firstQueryPos,
+        SimdScratch.floats(P, state.rows * BLOCK), SimdScratch.floats(F16, LANES));
     for (int p0 = from; p0 < to; p0 += BLOCK) {
       work.fold(cache.keyBlock(layer, p0 / BLOCK), cache.valueBlock(layer, p0 / BLOCK), p0,
           Math.min(BLOCK, to - p0));
     }
+    if (paired) {
+      for (int row = 0; row < state.rows; row++) {
+        unpair(acc, row * dh, state.acc, row * dh, dh);
+      }
+    }
+  }
+
+  /**
+   * Reorders each chunk of 2·LANES elements to its even elements then its odd ones: the order
+   * in which {@link #pairedScores} and {@link #pairedValues} widen BF16 pairs.
+   */
+  private static void pair(float[] src, int from, float[] dst, int to, int n) {
+    for (int c = 0; c < n; c += 2 * LANES) {
+      for (int k = 0; k < LANES; k++) {
+        dst[to + c + k] = src[from + c + 2 * k];
+        dst[to + c + LANES + k] = src[from + c + 2 * k + 1];
+      }
+    }
+  }
+
+  /** Inverse of {@link #pair}. */
+  private static void unpair(float[] src, int from, float[] dst, int to, int n) {
+    for (int c = 0; c < n; c += 2 * LANES) {
+      for (int k = 0; k < LANES; k++) {
+        dst[to + c + 2 * k] = src[from + c + k];
+        dst[to + c + 2 * k + 1] = src[from + c + LANES + k];
+      }
+    }
   }
 
   /** One call's operands; {@link #fold} folds one cache block into every query row. */
-  private record Block(MhaShape s, float[] qs, SoftmaxState state, int firstQueryPos, float[] p,
-      float[] f16) {
+  private record Block(MhaShape s, float[] qs, SoftmaxState state, float[] acc, boolean paired,
+      int firstQueryPos, float[] p, float[] f16) {
 
     /** Causally visible tokens of row {@code row} among the block's first n, from p0. */
     int visible(int row, int p0, int n) {
@@ -69,8 +118,13 @@ final class SimdMhaAttention implements MhaKernel {
         for (int row = 0; row < rows; row++) {
           if (visible(row, p0, n) > t) {
             int col = (row % heads) / g * dh;
-            scores(row, keys, col, t, Math.min(t + 1, n - 1), Math.min(t + 2, n - 1),
-                Math.min(t + 3, n - 1));
+            if (paired) {
+              pairedScores(row, keys, col, t, Math.min(t + 1, n - 1), Math.min(t + 2, n - 1),
+                  Math.min(t + 3, n - 1));
+            } else {
+              scores(row, keys, col, t, Math.min(t + 1, n - 1), Math.min(t + 2, n - 1),
+                  Math.min(t + 3, n - 1));
+            }
           }
         }
       }
@@ -83,7 +137,11 @@ final class SimdMhaAttention implements MhaKernel {
       }
       for (int t = 0; t < n; t += STEP) {
         for (int kv = 0; kv < s.kvHeads(); kv++) {
-          values(values, kv, t, n);
+          if (paired) {
+            pairedValues(values, kv, t, n);
+          } else {
+            values(values, kv, t, n);
+          }
         }
       }
     }
@@ -163,7 +221,7 @@ final class SimdMhaAttention implements MhaKernel {
       if (alpha != 1f) {
         int a = row * s.headDim();
         for (int i = 0; i < s.headDim(); i++) {
-          state.acc[a + i] *= alpha;
+          acc[a + i] *= alpha;
         }
       }
     }
@@ -184,7 +242,6 @@ final class SimdMhaAttention implements MhaKernel {
       long vb = values.index(Math.min(t + 1, n - 1), col);
       long vc = values.index(Math.min(t + 2, n - 1), col);
       long vd = values.index(Math.min(t + 3, n - 1), col);
-      float[] acc = state.acc;
       int bound = FLOATS.loopBound(dh);
       for (int first = kv * s.groupSize(); first < state.rows; first += s.heads()) {
         for (int row = first; row < first + s.groupSize(); row++) {
@@ -205,6 +262,81 @@ final class SimdMhaAttention implements MhaKernel {
           for (int i = bound; i < dh; i++) {
             acc[a + i] += p[o] * dt.get(seg, va + i) + p[o + 1] * dt.get(seg, vb + i)
                 + p[o + 2] * dt.get(seg, vc + i) + p[o + 3] * dt.get(seg, vd + i);
+          }
+        }
+      }
+    }
+    /**
+     * {@link #scores} for BF16 with d_h a multiple of 2·LANES: one int load holds 2·LANES
+     * BF16 values; shifting left 16 widens the even ones and masking the low half widens the
+     * odd ones, matching the query's {@link #pair}ed order. Half the loads and no lane
+     * conversion per element compared with widening 16-bit lanes.
+     */
+    void pairedScores(int row, Tensor keys, int col, int ta, int tb, int tc, int td) {
+      MemorySegment seg = keys.data();
+      int dh = s.headDim();
+      long ka = keys.offset(ta, col);
+      long kb = keys.offset(tb, col);
+      long kc = keys.offset(tc, col);
+      long kd = keys.offset(td, col);
+      FloatVector a0 = FloatVector.zero(FLOATS);
+      FloatVector a1 = a0;
+      FloatVector a2 = a0;
+      FloatVector a3 = a0;
+      int q0 = row * dh;
+      for (int i = 0; i < dh; i += 2 * LANES) {
+        FloatVector even = FloatVector.fromArray(FLOATS, qs, q0 + i);
+        FloatVector odd = FloatVector.fromArray(FLOATS, qs, q0 + i + LANES);
+        IntVector k = IntVector.fromMemorySegment(INTS, seg, ka + 2L * i, ORDER);
+        a0 = even.fma(SimdLoads.low(k), odd.fma(SimdLoads.high(k), a0));
+        k = IntVector.fromMemorySegment(INTS, seg, kb + 2L * i, ORDER);
+        a1 = even.fma(SimdLoads.low(k), odd.fma(SimdLoads.high(k), a1));
+        k = IntVector.fromMemorySegment(INTS, seg, kc + 2L * i, ORDER);
+        a2 = even.fma(SimdLoads.low(k), odd.fma(SimdLoads.high(k), a2));
+        k = IntVector.fromMemorySegment(INTS, seg, kd + 2L * i, ORDER);
+        a3 = even.fma(SimdLoads.low(k), odd.fma(SimdLoads.high(k), a3));
+      }
+      int o = row * BLOCK;
+      p[o + td] = a3.reduceLanes(VectorOperators.ADD);
+      p[o + tc] = a2.reduceLanes(VectorOperators.ADD);
+      p[o + tb] = a1.reduceLanes(VectorOperators.ADD);
+      p[o + ta] = a0.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #values} for BF16 in the {@link #pair}ed order, as in {@link #pairedScores}. */
+    void pairedValues(Tensor values, int kv, int t, int n) {
+      MemorySegment seg = values.data();
+      int dh = s.headDim();
+      int col = kv * dh;
+      long va = values.offset(t, col);
+      long vb = values.offset(Math.min(t + 1, n - 1), col);
+      long vc = values.offset(Math.min(t + 2, n - 1), col);
+      long vd = values.offset(Math.min(t + 3, n - 1), col);
+      for (int first = kv * s.groupSize(); first < state.rows; first += s.heads()) {
+        for (int row = first; row < first + s.groupSize(); row++) {
+          int o = row * BLOCK + t;
+          FloatVector p0 = FloatVector.broadcast(FLOATS, p[o]);
+          FloatVector p1 = FloatVector.broadcast(FLOATS, p[o + 1]);
+          FloatVector p2 = FloatVector.broadcast(FLOATS, p[o + 2]);
+          FloatVector p3 = FloatVector.broadcast(FLOATS, p[o + 3]);
+          int a = row * dh;
+          for (int i = 0; i < dh; i += 2 * LANES) {
+            FloatVector even = FloatVector.fromArray(FLOATS, acc, a + i);
+            FloatVector odd = FloatVector.fromArray(FLOATS, acc, a + i + LANES);
+            IntVector v = IntVector.fromMemorySegment(INTS, seg, va + 2L * i, ORDER);
+            even = SimdLoads.low(v).fma(p0, even);
+            odd = SimdLoads.high(v).fma(p0, odd);
+            v = IntVector.fromMemorySegment(INTS, seg, vb + 2L * i, ORDER);
+            even = SimdLoads.low(v).fma(p1, even);
+            odd = SimdLoads.high(v).fma(p1, odd);
+            v = IntVector.fromMemorySegment(INTS, seg, vc + 2L * i, ORDER);
+            even = SimdLoads.low(v).fma(p2, even);
+            odd = SimdLoads.high(v).fma(p2, odd);
+            v = IntVector.fromMemorySegment(INTS, seg, vd + 2L * i, ORDER);
+            even = SimdLoads.low(v).fma(p3, even);
+            odd = SimdLoads.high(v).fma(p3, odd);
+            even.intoArray(acc, a + i);
+            odd.intoArray(acc, a + i + LANES);
           }
         }
       }

@@ -227,16 +227,23 @@ class SimdBackendTest {
 
   @Test
   void mhaKernelReadsOnlyItsRange() {
-    MhaShape s = MhaShape.of(6, 3, 21);
+    for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+      for (int dh : new int[] {21, 32}) { // 32: the paired BF16 path at every width
+        mhaRange(MhaShape.of(6, 3, dh), dt);
+      }
+    }
+  }
+
+  private void mhaRange(MhaShape s, DType dt) {
     int length = 140;
     int from = 64;
     int to = 101;
     int w = s.kvWidth();
-    float[] keys = values(length * w);
-    float[] vals = values(length * w);
+    float[] keys = rounded(values(length * w), dt);
+    float[] vals = rounded(values(length * w), dt);
     poison(keys, w, from, to);
     poison(vals, w, from, to);
-    try (KvCache cache = new KvCache(s, 1, DType.F32, length)) {
+    try (KvCache cache = new KvCache(s, 1, dt, length)) {
       cache.append(0, Tensor.copyOf(arena, DType.F32, length, w, keys),
           Tensor.copyOf(arena, DType.F32, length, w, vals));
       int tokens = 2;
@@ -261,6 +268,13 @@ class SimdBackendTest {
         checkRow(state, row, scores, pos -> shifted, from, w);
       }
     }
+  }
+
+  private static float[] rounded(float[] v, DType dt) {
+    for (int i = 0; i < v.length; i++) {
+      v[i] = dt.round(v[i]);
+    }
+    return v;
   }
 
   // ---- helpers
