@@ -14,8 +14,24 @@ public final class SimdBackend extends Backend {
   private final MlaKernel mla = new SimdMlaAttention();
   private final MhaKernel mha = new SimdMhaAttention();
 
+  /** @throws IllegalStateException if the vector width is refused (see {@link SimdConstants}) */
   public SimdBackend(int threads) {
-    super(threads);
+    super(requireSpecies(threads));
+  }
+
+  /** Initialises the species before any worker thread starts, surfacing a refusal's reason. */
+  private static int requireSpecies(int threads) {
+    try {
+      if (SimdConstants.LANES % 2 != 0) { // SimdRope swaps lanes in pairs
+        throw new IllegalStateException("odd float lane count " + SimdConstants.LANES);
+      }
+      return threads;
+    } catch (ExceptionInInitializerError e) {
+      if (e.getCause() instanceof IllegalStateException refusal) {
+        throw refusal;
+      }
+      throw e;
+    }
   }
 
   /** Width of the float vectors every kernel uses, in bits. */
