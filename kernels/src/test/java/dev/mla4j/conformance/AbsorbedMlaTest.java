@@ -7,6 +7,7 @@ import dev.mla4j.cache.LatentCache;
 import dev.mla4j.oracle.AttentionOracle;
 import dev.mla4j.oracle.LinearOracle;
 import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.projection.LatentProjection;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.Caches;
@@ -20,8 +21,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Naive MLA (spec 4.1: decompress K_nope and V per kv head) equals absorbed MLA (spec 4.3) as the
- * library computes it: {@code q~ = linearTransposed(q_nope, W_uk block)}, {@code mlaAttention},
- * then {@code o_h = W_uv^(j) u_h} per head.
+ * library computes it: {@link LatentProjection#absorbQuery} ({@code q~ = W_uk^(j)ᵀ q_nope}),
+ * {@code mlaAttention}, then {@link LatentProjection#absorbOutput} ({@code o_h = W_uv^(j) u_h}).
  */
 class AbsorbedMlaTest {
 
@@ -42,7 +43,6 @@ class AbsorbedMlaTest {
     int nope = headDim - dr;
     int latent = s.latentDim();
     int ctx = firstQueryPos + tokens;
-    int group = heads / kvHeads;
     try (Arena arena = Arena.ofShared(); LatentCache cache = new LatentCache(s, 1, weights, ctx)) {
       Caches.fill(arena, c, cache, 0, ctx, 0);
       Tensor wUk = Inputs.gaussian(arena, c, weights, kvHeads * nope, latent, 1 / Math.sqrt(latent));
@@ -55,20 +55,16 @@ class AbsorbedMlaTest {
           TensorReader.read(wUv), heads, kvHeads, dr, nope, headDim, latent, firstQueryPos,
           s.softmaxScale());
       double floor = ErrorCheck.floor(DType.F32, nope + dr + ctx + 2L * latent);
+      LatentProjection projection = new LatentProjection(s, headDim,
+          Inputs.gaussian(arena, c, weights, latent, 8, 1), Inputs.gaussian(arena, c, weights,
+              kvHeads * dr, 8, 1), wUk, wUv);
       Conformance.check("absorbed MLA", c, 2, ref, floor, b -> {
-        Tensor qLatent = Tensor.allocate(arena, DType.F32, tokens, heads * latent);
-        for (int h = 0; h < heads; h++) {
-          b.linearTransposed(qNope.cols(h * nope, nope), wUk.rows(h / group * nope, nope),
-              qLatent.cols(h * latent, latent));
-        }
+        Tensor qLatent = Inputs.nanFilled(arena, DType.F32, tokens * heads, latent);
+        projection.absorbQuery(b, qNope.splitRows(nope), qLatent);
         Tensor u = Inputs.nanFilled(arena, DType.F32, tokens * heads, latent);
-        b.mlaAttention(s, qRope, qLatent.splitRows(latent), cache, 0, firstQueryPos, u);
-        Tensor uByToken = Tensor.of(u.data(), DType.F32, tokens, heads * latent);
-        Tensor out = Inputs.nanFilled(arena, DType.F32, tokens, heads * headDim);
-        for (int h = 0; h < heads; h++) {
-          b.linear(uByToken.cols(h * latent, latent), wUv.rows(h / group * headDim, headDim),
-              out.cols(h * headDim, headDim));
-        }
+        b.mlaAttention(s, qRope, qLatent, cache, 0, firstQueryPos, u);
+        Tensor out = Inputs.nanFilled(arena, DType.F32, tokens * heads, headDim);
+        projection.absorbOutput(b, u, out);
         return Inputs.floats(out);
       });
     }
