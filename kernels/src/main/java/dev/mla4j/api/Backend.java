@@ -199,7 +199,7 @@ public abstract class Backend implements AutoCloseable {
   }
 
   /** Checks MLA operands against the shape and cache; returns the number of query tokens T. */
-  private static int checkMla(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
+  protected static int checkMla(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
       Tensor out) {
     if (!cache.shape().equals(shape)) {
       throw new IllegalArgumentException(
@@ -217,7 +217,7 @@ public abstract class Backend implements AutoCloseable {
   }
 
   /** Checks MHA operands against the shape and cache; returns the number of query tokens T. */
-  private static int checkMha(MhaShape shape, Tensor q, KvCache cache, Tensor out) {
+  protected static int checkMha(MhaShape shape, Tensor q, KvCache cache, Tensor out) {
     if (!cache.shape().equals(shape)) {
       throw new IllegalArgumentException(
           "KV cache was made for " + cache.shape() + ", attention called with " + shape);

@@ -20,6 +20,7 @@ public final class Backends {
 
   private static final System.Logger LOG = System.getLogger("dev.mla4j");
   private static final String SIMD_CLASS = "dev.mla4j.simd.SimdBackend";
+  private static final String CUDA_CLASS = "dev.mla4j.cuda.CudaBackend";
 
   private Backends() {}
 
@@ -47,8 +48,7 @@ public final class Backends {
     return switch (name) {
       case "scalar" -> scalar(threads);
       case "simd" -> simd(threads);
-      case "cuda" -> throw new IllegalStateException(
-          "-D" + PROPERTY + "=cuda: the CUDA backend is not part of this build yet");
+      case "cuda" -> cuda(threads);
       default -> throw new IllegalArgumentException(
           "-D" + PROPERTY + "=" + name + ": unknown backend (use scalar, simd or cuda)");
     };
@@ -70,6 +70,38 @@ public final class Backends {
       throw new IllegalStateException("SIMD backend failed to start: " + e.getCause(), e.getCause());
     } catch (ReflectiveOperationException | LinkageError e) {
       throw new IllegalStateException("SIMD backend failed to load: " + e, e);
+    }
+  }
+
+  /**
+   * The CUDA backend; throws {@link IllegalStateException} with the reason (no libcuda, no
+   * device, no kernels) if unavailable. Automatic selection does not pick it: its host-tensor
+   * calls copy operands to the device and back each time, which loses to the CPU on single
+   * small operations; ask for it by name or use its device-resident path.
+   */
+  public static Backend cuda(int threads) {
+    Optional<String> why = cudaUnavailableReason();
+    if (why.isPresent()) {
+      throw new IllegalStateException("CUDA backend unavailable: " + why.get());
+    }
+    try {
+      return (Backend) Class.forName(CUDA_CLASS).getConstructor(int.class).newInstance(threads);
+    } catch (InvocationTargetException e) {
+      throw new IllegalStateException("CUDA backend failed to start: " + e.getCause(), e.getCause());
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new IllegalStateException("CUDA backend failed to load: " + e, e);
+    }
+  }
+
+  /** Empty when the CUDA backend can run here, otherwise why not (probes the driver once). */
+  @SuppressWarnings("unchecked")
+  public static Optional<String> cudaUnavailableReason() {
+    try {
+      return (Optional<String>) Class.forName(CUDA_CLASS).getMethod("unavailableReason").invoke(null);
+    } catch (InvocationTargetException e) {
+      return Optional.of("CUDA probe failed: " + e.getCause());
+    } catch (ReflectiveOperationException | LinkageError e) {
+      return Optional.of("CUDA backend not in this build: " + e);
     }
   }
 

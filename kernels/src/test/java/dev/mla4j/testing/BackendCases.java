@@ -7,7 +7,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * The backends a conformance test runs: scalar and simd, or only the one forced with
+ * The backends a conformance test runs: scalar, simd and (where a GPU is usable) cuda, or only the one forced with
  * {@code -Dmla4j.backend} (the simd-128/simd-512 executions). The scalar backend is also always
  * opened as the reference whose error bounds the others'.
  */
@@ -19,7 +19,8 @@ public final class BackendCases {
     if (forced != null && !forced.isBlank()) {
       return List.of(forced.trim());
     }
-    return List.of("scalar", "simd");
+    return Backends.cudaUnavailableReason().isEmpty() ? List.of("scalar", "simd", "cuda")
+        : List.of("scalar", "simd");
   }
 
   /**

@@ -1,0 +1,215 @@
+package dev.mla4j.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Device 0's primary context with mla4j's kernels loaded: one per process, created on first use
+ * and kept for the life of the process. Kernels come from the fatbins the build packed into the
+ * jar; where there are none (built without nvcc) the bundled sources are compiled by NVRTC.
+ * {@code -Dmla4j.cuda.nvrtc=true} forces NVRTC, to test that path on a machine with fatbins.
+ */
+public final class CudaContext {
+  /** Forces run-time compilation of the bundled sources even when fatbins are present. */
+  public static final String NVRTC_PROPERTY = "mla4j.cuda.nvrtc";
+  private static final String RESOURCES = "/dev/mla4j/cuda/native/";
+  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h");
+  private static final Map<String, List<String>> MODULES = Map.of(
+      "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
+          "mla4j_paged_attention_f16", "mla4j_merge_splits"),
+      "rope", List.of("mla4j_rope", "mla4j_fill_random"),
+      "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
+          "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16"));
+
+  private static CudaContext instance;
+  private static String failure;
+
+  private final int device;
+  private final String deviceName;
+  private final int computeCapability;
+  private final int multiprocessors;
+  private final int sharedMemoryOptin;
+  private final long l2Bytes;
+  private final MemorySegment context;
+  private final String kernelSource;
+  private final Map<String, MemorySegment> functions = new HashMap<>();
+  private final Arena arena = Arena.ofShared();
+
+  private CudaContext() {
+    this.device = CudaDriver.device(0);
+    this.deviceName = CudaDriver.deviceName(device);
+    this.computeCapability =
+        10 * CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+            + CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+    this.multiprocessors = CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    this.sharedMemoryOptin =
+        CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+    this.l2Bytes = CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+    this.context = CudaDriver.primaryContext(device);
+    makeCurrent();
+    boolean forceNvrtc = Boolean.getBoolean(NVRTC_PROPERTY);
+    boolean fatbins = !forceNvrtc && MODULES.keySet().stream()
+        .allMatch(m -> CudaContext.class.getResource(RESOURCES + m + ".fatbin") != null);
+    this.kernelSource = fatbins ? "fatbin" : "NVRTC compute_" + computeCapability;
+    for (Map.Entry<String, List<String>> m : MODULES.entrySet()) {
+      MemorySegment module = CudaDriver.loadModule(fatbins ? resource(m.getKey() + ".fatbin")
+          : compile(m.getKey()));
+      for (String name : m.getValue()) {
+        functions.put(name, CudaDriver.function(module, name));
+      }
+    }
+  }
+
+  /** Empty when the CUDA backend can run here; otherwise why not (probed once). */
+  public static synchronized Optional<String> unavailableReason() {
+    if (instance == null && failure == null) {
+      failure = probe();
+    }
+    return Optional.ofNullable(failure);
+  }
+
+  private static String probe() {
+    Optional<String> load = CudaDriver.loadFailure();
+    if (load.isPresent()) {
+      return load.get();
+    }
+    try {
+      int init = CudaDriver.init();
+      if (init == CudaDriver.CUDA_ERROR_NO_DEVICE) {
+        return "no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)";
+      }
+      CudaDriver.check("cuInit", init);
+      if (CudaDriver.deviceCount() == 0) {
+        return "no CUDA device (cuDeviceGetCount = 0)";
+      }
+      instance = new CudaContext();
+      return null;
+    } catch (CudaException | IllegalStateException e) {
+      return e.getMessage();
+    }
+  }
+
+  /** The process's context; throws {@link IllegalStateException} with the reason if unavailable. */
+  public static synchronized CudaContext get() {
+    Optional<String> why = unavailableReason();
+    if (why.isPresent()) {
+      throw new IllegalStateException("CUDA backend unavailable: " + why.get());
+    }
+    return instance;
+  }
+
+  private MemorySegment resource(String name) {
+    try (InputStream in = CudaContext.class.getResourceAsStream(RESOURCES + name)) {
+      if (in == null) {
+        throw new IllegalStateException("kernel resource " + name + " missing from the jar");
+      }
+      byte[] bytes = in.readAllBytes();
+      MemorySegment image = arena.allocate(bytes.length + 1L, 8);
+      MemorySegment.copy(MemorySegment.ofArray(bytes), 0, image, 0, bytes.length);
+      return image;
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read kernel resource " + name + ": " + e, e);
+    }
+  }
+
+  private MemorySegment compile(String module) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (String h : HEADERS) {
+      headers.put(h, text(h));
+    }
+    return Nvrtc.compile(arena, module + ".cu", text(module + ".cu"), headers, computeCapability);
+  }
+
+  private static String text(String name) {
+    try (InputStream in = CudaContext.class.getResourceAsStream(RESOURCES + name)) {
+      if (in == null) {
+        throw new IllegalStateException("no fatbin and no CUDA source " + name + " in the jar");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read CUDA source " + name + ": " + e, e);
+    }
+  }
+
+  /** Binds this context to the calling thread (the driver's current context is per thread). */
+  void makeCurrent() {
+    CudaDriver.setCurrent(context);
+  }
+
+  MemorySegment function(String name) {
+    MemorySegment f = functions.get(name);
+    assert f != null : "kernel " + name + " not loaded";
+    return f;
+  }
+
+  /** Queues kernel {@code name} with one by-value struct argument, {@code params}. */
+  void launch(String name, int gx, int gy, int gz, int threads, int sharedBytes, CudaStream stream,
+      MemorySegment params) {
+    try (Arena tmp = Arena.ofConfined()) {
+      MemorySegment args = tmp.allocate(ADDRESS);
+      args.set(ADDRESS, 0, params);
+      makeCurrent();
+      CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
+          stream.handle(), args);
+    }
+  }
+
+  /** Raises a kernel's dynamic shared-memory limit (needed above 48 KB). */
+  void allowSharedMemory(String name, int bytes) {
+    makeCurrent();
+    CudaDriver.setMaxDynamicSharedMemory(function(name), bytes);
+  }
+
+  public DeviceBuffer allocate(long bytes) {
+    return new DeviceBuffer(this, bytes);
+  }
+
+  public CudaStream newStream() {
+    return new CudaStream(this);
+  }
+
+  public CudaEvent newEvent() {
+    return new CudaEvent(this);
+  }
+
+  public String deviceName() {
+    return deviceName;
+  }
+
+  /** e.g. 90 for sm_90. */
+  public int computeCapability() {
+    return computeCapability;
+  }
+
+  public int multiprocessors() {
+    return multiprocessors;
+  }
+
+  public int sharedMemoryOptin() {
+    return sharedMemoryOptin;
+  }
+
+  public long l2Bytes() {
+    return l2Bytes;
+  }
+
+  /** {@code fatbin} or {@code NVRTC compute_XY}. */
+  public String kernelSource() {
+    return kernelSource;
+  }
+
+  public String describe() {
+    return deviceName + " (sm_" + computeCapability + ", " + multiprocessors + " SMs, kernels from "
+        + kernelSource + ", driver " + CudaDriver.driverVersion() + ")";
+  }
+}

@@ -1,0 +1,81 @@
+package dev.mla4j.cuda;
+
+import dev.mla4j.tensor.DType;
+import java.lang.foreign.Arena;
+
+/**
+ * Launches of the element-wise and linear kernels on device pointers (rope.cu, linear.cu).
+ * Each queues work on the given stream and returns; nothing waits.
+ */
+public final class CudaOps {
+  /** Threads per CTA of the linear and rope kernels. */
+  static final int THREADS = 256;
+  private static final int WARPS = THREADS / 32;
+
+  private CudaOps() {}
+
+  private static String suffix(DType dtype) {
+    return switch (dtype) {
+      case F32 -> "f32";
+      case BF16 -> "bf16";
+      case F16 -> "f16";
+    };
+  }
+
+  /**
+   * {@code y = x Wᵀ} (transposed false) or {@code y = x W} (true), F32 accumulation.
+   *
+   * @param x {@code [T][xStride]} F32
+   * @param w {@code [wRows][wStride]} of {@code dtype}
+   * @param y {@code [T][yStride]} F32
+   */
+  public static void linear(CudaContext ctx, CudaStream stream, boolean transposed, long x,
+      long xStride, long w, long wStride, DType dtype, int wRows, int wCols, long y, long yStride,
+      int tokens) {
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.LINEAR).set("x", x).set("w", w)
+          .set("y", y).set("x_stride", xStride).set("w_stride", wStride).set("y_stride", yStride)
+          .set("tokens", tokens).set("w_rows", wRows).set("w_cols", wCols)
+          .set("dtype", dtype.ordinal());
+      if (transposed) {
+        ctx.launch("mla4j_linear_t_" + suffix(dtype), (wCols + THREADS - 1) / THREADS, tokens, 1,
+            THREADS, 0, stream, p.segment);
+      } else {
+        ctx.launch("mla4j_linear_" + suffix(dtype), (wRows + WARPS - 1) / WARPS, tokens, 1,
+            THREADS, 0, stream, p.segment);
+      }
+    }
+  }
+
+  /**
+   * Partial RoPE in place on {@code x [T][rowStride]} (heads·2r columns used).
+   *
+   * @param positions {@code [T]} int32
+   * @param invFreq {@code [n_kv][r]} F32 kept θ of the layer
+   * @param first {@code [r]} int32, second {@code [r]} int32: where pair m's elements sit
+   */
+  public static void rope(CudaContext ctx, CudaStream stream, long x, long rowStride, int tokens,
+      int heads, int r, int group, long positions, long invFreq, long first, long second,
+      float attention) {
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.ROPE).set("x", x)
+          .set("positions", positions).set("inv_freq", invFreq).set("first", first)
+          .set("second", second).set("row_stride", rowStride).set("tokens", tokens)
+          .set("heads", heads).set("r", r).set("group", group).set("attention", attention);
+      long total = (long) tokens * heads * r;
+      ctx.launch("mla4j_rope", (int) ((total + THREADS - 1) / THREADS), 1, 1, THREADS, 0, stream,
+          p.segment);
+    }
+  }
+
+  /** Fills {@code count} elements of {@code dtype} at {@code dst} with hash values in [-1, 1). */
+  public static void fillRandom(CudaContext ctx, CudaStream stream, long dst, long count,
+      DType dtype, int seed) {
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.FILL).set("dst", dst).set("n", count)
+          .set("seed", seed).set("dtype", dtype.ordinal());
+      ctx.launch("mla4j_fill_random", 4 * ctx.multiprocessors(), 1, 1, THREADS, 0, stream,
+          p.segment);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package dev.mla4j.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+
+/**
+ * Java mirrors of the parameter structs in native/mla4j_params.h, field for field (device
+ * pointers as 64-bit integers), and a writer that fills one by field name. A struct is passed
+ * by value: cuLaunchKernel copies it at launch, so one segment can be refilled for the next.
+ */
+final class KernelStructs {
+  private KernelStructs() {}
+
+  private static MemoryLayout ptr(String name) {
+    return JAVA_LONG.withName(name);
+  }
+
+  private static MemoryLayout i32(String name) {
+    return JAVA_INT.withName(name);
+  }
+
+  /** PagedAttnParams (184 bytes). */
+  static final StructLayout PAGED_ATTN = MemoryLayout.structLayout(
+      ptr("qa"),           // [seqs·T·n_h][a_width]
+      ptr("qb"),           // [seqs·T·n_h][b_width]
+      ptr("pool"),         // blocks of block_bytes
+      ptr("block_table"),  // [seqs][max_blocks]
+      ptr("first_pos"),    // [seqs]
+      ptr("out"),          // [seqs·T·n_h][v_width]
+      ptr("part_acc"),     // [splits][rows][v_width]
+      ptr("part_ml"),      // [splits][rows][2]
+      JAVA_LONG.withName("block_bytes"), JAVA_LONG.withName("a_offset"),
+      JAVA_LONG.withName("b_offset"), JAVA_LONG.withName("v_offset"),
+      i32("a_row"), i32("b_row"), i32("v_row"), i32("a_width"), i32("b_width"), i32("v_width"),
+      i32("a_kv_stride"), i32("b_kv_stride"), i32("v_kv_stride"), i32("heads"), i32("group"),
+      i32("tokens"), i32("seqs"), i32("max_blocks"), i32("splits"), i32("blocks_per_split"),
+      i32("heads_per_cta"), i32("tile_tokens"), i32("dtype"), JAVA_FLOAT.withName("scale"),
+      i32("value_is_a"), MemoryLayout.paddingLayout(4));
+
+  /** MergeParams (40 bytes). */
+  static final StructLayout MERGE = MemoryLayout.structLayout(
+      ptr("part_acc"),     // [splits][rows][width]
+      ptr("part_ml"),      // [splits][rows][2]
+      ptr("out"),          // [rows][width]
+      i32("rows"), i32("width"), i32("splits"), i32("pad"));
+
+  /** RopeParams (72 bytes). */
+  static final StructLayout ROPE = MemoryLayout.structLayout(
+      ptr("x"),            // [T][row_stride]
+      ptr("positions"),    // [T]
+      ptr("inv_freq"),     // [n_kv][r]
+      ptr("first"),        // [r]
+      ptr("second"),       // [r]
+      JAVA_LONG.withName("row_stride"), i32("tokens"), i32("heads"), i32("r"), i32("group"),
+      JAVA_FLOAT.withName("attention"), i32("pad"));
+
+  /** LinearParams (64 bytes). */
+  static final StructLayout LINEAR = MemoryLayout.structLayout(
+      ptr("x"),            // [T][x_stride] F32
+      ptr("w"),            // [w_rows][w_stride] dtype
+      ptr("y"),            // [T][y_stride] F32
+      JAVA_LONG.withName("x_stride"), JAVA_LONG.withName("w_stride"),
+      JAVA_LONG.withName("y_stride"), i32("tokens"), i32("w_rows"), i32("w_cols"), i32("dtype"));
+
+  /** FillParams (24 bytes). */
+  static final StructLayout FILL = MemoryLayout.structLayout(
+      ptr("dst"),          // [n] dtype
+      JAVA_LONG.withName("n"), i32("seed"), i32("dtype"));
+
+  /** One struct instance in memory, written field by field. */
+  static final class Writer {
+    private final StructLayout layout;
+    final MemorySegment segment;
+
+    Writer(Arena arena, StructLayout layout) {
+      this.layout = layout;
+      this.segment = arena.allocate(layout);
+    }
+
+    private long offset(String field) {
+      return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    Writer set(String field, long value) {
+      segment.set(JAVA_LONG, offset(field), value);
+      return this;
+    }
+
+    Writer set(String field, int value) {
+      segment.set(JAVA_INT, offset(field), value);
+      return this;
+    }
+
+    Writer set(String field, float value) {
+      segment.set(JAVA_FLOAT, offset(field), value);
+      return this;
+    }
+  }
+}

@@ -1,0 +1,182 @@
+package dev.mla4j.cuda;
+
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.api.MlaShape;
+import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.tensor.DType;
+import java.lang.foreign.Arena;
+
+/**
+ * A launch plan for causal attention over a {@link DevicePagedCache}: absorbed MLA (spec 4.3) or
+ * MHA/GQA, for {@code seqs} sequences of T query tokens each, with at most {@code maxKeys}
+ * visible keys per query. Chooses the heads per CTA (HG) and tokens per shared-memory tile (TK)
+ * from the device's shared memory, and the number of key-range splits so that the grid fills the
+ * GPU even at batch 1; owns the split workspace. {@link #launch} queues the attention kernel and,
+ * with more than one split, the log-sum-exp merge, on the given stream; nothing waits.
+ */
+public final class PagedAttention implements AutoCloseable {
+  /** Threads per attention CTA (MLA4J_ATTN_THREADS). */
+  static final int THREADS = 256;
+  static final int MERGE_THREADS = 128;
+  /** Shared memory one CTA may use, so that two CTAs fit on an SM of 228 KB (Hopper). */
+  static final int MAX_SHARED_BYTES = 112 * 1024;
+  /** Tokens per tile the head-group choice aims for. */
+  static final int MIN_TILE_TOKENS = 16;
+  /** Resident CTAs per SM the split count aims to fill. */
+  static final int CTAS_PER_SM = 4;
+
+  private final CudaContext context;
+  private final Arena arena = Arena.ofShared();
+  private final KernelStructs.Writer params;
+  private final KernelStructs.Writer merge;
+  private final String kernel;
+  private final int headGroups;
+  private final int tokenRows;
+  private final int splits;
+  private final int sharedBytes;
+  private final int rows;
+  private final DeviceBuffer partAcc;
+  private final DeviceBuffer partMl;
+
+  /** Query and cache geometry; widths in elements, parts as indices into the cache. */
+  private record Geometry(int heads, int group, int aWidth, int bWidth, int vWidth, int aKv,
+      int bKv, int vKv, int aPart, int bPart, int vPart, boolean valueIsA, float scale) {}
+
+  public static PagedAttention mla(CudaContext context, MlaShape s, DevicePagedCache cache,
+      int seqs, int tokens, int maxKeys) {
+    int ropeKv = s.ropeKeys() == RopeKeyLayout.SHARED ? 0 : s.ropeDim();
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
+        s.heads() / s.kvHeads(), s.latentDim(), s.ropeDim(), s.latentDim(), 0, ropeKv, 0, 0, 1, 0,
+        true, s.softmaxScale()));
+  }
+
+  public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
+      int seqs, int tokens, int maxKeys) {
+    int dh = s.headDim();
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
+        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false, s.softmaxScale()));
+  }
+
+  private PagedAttention(CudaContext context, DevicePagedCache cache, int seqs, int tokens,
+      int maxKeys, Geometry g) {
+    if (seqs <= 0 || tokens <= 0 || maxKeys <= 0) {
+      throw new IllegalArgumentException("attention needs seqs, tokens and maxKeys > 0, got "
+          + seqs + ", " + tokens + ", " + maxKeys);
+    }
+    this.context = context;
+    int budget = Math.min(context.sharedMemoryOptin(), MAX_SHARED_BYTES) / Float.BYTES;
+    int hg = 0;
+    int tk = 0;
+    int rowFloats = 0;
+    for (int cand = Math.min(64, g.heads()); cand >= 1 && hg == 0; cand--) {
+      if (g.heads() % cand != 0) {
+        continue;
+      }
+      int qacc = cand * (g.aWidth() + g.bWidth() + g.vWidth());
+      int row = tileRowFloats(g, cand);
+      int fixed = qacc + 3 * cand;
+      int fits = (budget - fixed) / (row + cand);
+      if (cand == 1 || (2 * qacc <= budget && fits >= MIN_TILE_TOKENS)) {
+        hg = cand;
+        tk = Math.min(PagedLayers.BLOCK_TOKENS, fits);
+        rowFloats = row;
+      }
+    }
+    if (tk < 1) {
+      throw new IllegalArgumentException("attention widths (" + g.aWidth() + ", " + g.bWidth()
+          + ", " + g.vWidth() + ") do not fit in " + budget * Float.BYTES
+          + " bytes of shared memory even for one head and one token");
+    }
+    this.headGroups = g.heads() / hg;
+    this.tokenRows = seqs * tokens;
+    this.rows = tokenRows * g.heads();
+    int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+    long base = (long) tokenRows * headGroups;
+    long target = (long) CTAS_PER_SM * context.multiprocessors();
+    int wanted = (int) Math.max(1, Math.min(keyBlocks, (target + base - 1) / base));
+    int perSplit = (keyBlocks + wanted - 1) / wanted;
+    this.splits = (keyBlocks + perSplit - 1) / perSplit;
+    this.sharedBytes = Float.BYTES * (hg * (g.aWidth() + g.bWidth() + g.vWidth() + tk + 3)
+        + tk * rowFloats);
+    this.kernel = "mla4j_paged_attention_" + switch (cache.dtype()) {
+      case F32 -> "f32";
+      case BF16 -> "bf16";
+      case F16 -> "f16";
+    };
+    context.allowSharedMemory(kernel, sharedBytes);
+    this.partAcc = splits > 1 ? context.allocate((long) splits * rows * g.vWidth() * Float.BYTES) : null;
+    this.partMl = splits > 1 ? context.allocate((long) splits * rows * 2 * Float.BYTES) : null;
+
+    this.params = new KernelStructs.Writer(arena, KernelStructs.PAGED_ATTN)
+        .set("pool", cache.pool().pointer())
+        .set("part_acc", partAcc == null ? 0L : partAcc.pointer())
+        .set("part_ml", partMl == null ? 0L : partMl.pointer())
+        .set("block_bytes", cache.blockBytes())
+        .set("a_offset", cache.partOffset(g.aPart()))
+        .set("b_offset", cache.partOffset(g.bPart()))
+        .set("v_offset", cache.partOffset(g.vPart()))
+        .set("a_row", cache.width(g.aPart()))
+        .set("b_row", cache.width(g.bPart()))
+        .set("v_row", cache.width(g.vPart()))
+        .set("a_width", g.aWidth()).set("b_width", g.bWidth()).set("v_width", g.vWidth())
+        .set("a_kv_stride", g.aKv()).set("b_kv_stride", g.bKv()).set("v_kv_stride", g.vKv())
+        .set("heads", g.heads()).set("group", g.group()).set("tokens", tokens).set("seqs", seqs)
+        .set("splits", splits).set("blocks_per_split", perSplit).set("heads_per_cta", hg)
+        .set("tile_tokens", tk).set("dtype", cache.dtype().ordinal()).set("scale", g.scale())
+        .set("value_is_a", g.valueIsA() ? 1 : 0);
+    this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
+        .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
+        .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
+    assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
+  }
+
+  /** Floats of one staged token: the A, B and V columns of the kv heads a head group spans. */
+  private static int tileRowFloats(Geometry g, int hg) {
+    int nkv = 1;
+    for (int h0 = 0; h0 < g.heads(); h0 += hg) {
+      nkv = Math.max(nkv, (h0 + hg - 1) / g.group() - h0 / g.group() + 1);
+    }
+    int a = g.aKv() * (nkv - 1) + g.aWidth();
+    int b = g.bKv() * (nkv - 1) + g.bWidth();
+    int v = g.valueIsA() ? 0 : g.vKv() * (nkv - 1) + g.vWidth();
+    return a + b + v;
+  }
+
+  /** Key-range splits per query row (1: no merge). */
+  public int splits() {
+    return splits;
+  }
+
+  public int sharedBytes() {
+    return sharedBytes;
+  }
+
+  /**
+   * Queues the attention on {@code stream}. Pointers are device addresses:
+   * qa {@code [seqs·T·n_h][a_width]} (MLA q~, MHA q), qb {@code [seqs·T·n_h][d_r]} (MLA rotated
+   * q_rope, else 0), blockTable {@code [seqs][maxBlocks]} int32, firstPos {@code [seqs]} int32
+   * (position of each sequence's first query token; its keys are [0, firstPos + T)),
+   * out {@code [seqs·T·n_h][v_width]} F32.
+   */
+  public void launch(CudaStream stream, long qa, long qb, long blockTable, int maxBlocks,
+      long firstPos, long out) {
+    params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
+        .set("first_pos", firstPos).set("out", out);
+    context.launch(kernel, splits, headGroups, tokenRows, THREADS, sharedBytes, stream,
+        params.segment);
+    if (merge != null) {
+      merge.set("out", out);
+      context.launch("mla4j_merge_splits", rows, 1, 1, MERGE_THREADS, 0, stream, merge.segment);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (partAcc != null) {
+      partAcc.close();
+      partMl.close();
+    }
+    arena.close();
+  }
+}

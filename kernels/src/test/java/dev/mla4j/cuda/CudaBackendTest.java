@@ -1,0 +1,286 @@
+package dev.mla4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.api.Backend;
+import dev.mla4j.api.Backends;
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.api.MlaShape;
+import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.KvCache;
+import dev.mla4j.cache.LatentCache;
+import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import dev.mla4j.testing.Caches;
+import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.Seeds;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * GPU-only checks of the CUDA plumbing and of the device-resident path (several sequences,
+ * shuffled blocks, split-KV) against the scalar backend. Skipped with the reason without a GPU.
+ */
+@Tag("gpu")
+class CudaBackendTest {
+  private static CudaContext ctx;
+
+  @BeforeAll
+  static void needsGpu() {
+    var why = Backends.cudaUnavailableReason();
+    Assumptions.assumeTrue(why.isEmpty(), () -> "no usable GPU: " + why.get());
+    ctx = CudaContext.get();
+    System.out.println("CUDA device: " + ctx.describe());
+  }
+
+  @Test
+  void buffersCloseOnceAndRefuseUseAfterClose() {
+    long before = DeviceBuffer.live();
+    DeviceBuffer b = ctx.allocate(1024);
+    assertEquals(before + 1, DeviceBuffer.live());
+    b.close();
+    assertDoesNotThrow(b::close);
+    assertEquals(before, DeviceBuffer.live());
+    assertThrows(IllegalStateException.class, b::pointer);
+  }
+
+  @Test
+  void failedCallsNameTheCallAndTheResult() {
+    var e = assertThrows(CudaException.class, () -> ctx.allocate(1L << 52));
+    assertTrue(e.getMessage().contains("cuMemAlloc_v2")
+        && e.getMessage().contains("CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
+  }
+
+  @Test
+  void uploadAndDownloadRoundTrip() {
+    try (Arena arena = Arena.ofConfined(); CudaStream s = ctx.newStream();
+        DeviceBuffer d = ctx.allocate(4096)) {
+      MemorySegment src = arena.allocate(4096);
+      for (int i = 0; i < 1024; i++) {
+        src.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i, i * 7 + 1);
+      }
+      MemorySegment dst = arena.allocate(4096);
+      d.upload(s, src, 0);
+      d.download(s, 0, dst);
+      s.synchronize();
+      assertEquals(-1, src.mismatch(dst));
+    }
+  }
+
+  /** Host caches of several sequences, their blocks scattered over one device pool. */
+  private record Batch(int[] lens, int tokens, int[][] table, int maxBlocks, int totalBlocks) {
+    static Batch of(Seeds.Case c, int tokens, int... lens) {
+      int maxBlocks = 0;
+      int total = 0;
+      for (int len : lens) {
+        int nb = (len + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+        maxBlocks = Math.max(maxBlocks, nb);
+        total += nb;
+      }
+      List<Integer> ids = new ArrayList<>();
+      for (int i = 0; i < total; i++) {
+        ids.add(i);
+      }
+      Collections.shuffle(ids, new java.util.Random(c.seed()));
+      int[][] table = new int[lens.length][maxBlocks];
+      int k = 0;
+      for (int s = 0; s < lens.length; s++) {
+        int nb = (lens[s] + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+        for (int b = 0; b < nb; b++) {
+          table[s][b] = ids.get(k++);
+        }
+      }
+      return new Batch(lens, tokens, table, maxBlocks, total);
+    }
+
+    int maxKeys() {
+      return java.util.Arrays.stream(lens).max().orElseThrow();
+    }
+  }
+
+  /** Uploads every (sequence, block, part) through {@code part} into the pool per the table. */
+  private static void upload(Arena arena, CudaStream s, DevicePagedCache dc, Batch batch,
+      int parts, BiFunction<Integer, int[], Tensor> part) {
+    MemorySegment staging = arena.allocate(dc.blockBytes() * dc.blocks(), 16);
+    for (int q = 0; q < batch.lens().length; q++) {
+      int nb = (batch.lens()[q] + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+      for (int b = 0; b < nb; b++) {
+        for (int p = 0; p < parts; p++) {
+          Tensor t = part.apply(q, new int[] {b, p});
+          MemorySegment.copy(t.data(), 0, staging,
+              batch.table()[q][b] * dc.blockBytes() + dc.partOffset(p), t.data().byteSize());
+        }
+      }
+    }
+    dc.pool().upload(s, staging, 0);
+  }
+
+  private static DeviceBuffer ints(Arena arena, CudaStream s, int[] values) {
+    DeviceBuffer d = ctx.allocate(4L * values.length);
+    MemorySegment h = arena.allocate(4L * values.length, 4);
+    h.copyFrom(MemorySegment.ofArray(values));
+    d.upload(s, h, 0);
+    return d;
+  }
+
+  private static DeviceBuffer floats(Arena arena, CudaStream s, List<Tensor> parts) {
+    long bytes = 0;
+    for (Tensor t : parts) {
+      bytes += t.data().byteSize();
+    }
+    DeviceBuffer d = ctx.allocate(Math.max(16, bytes));
+    MemorySegment h = arena.allocate(Math.max(16, bytes), 16);
+    long off = 0;
+    for (Tensor t : parts) {
+      MemorySegment.copy(t.data(), 0, h, off, t.data().byteSize());
+      off += t.data().byteSize();
+    }
+    d.upload(s, h, 0);
+    return d;
+  }
+
+  private static void compare(String what, List<Tensor> expected, MemorySegment got, int width) {
+    double maxErr = 0;
+    double maxRef = 0;
+    long i = 0;
+    for (Tensor e : expected) {
+      for (int r = 0; r < e.rows(); r++) {
+        for (int c = 0; c < width; c++) {
+          float y = got.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i++);
+          assertTrue(Float.isFinite(y), what + ": non-finite output at " + (i - 1));
+          maxErr = Math.max(maxErr, Math.abs(y - e.get(r, c)));
+          maxRef = Math.max(maxRef, Math.abs(e.get(r, c)));
+        }
+      }
+    }
+    assertTrue(maxErr <= 1e-4 * maxRef, what + ": max error " + maxErr + " vs max " + maxRef);
+  }
+
+  @ParameterizedTest
+  @EnumSource(RopeKeyLayout.class)
+  void batchedMlaOverScatteredBlocksMatchesScalar(RopeKeyLayout layout) {
+    MlaShape s = layout == RopeKeyLayout.SHARED
+        ? new MlaShape(16, 1, 16, 96, RopeKeyLayout.SHARED, 0.12f)
+        : MlaShape.mha2mla(8, 4, 64, 4, 16);
+    for (int tokens : new int[] {1, 3}) {
+      Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens);
+      Batch batch = Batch.of(c, tokens, 70, 1000, 5, 4100);
+      int rowsPerSeq = tokens * s.heads();
+      try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
+          CudaStream st = ctx.newStream();
+          DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
+              s.latentDim(), s.ropeKeyWidth());
+          PagedAttention plan = PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens,
+              batch.maxKeys())) {
+        List<LatentCache> caches = new ArrayList<>();
+        List<Tensor> qr = new ArrayList<>();
+        List<Tensor> ql = new ArrayList<>();
+        List<Tensor> ref = new ArrayList<>();
+        int[] first = new int[batch.lens().length];
+        for (int q = 0; q < batch.lens().length; q++) {
+          LatentCache cache = new LatentCache(s, 1, DType.BF16, batch.lens()[q]);
+          Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
+          caches.add(cache);
+          first[q] = batch.lens()[q] - tokens;
+          qr.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.ropeDim(), 1));
+          ql.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.latentDim(), 1));
+          Tensor out = Tensor.allocate(arena, DType.F32, rowsPerSeq, s.latentDim());
+          scalar.mlaAttention(s, qr.get(q), ql.get(q), cache, 0, first[q], out);
+          ref.add(out);
+        }
+        upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
+            ? caches.get(q).latentBlock(0, bp[0]) : caches.get(q).ropeBlock(0, bp[0]));
+        int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
+        long outBytes = 4L * batch.lens().length * rowsPerSeq * s.latentDim();
+        try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);
+            DeviceBuffer qa = floats(arena, st, ql); DeviceBuffer qb = floats(arena, st, qr);
+            DeviceBuffer out = ctx.allocate(outBytes)) {
+          out.fill32(st, Float.floatToRawIntBits(Float.NaN));
+          plan.launch(st, qa.pointer(), qb.pointer(), table.pointer(), batch.maxBlocks(),
+              dfirst.pointer(), out.pointer());
+          MemorySegment got = arena.allocate(outBytes, 16);
+          out.download(st, 0, got);
+          st.synchronize();
+          assertTrue(plan.splits() > 1, "the batch should be split over the key range");
+          compare("mla " + layout + " T=" + tokens + " splits=" + plan.splits(), ref, got, s.latentDim());
+        } finally {
+          caches.forEach(LatentCache::close);
+        }
+      }
+    }
+  }
+
+  @Test
+  void batchedGqaOverScatteredBlocksMatchesScalar() {
+    MhaShape s = MhaShape.of(8, 2, 64);
+    Seeds.Case c = Seeds.forCase("cuda batched mha");
+    int tokens = 2;
+    Batch batch = Batch.of(c, tokens, 3000, 65, 700);
+    int rowsPerSeq = tokens * s.heads();
+    try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
+        CudaStream st = ctx.newStream();
+        DevicePagedCache dc = new DevicePagedCache(ctx, DType.F16, batch.totalBlocks(),
+            s.kvWidth(), s.kvWidth());
+        PagedAttention plan = PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens,
+            batch.maxKeys())) {
+      List<KvCache> caches = new ArrayList<>();
+      List<Tensor> qs = new ArrayList<>();
+      List<Tensor> ref = new ArrayList<>();
+      int[] first = new int[batch.lens().length];
+      for (int q = 0; q < batch.lens().length; q++) {
+        KvCache cache = new KvCache(s, 1, DType.F16, batch.lens()[q]);
+        Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
+        caches.add(cache);
+        first[q] = batch.lens()[q] - tokens;
+        qs.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.headDim(), 1));
+        Tensor out = Tensor.allocate(arena, DType.F32, rowsPerSeq, s.headDim());
+        scalar.mhaAttention(s, qs.get(q), cache, 0, first[q], out);
+        ref.add(out);
+      }
+      upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
+          ? caches.get(q).keyBlock(0, bp[0]) : caches.get(q).valueBlock(0, bp[0]));
+      int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
+      long outBytes = 4L * batch.lens().length * rowsPerSeq * s.headDim();
+      try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);
+          DeviceBuffer qa = floats(arena, st, qs); DeviceBuffer out = ctx.allocate(outBytes)) {
+        out.fill32(st, Float.floatToRawIntBits(Float.NaN));
+        plan.launch(st, qa.pointer(), 0L, table.pointer(), batch.maxBlocks(), dfirst.pointer(),
+            out.pointer());
+        MemorySegment got = arena.allocate(outBytes, 16);
+        out.download(st, 0, got);
+        st.synchronize();
+        compare("gqa splits=" + plan.splits(), ref, got, s.headDim());
+      } finally {
+        caches.forEach(KvCache::close);
+      }
+    }
+  }
+
+  @Test
+  void noDeviceBufferLeaksAfterBackendCalls() {
+    long before = DeviceBuffer.live();
+    MhaShape s = MhaShape.of(4, 2, 32);
+    Seeds.Case c = Seeds.forCase("cuda leak");
+    try (Arena arena = Arena.ofShared(); Backend cuda = Backends.named("cuda", 1);
+        KvCache cache = new KvCache(s, 1, DType.BF16, 200)) {
+      Caches.fill(arena, c, cache, 0, 200, 0);
+      Tensor q = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.headDim(), 1);
+      cuda.mhaAttention(s, q, cache, 0, 199, Tensor.allocate(arena, DType.F32, s.heads(), s.headDim()));
+    }
+    assertEquals(before, DeviceBuffer.live());
+  }
+}

@@ -1,0 +1,203 @@
+// Paged causal attention over 64-token cache blocks, split-KV, FP32 accumulation: absorbed MLA
+// (latent + rope keys) and MHA/GQA (keys + values) through one parameter struct
+// (PagedAttnParams, mla4j_params.h), plus the log-sum-exp merge of split partial states.
+//
+// CTA = (key range split, group of HG heads, query token). Per tile of TK cached tokens it
+// stages the tile in shared memory as float, computes the HG x TK scores (one warp per score,
+// lanes over the reduction), updates the online softmax per head and folds the tile's values
+// into acc [HG][v_width] held in shared memory.
+#include "mla4j_device.h"
+
+template <int DT>
+__device__ void paged_attention(const PagedAttnParams& p) {
+  extern __shared__ float smem[];
+  const int HG = p.heads_per_cta;
+  const int TK = p.tile_tokens;
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * HG;
+  const int token_row = blockIdx.z;  // seq·T + t
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int warps = blockDim.x >> 5;
+
+  const int kv0 = h0 / p.group;
+  const int nkv = (h0 + HG - 1) / p.group - kv0 + 1;
+  const int a_span = p.a_kv_stride * (nkv - 1) + p.a_width;
+  const int b_span = p.b_kv_stride * (nkv - 1) + p.b_width;
+  const int v_span = p.value_is_a ? 0 : p.v_kv_stride * (nkv - 1) + p.v_width;
+
+  float* qa_s = smem;                       // [HG][a_width]
+  float* qb_s = qa_s + HG * p.a_width;      // [HG][b_width]
+  float* acc = qb_s + HG * p.b_width;       // [HG][v_width]
+  float* tile_a = acc + HG * p.v_width;     // [TK][a_span]
+  float* tile_b = tile_a + TK * a_span;     // [TK][b_span]
+  float* tile_v = tile_b + TK * b_span;     // [TK][v_span]
+  float* scores = tile_v + TK * v_span;     // [HG][TK]
+  float* m_s = scores + HG * TK;            // [HG]
+  float* l_s = m_s + HG;                    // [HG]
+  float* alpha_s = l_s + HG;                // [HG]
+  const float* vals = p.value_is_a ? tile_a : tile_v;
+  const int vals_span = p.value_is_a ? a_span : v_span;
+
+  const long long row0 = (long long)token_row * p.heads + h0;
+  for (int i = tid; i < HG * p.a_width; i += blockDim.x) {
+    qa_s[i] = p.qa[row0 * p.a_width + i];
+  }
+  for (int i = tid; i < HG * p.b_width; i += blockDim.x) {
+    qb_s[i] = p.qb[row0 * p.b_width + i];
+  }
+  for (int i = tid; i < HG * p.v_width; i += blockDim.x) {
+    acc[i] = 0.f;
+  }
+  if (tid < HG) {
+    m_s[tid] = MLA4J_NEG_INF;
+    l_s[tid] = 0.f;
+  }
+
+  const int key_end = p.first_pos[seq] + t + 1;  // causal: keys [0, key_end)
+  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
+  const int b_begin = split * p.blocks_per_split;
+  const int b_end = min(blocks, b_begin + p.blocks_per_split);
+  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
+  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const int* table = p.block_table + (long long)seq * p.max_blocks;
+  __syncthreads();
+
+  for (int tok0 = tok_begin; tok0 < tok_end; tok0 += TK) {
+    const int n = min(TK, tok_end - tok0);
+    for (int tt = warp; tt < n; tt += warps) {
+      const int pos = tok0 + tt;
+      const unsigned char* block = p.pool + (long long)table[pos / MLA4J_BLOCK_TOKENS] * p.block_bytes;
+      const int slot = pos % MLA4J_BLOCK_TOKENS;
+      const void* a = block + p.a_offset;
+      const long long a0 = (long long)slot * p.a_row + kv0 * p.a_kv_stride;
+      for (int c = lane; c < a_span; c += 32) {
+        tile_a[tt * a_span + c] = load_elem<DT>(a, a0 + c);
+      }
+      const void* b = block + p.b_offset;
+      const long long b0 = (long long)slot * p.b_row + kv0 * p.b_kv_stride;
+      for (int c = lane; c < b_span; c += 32) {
+        tile_b[tt * b_span + c] = load_elem<DT>(b, b0 + c);
+      }
+      const void* v = block + p.v_offset;
+      const long long v0 = (long long)slot * p.v_row + kv0 * p.v_kv_stride;
+      for (int c = lane; c < v_span; c += 32) {
+        tile_v[tt * v_span + c] = load_elem<DT>(v, v0 + c);
+      }
+    }
+    __syncthreads();
+
+    for (int pair = warp; pair < HG * n; pair += warps) {
+      const int hl = pair / n;
+      const int tt = pair - hl * n;
+      const int kvl = (h0 + hl) / p.group - kv0;
+      const float* qa = qa_s + hl * p.a_width;
+      const float* ka = tile_a + tt * a_span + kvl * p.a_kv_stride;
+      float s = 0.f;
+      for (int j = lane; j < p.a_width; j += 32) {
+        s += qa[j] * ka[j];
+      }
+      const float* qb = qb_s + hl * p.b_width;
+      const float* kb = tile_b + tt * b_span + kvl * p.b_kv_stride;
+      for (int j = lane; j < p.b_width; j += 32) {
+        s += qb[j] * kb[j];
+      }
+      s = warp_sum(s);
+      if (lane == 0) {
+        scores[hl * TK + tt] = s * p.scale;
+      }
+    }
+    __syncthreads();
+
+    if (tid < HG) {
+      float* sc = scores + tid * TK;
+      const float m_old = m_s[tid];
+      float m_new = m_old;
+      for (int tt = 0; tt < n; tt++) {
+        m_new = fmaxf(m_new, sc[tt]);
+      }
+      const float alpha = m_old == MLA4J_NEG_INF ? 0.f : expf(m_old - m_new);
+      float sum = 0.f;
+      for (int tt = 0; tt < n; tt++) {
+        const float e = expf(sc[tt] - m_new);
+        sc[tt] = e;
+        sum += e;
+      }
+      l_s[tid] = l_s[tid] * alpha + sum;
+      m_s[tid] = m_new;
+      alpha_s[tid] = alpha;
+    }
+    __syncthreads();
+
+    for (int i = tid; i < HG * p.v_width; i += blockDim.x) {
+      const int hl = i / p.v_width;
+      const int j = i - hl * p.v_width;
+      const int kvl = (h0 + hl) / p.group - kv0;
+      const float* pr = scores + hl * TK;
+      const float* vv = vals + kvl * p.v_kv_stride + j;
+      float a = acc[i] * alpha_s[hl];
+      for (int tt = 0; tt < n; tt++) {
+        a += pr[tt] * vv[tt * vals_span];
+      }
+      acc[i] = a;
+    }
+    __syncthreads();
+  }
+
+  if (p.splits == 1) {
+    for (int i = tid; i < HG * p.v_width; i += blockDim.x) {
+      const float l = l_s[i / p.v_width];
+      p.out[row0 * p.v_width + i] = l > 0.f ? acc[i] / l : 0.f;
+    }
+  } else {
+    const long long rows = (long long)p.seqs * p.tokens * p.heads;
+    const long long base = (long long)split * rows + row0;
+    for (int i = tid; i < HG * p.v_width; i += blockDim.x) {
+      p.part_acc[base * p.v_width + i] = acc[i];
+    }
+    if (tid < HG) {
+      p.part_ml[(base + tid) * 2] = m_s[tid];
+      p.part_ml[(base + tid) * 2 + 1] = l_s[tid];
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
+mla4j_paged_attention_f32(const PagedAttnParams p) { paged_attention<MLA4J_F32>(p); }
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
+mla4j_paged_attention_bf16(const PagedAttnParams p) { paged_attention<MLA4J_BF16>(p); }
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
+mla4j_paged_attention_f16(const PagedAttnParams p) { paged_attention<MLA4J_F16>(p); }
+
+// out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s; one CTA per row.
+extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)
+mla4j_merge_splits(const MergeParams p) {
+  const long long row = blockIdx.x;
+  float m = MLA4J_NEG_INF;
+  for (int s = 0; s < p.splits; s++) {
+    m = fmaxf(m, p.part_ml[((long long)s * p.rows + row) * 2]);
+  }
+  float l = 0.f;
+  for (int s = 0; s < p.splits; s++) {
+    const float ms = p.part_ml[((long long)s * p.rows + row) * 2];
+    if (ms != MLA4J_NEG_INF) {
+      l += p.part_ml[((long long)s * p.rows + row) * 2 + 1] * expf(ms - m);
+    }
+  }
+  const float inv = l > 0.f ? 1.f / l : 0.f;
+  for (int j = threadIdx.x; j < p.width; j += blockDim.x) {
+    float a = 0.f;
+    for (int s = 0; s < p.splits; s++) {
+      const float ms = p.part_ml[((long long)s * p.rows + row) * 2];
+      if (ms != MLA4J_NEG_INF) {
+        a += p.part_acc[((long long)s * p.rows + row) * p.width + j] * expf(ms - m);
+      }
+    }
+    p.out[row * p.width + j] = a * inv;
+  }
+}

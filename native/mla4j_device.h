@@ -1,0 +1,30 @@
+// Device helpers shared by the kernel files: widening loads of cache/weight elements.
+#ifndef MLA4J_DEVICE_H
+#define MLA4J_DEVICE_H
+#include "mla4j_params.h"
+
+// -inf without math.h, which NVRTC does not provide.
+#define MLA4J_NEG_INF __int_as_float(0xff800000)
+
+// Element idx of a DT array at base, widened to float exactly.
+template <int DT>
+__device__ __forceinline__ float load_elem(const void* base, long long idx) {
+  if (DT == MLA4J_F32) {
+    return ((const float*)base)[idx];
+  }
+  unsigned short h = ((const unsigned short*)base)[idx];
+  if (DT == MLA4J_BF16) {
+    return __uint_as_float(((unsigned int)h) << 16);
+  }
+  float f;
+  asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f) : "h"(h));
+  return f;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  }
+  return v;
+}
+#endif

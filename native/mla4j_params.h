@@ -1,0 +1,92 @@
+// Parameter structs shared by the host (mirrored in dev.mla4j.cuda.*Params) and the kernels.
+// Plain C, fixed-size fields only: pointers first, then 64-bit, then 32-bit fields, so the
+// layout is the same under nvcc, NVRTC and Java's MemoryLayout without any packing pragma.
+#ifndef MLA4J_PARAMS_H
+#define MLA4J_PARAMS_H
+
+// Storage type codes of caches and weights (same order as dev.mla4j.tensor.DType).
+#define MLA4J_F32 0
+#define MLA4J_BF16 1
+#define MLA4J_F16 2
+
+// Tokens per cache block (PagedLayers.BLOCK_TOKENS).
+#define MLA4J_BLOCK_TOKENS 64
+// Threads of one attention CTA and of one merge CTA.
+#define MLA4J_ATTN_THREADS 256
+#define MLA4J_MERGE_THREADS 128
+
+// Paged decode/prefill attention, one kernel for MLA (absorbed) and MHA/GQA.
+// Query row = (seq·T + t)·n_h + h, at position first_pos[seq] + t, causal.
+// score(row, τ) = (qa[row]·A[τ][kv·a_kv_stride ..+a_width] + qb[row]·B[τ][kv·b_kv_stride ..+b_width])·scale
+// value(row, τ) = V[τ][kv·v_kv_stride ..+v_width]        (kv = h / group)
+//   MLA: A = latent c [64][L] (a_kv_stride 0), B = rope keys [64][n_kv·d_r or d_r], V = A.
+//   MHA: A = keys [64][n_kv·d_h] (a_kv_stride d_h), no B, V = values [64][n_kv·d_h].
+typedef struct {
+  const float* qa;              // [seqs·T·n_h][a_width]  MLA q~, MHA q
+  const float* qb;              // [seqs·T·n_h][b_width]  MLA rotated q_rope; null when b_width 0
+  const unsigned char* pool;    // cache blocks, block_bytes each: part A, part B, part V
+  const int* block_table;       // [seqs][max_blocks] block index into pool
+  const int* first_pos;         // [seqs] position of query token 0
+  float* out;                   // [seqs·T·n_h][v_width] normalized output
+  float* part_acc;              // [splits][seqs·T·n_h][v_width] unnormalized, when splits > 1
+  float* part_ml;               // [splits][seqs·T·n_h][2] running max and sum, when splits > 1
+  long long block_bytes;        // bytes of one block
+  long long a_offset;           // byte offset of part A inside a block
+  long long b_offset;
+  long long v_offset;
+  int a_row, b_row, v_row;      // elements per token row of each part
+  int a_width, b_width, v_width;        // elements used per head
+  int a_kv_stride, b_kv_stride, v_kv_stride;  // column step per kv head (0: shared by all)
+  int heads;                    // n_h
+  int group;                    // n_h / n_kv
+  int tokens;                   // T query tokens per sequence
+  int seqs;
+  int max_blocks;               // columns of block_table
+  int splits;                   // key ranges per row (gridDim.x)
+  int blocks_per_split;         // 64-token blocks per key range
+  int heads_per_cta;            // HG, divides n_h
+  int tile_tokens;              // TK tokens staged in shared memory at a time
+  int dtype;                    // MLA4J_F32 / BF16 / F16
+  float scale;                  // softmax scale
+  int value_is_a;               // 1: V is part A (MLA), no separate V tile
+} PagedAttnParams;
+
+// Log-sum-exp merge of split partial states: one CTA per query row.
+typedef struct {
+  const float* part_acc;        // [splits][rows][width]
+  const float* part_ml;         // [splits][rows][2]
+  float* out;                   // [rows][width]
+  int rows, width, splits, pad;
+} MergeParams;
+
+// Partial RoPE on compact vectors in place (spec 2.4).
+typedef struct {
+  float* x;                     // [T][row_stride], heads·d_r used columns per row
+  const int* positions;         // [T]
+  const float* inv_freq;        // [n_kv][r] kept θ of the layer
+  const int* first;             // [r] index of pair m's first element
+  const int* second;            // [r] index of pair m's second element
+  long long row_stride;         // elements between rows of x
+  int tokens, heads, r, group;  // group = heads per kv head of the rope table
+  float attention;              // attention factor multiplying cos and sin
+  int pad;
+} RopeParams;
+
+// y[t][o] = Σ_i x[t][i]·w[o][i] (transposed = 0), or y[t][i] = Σ_o x[t][o]·w[o][i] (1).
+typedef struct {
+  const float* x;               // [T][x_stride]
+  const void* w;                // [rows_w][w_stride] in dtype
+  float* y;                     // [T][y_stride]
+  long long x_stride, w_stride, y_stride;
+  int tokens, w_rows, w_cols, dtype;
+} LinearParams;
+
+// Fills n elements of dtype with a deterministic hash of (seed, index) in [-1, 1): bench data.
+typedef struct {
+  void* dst;
+  long long n;
+  unsigned int seed;
+  int dtype;
+} FillParams;
+
+#endif
