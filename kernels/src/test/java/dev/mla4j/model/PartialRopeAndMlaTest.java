@@ -123,6 +123,37 @@ class PartialRopeAndMlaTest {
     }
   }
 
+  /** MLA decode one token at a time equals its prefill, with a BF16 latent cache too. */
+  @Test
+  void mlaDecodeEqualsPrefillAndBf16CacheStaysClose() {
+    int n = 24;
+    int[][][] kept = kept(2, 5);
+    int[] prefix = Arrays.copyOf(ids, n);
+    try (Arena arena = Arena.ofShared()) {
+      MlaAttentionWeights[] layers = new MlaAttentionWeights[weights.config().layers()];
+      for (int l = 0; l < layers.length; l++) {
+        layers[l] = fullRank(arena, weights.layer(l).attention(), kept[l]);
+      }
+      try (MlaModel prefill = new MlaModel(weights, layers, backend, n, DType.F32);
+          MlaModel decode = new MlaModel(weights, layers, backend, n, DType.F32);
+          MlaModel bf16 = new MlaModel(weights, layers, backend, n, DType.BF16)) {
+        float[] all = prefill.forward(prefix).toFloatArray();
+        float[] steps = new float[all.length];
+        int vocab = weights.config().vocabSize();
+        for (int t = 0; t < n; t++) {
+          System.arraycopy(decode.forward(new int[] {prefix[t]}).toFloatArray(), 0, steps,
+              t * vocab, vocab);
+        }
+        double e = relative(all, steps);
+        double eb = relative(all, bf16.forward(prefix).toFloatArray());
+        System.out.println("MLA decode vs prefill " + e + "; BF16 latent cache vs F32 " + eb);
+        assertTrue(e <= ReferenceLogitsTest.TOLERANCE, "decode error " + e);
+        // one BF16 rounding (2^-8 relative) of every cached element, averaged over ~L terms
+        assertTrue(eb > 0 && eb <= 0.05, "BF16 cache error " + eb);
+      }
+    }
+  }
+
   private static MlaAttentionWeights fullRank(Arena arena, AttentionWeights a, int[][] kept) {
     ModelConfig c = weights.config();
     int dh = c.headDim();
