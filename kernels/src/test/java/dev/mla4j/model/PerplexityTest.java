@@ -55,11 +55,17 @@ class PerplexityTest {
         Backend b = Backends.create(2);
         LlamaModel m = new LlamaModel(w, b, Perplexity.DEFAULT_WINDOW)) {
       long t0 = System.nanoTime();
-      Perplexity.Result r = Perplexity.evaluate(m, tokens, Perplexity.DEFAULT_WINDOW, 0, null);
+      Perplexity.Result r = Perplexity.evaluate(m, tokens, Perplexity.DEFAULT_WINDOW, 0,
+          done -> {
+            if (done % 50 == 0) {
+              System.out.printf("%d windows, %.1f s%n", done, (System.nanoTime() - t0) / 1e9);
+            }
+          });
       double s = (System.nanoTime() - t0) / 1e9;
       System.out.println("eval.txt: " + r + " in " + s + " s on " + b);
       assertEquals(414, r.windows());
       assertEquals(211554, r.predictions());
+      // reference.json, from Hugging Face's float32 model; measured difference 4e-8
       assertEquals(0.7520402685743599, r.meanNll(), 1e-5);
       assertEquals(2.1213236744302355, r.perplexity(), 1e-4);
     }
