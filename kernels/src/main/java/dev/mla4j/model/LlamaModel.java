@@ -43,6 +43,10 @@ public final class LlamaModel extends DecoderModel {
       int[][][] keptPairs) {
     super(weights, backend, maxTokens);
     ModelConfig c = config;
+    if (weights.layer(0).attention() == null) {
+      throw new IllegalArgumentException("these weights have no q/k/v projections (an MLA "
+          + "checkpoint?); load converted models with MlaCheckpoint and run them as MlaModel");
+    }
     int dh = c.headDim();
     this.shape = MhaShape.of(c.heads(), c.kvHeads(), dh);
     this.cache = new KvCache(shape, c.layers(), cacheType, maxTokens);

@@ -17,14 +17,14 @@ public final class LlamaWeights implements AutoCloseable {
   private final Tensor finalNorm;
   private final Tensor lmHead;
 
-  private LlamaWeights(ModelConfig config, Checkpoint checkpoint) {
+  private LlamaWeights(ModelConfig config, Checkpoint checkpoint, boolean attention) {
     this.config = config;
     this.checkpoint = checkpoint;
     int d = config.hiddenSize();
     this.embedding = weight("model.embed_tokens.weight", config.vocabSize(), d);
     this.layers = new LayerWeights[config.layers()];
     for (int l = 0; l < layers.length; l++) {
-      layers[l] = layer(config, l);
+      layers[l] = layer(config, l, attention);
     }
     this.finalNorm = weight("model.norm.weight", 1, d);
     this.lmHead = config.tieWordEmbeddings() ? embedding
@@ -33,23 +33,36 @@ public final class LlamaWeights implements AutoCloseable {
 
   /** Reads {@code config.json} and the safetensors in {@code folder}. */
   public static LlamaWeights load(Path folder) throws IOException {
+    return load(folder, true);
+  }
+
+  /**
+   * Everything but the attention projections (embedding, norms, MLP, LM head), for checkpoints
+   * whose attention is stored in another form, e.g. an MLA checkpoint; {@link
+   * LayerWeights#attention()} is then null.
+   */
+  public static LlamaWeights loadWithoutAttention(Path folder) throws IOException {
+    return load(folder, false);
+  }
+
+  private static LlamaWeights load(Path folder, boolean attention) throws IOException {
     ModelConfig config = ModelConfig.read(folder.resolve("config.json"));
     Checkpoint c = Checkpoint.open(folder);
     try {
-      return new LlamaWeights(config, c);
+      return new LlamaWeights(config, c, attention);
     } catch (RuntimeException e) {
       c.close();
       throw e;
     }
   }
 
-  private LayerWeights layer(ModelConfig c, int l) {
+  private LayerWeights layer(ModelConfig c, int l, boolean attention) {
     String p = "model.layers." + l + ".";
     int d = c.hiddenSize();
     int q = c.heads() * c.headDim();
     int kv = c.kvHeads() * c.headDim();
     boolean b = c.attentionBias();
-    AttentionWeights a = new AttentionWeights(
+    AttentionWeights a = !attention ? null : new AttentionWeights(
         weight(p + "self_attn.q_proj.weight", q, d), b ? weight(p + "self_attn.q_proj.bias", 1, q) : null,
         weight(p + "self_attn.k_proj.weight", kv, d), b ? weight(p + "self_attn.k_proj.bias", 1, kv) : null,
         weight(p + "self_attn.v_proj.weight", kv, d), b ? weight(p + "self_attn.v_proj.bias", 1, kv) : null,
