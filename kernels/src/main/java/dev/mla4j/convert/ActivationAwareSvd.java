@@ -47,7 +47,15 @@ public final class ActivationAwareSvd {
     if (!(floor > 0 && floor < 1)) {
       throw new IllegalArgumentException("eigenvalue floor must be in (0, 1), got " + floor);
     }
-    EigenDecomposition eig = new EigenDecomposition(new Array2DRowRealMatrix(moments, false));
+    // symmetrised: moments summed by a float GEMM may differ from their transpose in the last bit,
+    // which would send Commons Math down its non-symmetric (complex) eigen path
+    double[][] sym = new double[d][d];
+    for (int i = 0; i < d; i++) {
+      for (int j = 0; j < d; j++) {
+        sym[i][j] = 0.5 * (moments[i][j] + moments[j][i]);
+      }
+    }
+    EigenDecomposition eig = new EigenDecomposition(new Array2DRowRealMatrix(sym, false));
     double[] lambda = eig.getRealEigenvalues();
     RealMatrix vectors = eig.getV();
     double max = Arrays.stream(lambda).max().orElse(0);
