@@ -82,8 +82,18 @@ public final class MlaConverter {
       return switch (svd) {
         case NONE -> kvHeads * (2 * headDim - 2 * r);
         case JOINT -> kvHeads * dKv;
-        case SPLIT -> splitWidth == SplitWidth.CODE ? 2 * kvHeads * dKv : kvHeads * dKv;
+        case SPLIT -> splitSide(kvHeads, kvHeads * (headDim - 2 * r)) + splitSide(kvHeads, kvHeads * headDim);
       };
+    }
+
+    /**
+     * Latent width of one SVD_split side with {@code rows} output rows: n_kv·d_kv/2 (paper) or
+     * n_kv·d_kv (code), but never more than the side's rows, its full rank (the key side has
+     * only n_kv·d_nope rows, so a full-rank split has a narrower key half).
+     */
+    int splitSide(int kvHeads, int rows) {
+      int width = splitWidth == SplitWidth.CODE ? kvHeads * dKv : kvHeads * dKv / 2;
+      return Math.min(width, rows);
     }
   }
 
@@ -163,21 +173,22 @@ public final class MlaConverter {
           uv = f.up().rows(kRows, vRows);
         }
         case SPLIT -> {
-          if (o.splitWidth() == SplitWidth.PAPER && latent % 2 != 0) {
-            throw new IllegalArgumentException("SVD_split with the paper's width needs an even L=n_kv·d_kv, got " + latent);
+          if (o.splitWidth() == SplitWidth.PAPER && (kvHeads * o.dKv()) % 2 != 0) {
+            throw new IllegalArgumentException("SVD_split with the paper's width needs an even n_kv·d_kv, got " + kvHeads * o.dKv());
           }
-          int side = latent / 2; // PAPER: n_kv·d_kv/2 per side; CODE: L = 2·n_kv·d_kv
-          requireRank("SVD_split (keys)", side, m.rows(0, kRows));
-          requireRank("SVD_split (values)", side, m.rows(kRows, vRows));
-          SigmaPlacement.Factors fk = o.sigma().split(factor(b, m.rows(0, kRows), side, o, moments, tmp), t, arena);
-          SigmaPlacement.Factors fv = o.sigma().split(factor(b, m.rows(kRows, vRows), side, o, moments, tmp), t, arena);
-          down = Tensor.allocate(arena, t, 2 * side, d);
-          Dense.copyInto(fk.down(), down.rows(0, side));
-          Dense.copyInto(fv.down(), down.rows(side, side));
-          uk = Tensor.allocate(arena, t, kRows, 2 * side);
-          uv = Tensor.allocate(arena, t, vRows, 2 * side);
-          Dense.copyInto(fk.up(), uk.cols(0, side));
-          Dense.copyInto(fv.up(), uv.cols(side, side));
+          int sideK = o.splitSide(kvHeads, kRows);
+          int sideV = o.splitSide(kvHeads, vRows);
+          requireRank("SVD_split (keys)", sideK, m.rows(0, kRows));
+          requireRank("SVD_split (values)", sideV, m.rows(kRows, vRows));
+          SigmaPlacement.Factors fk = o.sigma().split(factor(b, m.rows(0, kRows), sideK, o, moments, tmp), t, arena);
+          SigmaPlacement.Factors fv = o.sigma().split(factor(b, m.rows(kRows, vRows), sideV, o, moments, tmp), t, arena);
+          down = Tensor.allocate(arena, t, latent, d);
+          Dense.copyInto(fk.down(), down.rows(0, sideK));
+          Dense.copyInto(fv.down(), down.rows(sideK, sideV));
+          uk = Tensor.allocate(arena, t, kRows, latent);
+          uv = Tensor.allocate(arena, t, vRows, latent);
+          Dense.copyInto(fk.up(), uk.cols(0, sideK));
+          Dense.copyInto(fv.up(), uv.cols(sideK, sideV));
         }
         default -> throw new AssertionError(o.svd());
       }
