@@ -4,10 +4,6 @@ import dev.mla4j.api.Backend;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.util.Arrays;
-import org.apache.commons.math3.linear.Array2DRowRealMatrix;
-import org.apache.commons.math3.linear.EigenDecomposition;
-import org.apache.commons.math3.linear.RealMatrix;
 
 /**
  * Activation-aware low rank (spec 9.2): the rank-k map {@code A} minimising
@@ -47,18 +43,17 @@ public final class ActivationAwareSvd {
     if (!(floor > 0 && floor < 1)) {
       throw new IllegalArgumentException("eigenvalue floor must be in (0, 1), got " + floor);
     }
-    // symmetrised: moments summed by a float GEMM may differ from their transpose in the last bit,
-    // which would send Commons Math down its non-symmetric (complex) eigen path
+    // symmetrised: moments summed by a float GEMM may differ from their transpose in the last bit
     double[][] sym = new double[d][d];
     for (int i = 0; i < d; i++) {
       for (int j = 0; j < d; j++) {
         sym[i][j] = 0.5 * (moments[i][j] + moments[j][i]);
       }
     }
-    EigenDecomposition eig = new EigenDecomposition(new Array2DRowRealMatrix(sym, false));
-    double[] lambda = eig.getRealEigenvalues();
-    RealMatrix vectors = eig.getV();
-    double max = Arrays.stream(lambda).max().orElse(0);
+    SymmetricEigen.Result eig = SymmetricEigen.of(sym);
+    double[] lambda = eig.values();
+    double[][] vectorsT = eig.vectorsT();
+    double max = lambda[0];
     if (!(max > 0)) {
       throw new IllegalArgumentException("input moments are zero: no calibration tokens seen");
     }
@@ -70,7 +65,7 @@ public final class ActivationAwareSvd {
         double l = Math.max(lambda[i], floor * max);
         double root = Math.sqrt(l);
         for (int j = 0; j < d; j++) {
-          double u = vectors.getEntry(j, i);
+          double u = vectorsT[i][j];
           scaleT.set(i, j, (float) (u * root));
           unscale.set(j, i, (float) (u / root));
         }

@@ -6,8 +6,6 @@ import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.apache.commons.math3.linear.Array2DRowRealMatrix;
-import org.apache.commons.math3.linear.EigenDecomposition;
 
 /**
  * Randomized truncated SVD (Halko, Martinsson and Tropp's subspace iteration) whose large
@@ -17,13 +15,15 @@ import org.apache.commons.math3.linear.EigenDecomposition;
  *   <li>sketch {@code Y = M Ωᵀ} with a Gaussian {@code Ω [l][n]}; orthonormalize → Q;</li>
  *   <li>q power iterations {@code P = orth(Qᵀ M)}, {@code Q = orth(M Pᵀ)}, which sharpen the
  *       basis by the factor (σ_{l+1}/σ_k)^{2q} on slowly decaying spectra;</li>
- *   <li>{@code B = Qᵀ M [l][n]}; the eigenvectors V of the small {@code B Bᵀ [l][l]} (Commons
- *       Math, double) give {@code U = Q V_k}, and the rows of {@code V_kᵀ B} are σ_i·v_iᵀ, so σ_i
- *       is their norm (more accurate than sqrt of an eigenvalue of a float Gram matrix).</li>
+ *   <li>{@code B = Qᵀ M [l][n]}; the eigenvectors V of the small {@code B Bᵀ [l][l]}
+ *       ({@link SymmetricEigen}, double) give {@code U = Q V_k}, and the rows of {@code V_kᵀ B}
+ *       are σ_i·v_iᵀ, so σ_i is their norm (more accurate than the square root of an eigenvalue
+ *       of a float Gram matrix).</li>
  * </ol>
- * Panels are stored as rows ({@code [l][m]}, {@code [l][n]}) so every product is
- * {@link Backend#linear} or {@link Backend#linearTransposed} against M itself, and
- * orthonormalization is {@link RowBasis}. The product {@code U diag(σ) Vᵀ = Q V_k V_kᵀ B} does not
+ * Panels are stored as rows ({@code [l][m]}, {@code [l][n]}) and M is also kept transposed, so
+ * every large product is a {@link Backend#linear} GEMM against M or Mᵀ (the backend's transposed
+ * product streams the whole weight per four rows and ran 3-4x slower here), and orthonormalization
+ * is {@link RowBasis}. The product {@code U diag(σ) Vᵀ = Q V_k V_kᵀ B} does not
  * depend on the accuracy of σ, only on that of the subspace.
  */
 public final class RandomizedSvd {
@@ -85,14 +85,10 @@ public final class RandomizedSvd {
     int l = q.rows();
     Tensor g = Tensor.allocate(tmp, DType.F32, l, l);
     b.linear(bt, bt, g);
-    EigenDecomposition eig = new EigenDecomposition(new Array2DRowRealMatrix(Dense.toDouble(g), false));
-    double[] lambda = eig.getRealEigenvalues();
-    Integer[] order = new Integer[l];
-    Arrays.setAll(order, i -> i);
-    Arrays.sort(order, (x, y) -> Double.compare(lambda[y], lambda[x]));
+    SymmetricEigen.Result eig = SymmetricEigen.of(Dense.toDouble(g));
     Tensor vkT = Tensor.allocate(tmp, DType.F32, k, l);
     for (int c = 0; c < k; c++) {
-      double[] v = eig.getEigenvector(order[c]).toArray();
+      double[] v = eig.vectorsT()[c];
       for (int j = 0; j < l; j++) {
         vkT.set(c, j, (float) v[j]);
       }
