@@ -7,6 +7,8 @@ import dev.mla4j.model.ModelConfig;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
+import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 
 /**
  * Converts one original MHA/GQA attention layer into an MHA2MLA layer (spec 3.1-3.7, 9.2): the
@@ -99,6 +101,29 @@ public final class MlaConverter {
 
   private MlaConverter() {}
 
+  /**
+   * Converts every layer of a model.
+   *
+   * @param layers layer index → original attention weights
+   * @param kept {@code [layers][n_kv][r]} from {@link PairSelection}
+   * @param moments calibration second moments (required iff activation-aware), else null
+   * @param progress called with each finished layer index (SVDs of large layers take seconds)
+   */
+  public static MlaAttentionWeights[] convertModel(Backend b, ModelConfig c,
+      IntFunction<AttentionWeights> layers, int[][][] kept, Options o, InputMoments moments,
+      IntConsumer progress, Arena arena) {
+    if (kept.length != c.layers()) {
+      throw new IllegalArgumentException("kept pairs for " + kept.length + " layers, the model has " + c.layers());
+    }
+    MlaAttentionWeights[] out = new MlaAttentionWeights[c.layers()];
+    for (int l = 0; l < c.layers(); l++) {
+      double[][] s = o.activationAware() ? moments.moments(l) : null;
+      out[l] = convertLayer(b, c, layers.apply(l), kept[l], o, s, arena);
+      progress.accept(l);
+    }
+    return out;
+  }
+
   /** {@link #convertLayer(Backend, int, int, int, AttentionWeights, int[][], Options, double[][], Arena)} with the model's shape. */
   public static MlaAttentionWeights convertLayer(Backend b, ModelConfig c, AttentionWeights w,
       int[][] kept, Options o, double[][] moments, Arena arena) {
@@ -125,6 +150,9 @@ public final class MlaConverter {
     w.wv().require("W_v", kvHeads * headDim, d);
     if (o.activationAware() && moments == null) {
       throw new IllegalArgumentException("activation-aware SVD needs the input moments (InputMoments) of the layer");
+    }
+    if (o.activationAware() && o.svd() == SvdMethod.NONE) {
+      throw new IllegalArgumentException("activation-aware applies to SVD_joint or SVD_split, not to svd=none");
     }
     int[][] orders = new int[kvHeads][];
     for (int j = 0; j < kvHeads; j++) {
