@@ -13,10 +13,12 @@ import java.lang.foreign.Arena;
  *
  * <p>A row whose component orthogonal to the rows before it has less than {@link #DEPENDENT} of
  * its squared norm is treated as dependent and set to zero, so an exactly rank-deficient panel
- * (a sketch of a low-rank matrix) yields zero rows instead of amplified rounding noise; the float
- * Gram matrix carries relative errors of about 1e-7·sqrt(N), well below that threshold. One pass
- * loses orthogonality in proportion to cond(A)²·ε; the second pass starts from a nearly
- * orthonormal panel and restores it to float precision.
+ * (a sketch of a low-rank matrix) mostly yields zero rows instead of amplified rounding noise. The
+ * float Gram matrix's own rounding (about ε·sqrt(N) relative) is of the same order for N in the
+ * thousands, so a dependent row can escape the test; it then leaves the second pass as a unit
+ * vector orthogonal to the others, which only adds a harmless direction to the basis. One pass
+ * loses orthogonality in proportion to cond(A)²·ε; the second starts from a nearly orthonormal
+ * panel and restores it to float precision.
  */
 final class RowBasis {
   /** Relative squared residual below which a row counts as linearly dependent. */
