@@ -12,7 +12,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -72,7 +71,7 @@ public final class SafetensorsWriter {
           + " write the output to another path");
     }
     byte[] header = header();
-    Path tmp = Files.createTempFile(dest.getParent(), "." + dest.getFileName(), ".tmp");
+    Path tmp = AtomicFiles.temporaryFor(dest);
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
           StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -85,7 +84,7 @@ public final class SafetensorsWriter {
         }
         ch.force(true);
       }
-      Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      AtomicFiles.publish(tmp, dest);
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mla4j.io.AtomicFiles;
 import dev.mla4j.io.Checkpoint;
 import dev.mla4j.io.SafetensorsWriter;
 import dev.mla4j.tensor.Tensor;
@@ -81,10 +82,10 @@ public final class MlaCheckpoint implements AutoCloseable {
     }
     out.metadata("format", "pt");
     out.write(dst.resolve(Checkpoint.SINGLE));
-    Path tmp = Files.createTempFile(dst, ".config", ".tmp");
+    Path hfConfig = dst.resolve("config.json");
+    Path tmp = AtomicFiles.temporaryFor(hfConfig);
     Files.copy(src.resolve("config.json"), tmp, StandardCopyOption.REPLACE_EXISTING);
-    Files.move(tmp, dst.resolve("config.json"), StandardCopyOption.ATOMIC_MOVE,
-        StandardCopyOption.REPLACE_EXISTING);
+    AtomicFiles.publish(tmp, hfConfig);
     writeConfig(dst.resolve(CONFIG), config, layers, activationAware);
   }
 
@@ -130,9 +131,9 @@ public final class MlaCheckpoint implements AutoCloseable {
         }
       }
     }
-    Path tmp = Files.createTempFile(file.getParent(), ".mla_config", ".tmp");
+    Path tmp = AtomicFiles.temporaryFor(file);
     JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), root);
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    AtomicFiles.publish(tmp, file);
   }
 
   /** Whether {@code folder} holds an mla4j MLA checkpoint. */
