@@ -24,7 +24,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * GPU decode benchmark of the device-resident path: one layer of MLA (absorbed) and MHA decode,
+ * GPU decode benchmark of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
+ * where the shape has an instance) and MHA decode,
  * BF16 cache, T = 1, at the issue's shapes, batches and contexts, timed with CUDA events around
  * each launch (attention + merge) after a warm-up; median of many reps. Cache copies are rotated
  * so the bytes read exceed the L2 several times. Also times a device-to-device copy as the
@@ -56,7 +57,7 @@ public final class CudaDecodeBench {
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
-    lines.add("kind,shape,batch,ctx,splits,smem,median_us,p10_us,p90_us,GBps,TFLOPs");
+    lines.add("kind,shape,batch,ctx,splits,smem,median_us,p10_us,p90_us,GBps,TFLOPs,kernel");
     try (CudaStream stream = ctx.newStream()) {
       double copy = copyCeiling(ctx, stream);
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
@@ -117,7 +118,7 @@ public final class CudaDecodeBench {
     try (Arena arena = Arena.ofConfined();
         DevicePagedCache cache = new DevicePagedCache(ctx, DType.BF16, blocks, widths);
         PagedAttention plan = c.mla != null
-            ? PagedAttention.mla(ctx, c.mla, cache, batch, 1, context)
+            ? PagedAttention.mlaTensorCore(ctx, c.mla, cache, batch, 1, context)
             : PagedAttention.mha(ctx, c.mha, cache, batch, 1, context);
         DeviceBuffer qa = ctx.allocate(4L * batch * heads * aWidth);
         DeviceBuffer qb = ctx.allocate(4L * Math.max(1, batch * heads * bWidth));
@@ -152,11 +153,12 @@ public final class CudaDecodeBench {
       double gbps = cacheBytes / (med * 1e-3) / 1e9;
       double tflops = (double) batch * context * c.flopsPerToken() / (med * 1e-3) / 1e12;
       Arrays.sort(ms);
-      System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f%n", name, batch, context,
-          plan.splits(), med * 1e3, gbps, tflops);
-      return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f",
+      System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f  %s%n", name, batch, context,
+          plan.splits(), med * 1e3, gbps, tflops, plan.kernel());
+      return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f,%s",
           c.mla != null ? "mla" : "mha", name, batch, context, plan.splits(), plan.sharedBytes(),
-          med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3, gbps, tflops);
+          med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3, gbps, tflops,
+          plan.kernel());
     }
   }
 

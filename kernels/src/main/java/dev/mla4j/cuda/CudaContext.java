@@ -29,7 +29,26 @@ public final class CudaContext {
           "mla4j_paged_attention_f16", "mla4j_merge_splits"),
       "rope", List.of("mla4j_rope", "mla4j_fill_random"),
       "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
-          "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16"));
+          "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16"),
+      "mha_decode", instances("mla4j_mha_decode_", List.of("bf16", "f16"), List.of("_d64", "_d128"),
+          List.of("_g1", "_g2", "_g4", "_g8")),
+      "mla_mma", List.of("mla4j_mla_mma_bf16_m1_l8", "mla4j_mla_mma_bf16_m2_l8",
+          "mla4j_mla_mma_bf16_m4_l8", "mla4j_mla_mma_bf16_m1_l16", "mla4j_mla_mma_bf16_m2_l16",
+          "mla4j_mla_mma_bf16_m1_l32"));
+
+  /** Every prefix + a + b + c: the names of a template's instances. */
+  private static List<String> instances(String prefix, List<String> as, List<String> bs,
+      List<String> cs) {
+    List<String> names = new java.util.ArrayList<>();
+    for (String a : as) {
+      for (String b : bs) {
+        for (String c : cs) {
+          names.add(prefix + a + b + c);
+        }
+      }
+    }
+    return List.copyOf(names);
+  }
 
   private static CudaContext instance;
   private static String failure;

@@ -10,9 +10,12 @@ import java.lang.foreign.Arena;
 /**
  * A launch plan for causal attention over a {@link DevicePagedCache}: absorbed MLA (spec 4.3) or
  * MHA/GQA, for {@code seqs} sequences of T query tokens each, with at most {@code maxKeys}
- * visible keys per query. Chooses the heads per CTA (HG) and tokens per shared-memory tile (TK)
- * from the device's shared memory, and the number of key-range splits so that the grid fills the
- * GPU even at batch 1; owns the split workspace. {@link #launch} queues the attention kernel and,
+ * visible keys per query. Picks the kernel ({@link KernelChoice}): MHA/GQA takes the
+ * memory-bound kernel where its head dim and dtype have an instance (FP32 arithmetic, so the host
+ * API uses it too); MLA takes the tensor-core kernel only through {@link #mlaTensorCore} (BF16
+ * queries, a BF16-level error) and otherwise the generic FP32 kernel, whose heads per CTA (HG)
+ * and tokens per tile (TK) follow from the device's shared memory. The number of key-range splits
+ * makes the grid fill the GPU even at batch 1; the plan owns the split workspace. {@link #launch} queues the attention kernel and,
  * with more than one split, the log-sum-exp merge, on the given stream; nothing waits.
  */
 public final class PagedAttention implements AutoCloseable {
@@ -31,6 +34,7 @@ public final class PagedAttention implements AutoCloseable {
   private final KernelStructs.Writer params;
   private final KernelStructs.Writer merge;
   private final String kernel;
+  private final int threads;
   private final int headGroups;
   private final int tokenRows;
   private final int splits;
@@ -43,28 +47,92 @@ public final class PagedAttention implements AutoCloseable {
   private record Geometry(int heads, int group, int aWidth, int bWidth, int vWidth, int aKv,
       int bKv, int vKv, int aPart, int bPart, int vPart, boolean valueIsA, float scale) {}
 
+  /** Absorbed MLA with the FP32-exact generic kernel (the host API's path). */
   public static PagedAttention mla(CudaContext context, MlaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
-    int ropeKv = s.ropeKeys() == RopeKeyLayout.SHARED ? 0 : s.ropeDim();
-    return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
-        s.heads() / s.kvHeads(), s.latentDim(), s.ropeDim(), s.latentDim(), 0, ropeKv, 0, 0, 1, 0,
-        true, s.softmaxScale()));
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, mlaGeometry(s), null);
+  }
+
+  /**
+   * Absorbed MLA on tensor cores where the shape has an instance (BF16 cache, L 512/1024/2048,
+   * n_h a multiple of 16), else the generic kernel: queries and probabilities are rounded to
+   * BF16 for the MMA, so the error is BF16-level rather than FP32-level ({@link #kernel} says
+   * which one runs). The device-resident fast path.
+   */
+  public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
+      DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
+    Geometry g = mlaGeometry(s);
+    KernelChoice mma = KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
+        g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }
 
   public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
     int dh = s.headDim();
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
-        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false, s.softmaxScale()));
+        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false, s.softmaxScale()),
+        KernelChoice.mha(cache.dtype(), dh, s.groupSize()));
+  }
+
+  private static Geometry mlaGeometry(MlaShape s) {
+    int ropeKv = s.ropeKeys() == RopeKeyLayout.SHARED ? 0 : s.ropeDim();
+    return new Geometry(s.heads(), s.heads() / s.kvHeads(), s.latentDim(), s.ropeDim(),
+        s.latentDim(), 0, ropeKv, 0, 0, 1, 0, true, s.softmaxScale());
   }
 
   private PagedAttention(CudaContext context, DevicePagedCache cache, int seqs, int tokens,
-      int maxKeys, Geometry g) {
+      int maxKeys, Geometry g, KernelChoice fast) {
     if (seqs <= 0 || tokens <= 0 || maxKeys <= 0) {
       throw new IllegalArgumentException("attention needs seqs, tokens and maxKeys > 0, got "
           + seqs + ", " + tokens + ", " + maxKeys);
     }
     this.context = context;
+    KernelChoice choice = fast != null ? fast : generic(context, cache, g);
+    this.kernel = choice.kernel();
+    this.threads = choice.threads();
+    int hg = choice.headsPerCta();
+    this.headGroups = g.heads() / hg;
+    this.tokenRows = seqs * tokens;
+    this.rows = tokenRows * g.heads();
+    int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+    long base = (long) tokenRows * headGroups;
+    long target = (long) choice.ctasPerSm() * context.multiprocessors();
+    int wanted = (int) Math.max(1, Math.min(keyBlocks, (target + base - 1) / base));
+    int perSplit = (keyBlocks + wanted - 1) / wanted;
+    this.splits = (keyBlocks + perSplit - 1) / perSplit;
+    this.sharedBytes = choice.sharedBytes();
+    if (sharedBytes > 0) {
+      context.allowSharedMemory(kernel, sharedBytes);
+    }
+    this.partAcc = splits > 1 ? context.allocate((long) splits * rows * g.vWidth() * Float.BYTES) : null;
+    this.partMl = splits > 1 ? context.allocate((long) splits * rows * 2 * Float.BYTES) : null;
+
+    this.params = new KernelStructs.Writer(arena, KernelStructs.PAGED_ATTN)
+        .set("pool", cache.pool().pointer())
+        .set("part_acc", partAcc == null ? 0L : partAcc.pointer())
+        .set("part_ml", partMl == null ? 0L : partMl.pointer())
+        .set("block_bytes", cache.blockBytes())
+        .set("a_offset", cache.partOffset(g.aPart()))
+        .set("b_offset", cache.partOffset(g.bPart()))
+        .set("v_offset", cache.partOffset(g.vPart()))
+        .set("a_row", cache.width(g.aPart()))
+        .set("b_row", cache.width(g.bPart()))
+        .set("v_row", cache.width(g.vPart()))
+        .set("a_width", g.aWidth()).set("b_width", g.bWidth()).set("v_width", g.vWidth())
+        .set("a_kv_stride", g.aKv()).set("b_kv_stride", g.bKv()).set("v_kv_stride", g.vKv())
+        .set("heads", g.heads()).set("group", g.group()).set("tokens", tokens).set("seqs", seqs)
+        .set("splits", splits).set("blocks_per_split", perSplit).set("heads_per_cta", hg)
+        .set("tile_tokens", choice.tileTokens()).set("dtype", cache.dtype().ordinal())
+        .set("scale", g.scale()).set("value_is_a", g.valueIsA() ? 1 : 0);
+    this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
+        .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
+        .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
+    assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
+  }
+
+  /** The generic kernel: HG and TK from the shared memory one of CTAS_PER_SM CTAs may use. */
+  private static KernelChoice generic(CudaContext context, DevicePagedCache cache, Geometry g) {
     int budget = Math.min(context.sharedMemoryOptin(), MAX_SHARED_BYTES) / Float.BYTES;
     int hg = 0;
     int tk = 0;
@@ -88,47 +156,14 @@ public final class PagedAttention implements AutoCloseable {
           + ", " + g.vWidth() + ") do not fit in " + budget * Float.BYTES
           + " bytes of shared memory even for one head and one token");
     }
-    this.headGroups = g.heads() / hg;
-    this.tokenRows = seqs * tokens;
-    this.rows = tokenRows * g.heads();
-    int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
-    long base = (long) tokenRows * headGroups;
-    long target = (long) CTAS_PER_SM * context.multiprocessors();
-    int wanted = (int) Math.max(1, Math.min(keyBlocks, (target + base - 1) / base));
-    int perSplit = (keyBlocks + wanted - 1) / wanted;
-    this.splits = (keyBlocks + perSplit - 1) / perSplit;
-    this.sharedBytes = Float.BYTES * (hg * (g.aWidth() + g.bWidth() + g.vWidth() + tk + 3)
+    int bytes = Float.BYTES * (hg * (g.aWidth() + g.bWidth() + g.vWidth() + tk + 3)
         + tk * rowFloats);
-    this.kernel = "mla4j_paged_attention_" + switch (cache.dtype()) {
+    String name = "mla4j_paged_attention_" + switch (cache.dtype()) {
       case F32 -> "f32";
       case BF16 -> "bf16";
       case F16 -> "f16";
     };
-    context.allowSharedMemory(kernel, sharedBytes);
-    this.partAcc = splits > 1 ? context.allocate((long) splits * rows * g.vWidth() * Float.BYTES) : null;
-    this.partMl = splits > 1 ? context.allocate((long) splits * rows * 2 * Float.BYTES) : null;
-
-    this.params = new KernelStructs.Writer(arena, KernelStructs.PAGED_ATTN)
-        .set("pool", cache.pool().pointer())
-        .set("part_acc", partAcc == null ? 0L : partAcc.pointer())
-        .set("part_ml", partMl == null ? 0L : partMl.pointer())
-        .set("block_bytes", cache.blockBytes())
-        .set("a_offset", cache.partOffset(g.aPart()))
-        .set("b_offset", cache.partOffset(g.bPart()))
-        .set("v_offset", cache.partOffset(g.vPart()))
-        .set("a_row", cache.width(g.aPart()))
-        .set("b_row", cache.width(g.bPart()))
-        .set("v_row", cache.width(g.vPart()))
-        .set("a_width", g.aWidth()).set("b_width", g.bWidth()).set("v_width", g.vWidth())
-        .set("a_kv_stride", g.aKv()).set("b_kv_stride", g.bKv()).set("v_kv_stride", g.vKv())
-        .set("heads", g.heads()).set("group", g.group()).set("tokens", tokens).set("seqs", seqs)
-        .set("splits", splits).set("blocks_per_split", perSplit).set("heads_per_cta", hg)
-        .set("tile_tokens", tk).set("dtype", cache.dtype().ordinal()).set("scale", g.scale())
-        .set("value_is_a", g.valueIsA() ? 1 : 0);
-    this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
-        .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
-        .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
-    assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
+    return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM);
   }
 
   /** Floats of one staged token: the A, B and V columns of the kv heads a head group spans. */
@@ -152,6 +187,11 @@ public final class PagedAttention implements AutoCloseable {
     return sharedBytes;
   }
 
+  /** Name of the attention kernel this plan launches. */
+  public String kernel() {
+    return kernel;
+  }
+
   /**
    * Queues the attention on {@code stream}. Pointers are device addresses:
    * qa {@code [seqs·T·n_h][a_width]} (MLA q~, MHA q), qb {@code [seqs·T·n_h][d_r]} (MLA rotated
@@ -163,7 +203,7 @@ public final class PagedAttention implements AutoCloseable {
       long firstPos, long out) {
     params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
         .set("first_pos", firstPos).set("out", out);
-    context.launch(kernel, splits, headGroups, tokenRows, THREADS, sharedBytes, stream,
+    context.launch(kernel, splits, headGroups, tokenRows, threads, sharedBytes, stream,
         params.segment);
     if (merge != null) {
       merge.set("out", out);

@@ -153,7 +153,8 @@ class CudaBackendTest {
     return d;
   }
 
-  private static void compare(String what, List<Tensor> expected, MemorySegment got, int width) {
+  private static void compare(String what, List<Tensor> expected, MemorySegment got, int width,
+      double tolerance) {
     double maxErr = 0;
     double maxRef = 0;
     long i = 0;
@@ -167,7 +168,8 @@ class CudaBackendTest {
         }
       }
     }
-    assertTrue(maxErr <= 1e-4 * maxRef, what + ": max error " + maxErr + " vs max " + maxRef);
+    System.out.printf("%s: max error %.3g of max %.3g%n", what, maxErr, maxRef);
+    assertTrue(maxErr <= tolerance * maxRef, what + ": max error " + maxErr + " vs max " + maxRef);
   }
 
   @ParameterizedTest
@@ -176,16 +178,47 @@ class CudaBackendTest {
     MlaShape s = layout == RopeKeyLayout.SHARED
         ? new MlaShape(16, 1, 16, 96, RopeKeyLayout.SHARED, 0.12f)
         : MlaShape.mha2mla(8, 4, 64, 4, 16);
+    batchedMla(s, false, FP32_TOLERANCE);
+  }
+
+  /**
+   * The tensor-core kernel rounds queries and probabilities to BF16 (8 significant bits) before
+   * the MMA, so its error against the FP32 scalar backend is BF16-level, not FP32-level: a
+   * score error of about eps_BF16·|score| moves each probability by that relative amount, and
+   * the rounded probabilities add eps_BF16/2 each. The bound, 8·eps_BF16 = 8·2^-8 of the
+   * output's largest magnitude, covers that with room for scores of a few units; a wrong index
+   * or a lost tile gives errors of the order of the output itself. Shapes hit three instances:
+   * shared rope folded into the MMA at L 512 and 1024, per-kv-head rope on CUDA cores.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2})
+  void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
+    MlaShape s = switch (which) {
+      case 0 -> new MlaShape(32, 1, 16, 512, RopeKeyLayout.SHARED, 0.06f);
+      case 1 -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
+      default -> MlaShape.mha2mla(32, 16, 64, 4, 32);
+    };
+    batchedMla(s, true, BF16_TOLERANCE);
+  }
+
+  private static final double FP32_TOLERANCE = 1e-4;
+  private static final double BF16_TOLERANCE = 8 * Math.pow(2, -8);
+
+  private void batchedMla(MlaShape s, boolean tensorCore, double tolerance) {
+    RopeKeyLayout layout = s.ropeKeys();
     for (int tokens : new int[] {1, 3}) {
-      Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens);
+      Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
+          + (tensorCore ? " mma " + s : ""));
       Batch batch = Batch.of(c, tokens, 70, 1000, 5, 4100);
       int rowsPerSeq = tokens * s.heads();
       try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
           CudaStream st = ctx.newStream();
           DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
               s.latentDim(), s.ropeKeyWidth());
-          PagedAttention plan = PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens,
-              batch.maxKeys())) {
+          PagedAttention plan = tensorCore
+              ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
+              : PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
+        assertEquals(tensorCore, plan.kernel().contains("mma"), plan.kernel());
         List<LatentCache> caches = new ArrayList<>();
         List<Tensor> qr = new ArrayList<>();
         List<Tensor> ql = new ArrayList<>();
@@ -216,7 +249,8 @@ class CudaBackendTest {
           out.download(st, 0, got);
           st.synchronize();
           assertTrue(plan.splits() > 1, "the batch should be split over the key range");
-          compare("mla " + layout + " T=" + tokens + " splits=" + plan.splits(), ref, got, s.latentDim());
+          compare(plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits(), ref, got,
+              s.latentDim(), tolerance);
         } finally {
           caches.forEach(LatentCache::close);
         }
@@ -263,7 +297,8 @@ class CudaBackendTest {
         MemorySegment got = arena.allocate(outBytes, 16);
         out.download(st, 0, got);
         st.synchronize();
-        compare("gqa splits=" + plan.splits(), ref, got, s.headDim());
+        compare(plan.kernel() + " gqa splits=" + plan.splits(), ref, got, s.headDim(),
+            FP32_TOLERANCE);
       } finally {
         caches.forEach(KvCache::close);
       }

@@ -1,0 +1,113 @@
+package dev.mla4j.cuda;
+
+import dev.mla4j.tensor.DType;
+
+/**
+ * Which attention kernel a {@link PagedAttention} plan launches, with its CTA shape: HG heads per
+ * CTA, TK tokens per shared-memory tile, threads, dynamic shared memory, and how many CTAs of it
+ * an SM holds (what the split count aims to fill). The fast kernels (native/mha_decode.cu,
+ * native/mla_mma.cu) take only the shapes they were instantiated for; {@code null} means "use
+ * the generic kernel".
+ */
+record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads, int sharedBytes,
+    int ctasPerSm) {
+
+  /** Head dims of the MHA fast kernel (template D). */
+  private static final int[] MHA_HEAD_DIMS = {64, 128};
+  /** Query heads per MHA CTA (template G), largest first. */
+  private static final int[] MHA_GROUPS = {8, 4, 2, 1};
+  static final int MHA_THREADS = 128;
+  /** 4-warp CTAs of <= 128 registers per thread: several per SM. */
+  static final int MHA_CTAS_PER_SM = 8;
+
+  static final int MLA_THREADS = 256;
+  private static final int MLA_WARPS = MLA_THREADS / 32;
+  /** 64-column latent slices per warp set (template LW = L / 64). */
+  private static final int[] MLA_LW = {8, 16, 32};
+  /** m16 head tiles per CTA (template MT), largest first; MT·LW <= 32 keeps O in registers. */
+  private static final int[] MLA_MT = {4, 2, 1};
+  private static final int MLA_MAX_ACC = 32;
+  private static final int MLA_PAD = 8;
+  private static final int MLA_STAGES = 2;
+  /** One 256-thread CTA of ~230 registers per SM; 2 so that the last wave is short. */
+  static final int MLA_CTAS_PER_SM = 2;
+  private static final int[] MLA_TILES = {64, 32, 16};
+
+  /** The memory-bound MHA/GQA kernel, or null when the shape or dtype has no instance. */
+  static KernelChoice mha(DType dtype, int headDim, int group) {
+    if (dtype == DType.F32 || !contains(MHA_HEAD_DIMS, headDim)) {
+      return null;
+    }
+    int g = 1;
+    for (int cand : MHA_GROUPS) {
+      if (group % cand == 0) {
+        g = cand;
+        break;
+      }
+    }
+    String name = "mla4j_mha_decode_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim
+        + "_g" + g;
+    return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM);
+  }
+
+  /**
+   * The tensor-core MLA kernel (BF16 queries and probabilities), or null when the cache is not
+   * BF16, L is not 512/1024/2048, n_h is not a multiple of 16, the rope widths break 16-byte
+   * copies, or the tiles do not fit in {@code sharedLimit} bytes.
+   */
+  static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int ropeWidth,
+      int ropeKvStride, int ropeRow, int sharedLimit) {
+    int lw = latent / 64;
+    if (dtype != DType.BF16 || latent % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0) {
+      return null;
+    }
+    boolean shared = ropeKvStride == 0;
+    if (shared ? ropeWidth % 16 != 0 : ropeWidth % 8 != 0 || ropeKvStride % 8 != 0
+        || ropeRow % 8 != 0) {
+      return null;
+    }
+    int mt = 0;
+    for (int cand : MLA_MT) {
+      if (cand * lw <= MLA_MAX_ACC && heads % (16 * cand) == 0) {
+        mt = cand;
+        break;
+      }
+    }
+    if (mt == 0) {
+      return null;
+    }
+    int hs = 16 * mt;
+    for (int tk : MLA_TILES) {
+      int bytes = mlaSharedBytes(hs, group, latent, shared ? ropeWidth : 0,
+          shared ? 0 : ropeWidth, ropeKvStride, tk);
+      if (bytes <= sharedLimit) {
+        return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw, hs, tk, MLA_THREADS,
+            bytes, MLA_CTAS_PER_SM);
+      }
+    }
+    return null;
+  }
+
+  /** The carve-up of MlaSmem in native/mla_mma.cu, byte for byte. */
+  private static int mlaSharedBytes(int hs, int group, int latent, int drs, int drh,
+      int ropeKvStride, int tk) {
+    int qs = latent + drs + MLA_PAD;
+    int spanMax = drh == 0 ? 0 : ((hs - 1) / group + 1) * ropeKvStride + drh;
+    int rs = drh == 0 ? 0 : spanMax + MLA_PAD;
+    int bf16 = hs * qs + MLA_STAGES * tk * qs + MLA_STAGES * tk * rs;
+    int units = hs / 16 * (tk / 16);
+    int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
+    int floats = hs * drh + kparts * hs * (tk + 4);
+    int probs = hs * (tk + MLA_PAD);
+    return 2 * bf16 + 4 * floats + 2 * probs + 4 * 3 * hs;
+  }
+
+  private static boolean contains(int[] values, int v) {
+    for (int x : values) {
+      if (x == v) {
+        return true;
+      }
+    }
+    return false;
+  }
+}

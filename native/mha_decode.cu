@@ -1,0 +1,225 @@
+// MHA/GQA attention over a paged BF16/F16 cache, memory-bound fast path (v2). Same parameter
+// struct (PagedAttnParams) and split-state layout as the generic kernel in attention.cu, so the
+// merge kernel there finishes split runs.
+//
+// CTA = (key range split, G query heads sharing one kv head, query token), 4 warps. Each lane
+// owns 8 consecutive columns of a row (one 16-byte load); D/8 lanes cover one K or V row, so a
+// warp reads 32/(D/8) rows per load instruction, and each lane issues UNROLL K and UNROLL V loads
+// before the first use (16 x 16 bytes in flight per lane). Each group of D/8 lanes keeps its own
+// online-softmax state for the G heads in registers and reads every K/V row once for all G heads;
+// the states of lane groups and warps are merged at the end.
+#include "mla4j_device.h"
+
+#define MHA_WARPS 4
+#define MHA_THREADS (MHA_WARPS * 32)
+// Rows each lane group loads before computing: enough bytes in flight to cover DRAM latency.
+#define MHA_UNROLL 4
+
+// 8 cache elements (16 bytes) widened to float.
+template <int DT>
+__device__ __forceinline__ void widen8(const uint4 raw, float* f) {
+  const unsigned int w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    if (DT == MLA4J_BF16) {
+      f[2 * i] = __uint_as_float(w[i] << 16);
+      f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    } else {
+      unsigned short lo = (unsigned short)(w[i] & 0xffffu);
+      unsigned short hi = (unsigned short)(w[i] >> 16);
+      asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f[2 * i]) : "h"(lo));
+      asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f[2 * i + 1]) : "h"(hi));
+    }
+  }
+}
+
+// Folds state (m2, l2, a2) into (m, l, a); either may be empty (m = -inf).
+template <int G>
+__device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[8], const float* m2,
+                                            const float* l2, float (*a2)[8]) {
+#pragma unroll
+  for (int g = 0; g < G; g++) {
+    const float mn = fmaxf(m[g], m2[g]);
+    const float s1 = m[g] == MLA4J_NEG_INF ? 0.f : expf(m[g] - mn);
+    const float s2 = m2[g] == MLA4J_NEG_INF ? 0.f : expf(m2[g] - mn);
+    m[g] = mn;
+    l[g] = l[g] * s1 + l2[g] * s2;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      a[g][j] = a[g][j] * s1 + a2[g][j] * s2;
+    }
+  }
+}
+
+template <int DT, int D, int G>
+__device__ void mha_decode(const PagedAttnParams& p) {
+  constexpr int LPR = D / 8;        // lanes per row
+  constexpr int RPW = 32 / LPR;     // rows per warp load
+  constexpr int CHUNK = RPW * MHA_UNROLL;  // tokens per warp iteration, divides the 64-token block
+  __shared__ float s_acc[MHA_WARPS][G][D];
+  __shared__ float s_m[MHA_WARPS][G];
+  __shared__ float s_l[MHA_WARPS][G];
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * G;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int col = (lane % LPR) * 8;
+  const int sub = lane / LPR;  // row slot inside a warp load
+  const int kv = h0 / p.group;
+
+  float q[G][8];
+  const long long row0 = (long long)token_row * p.heads + h0;
+#pragma unroll
+  for (int g = 0; g < G; g++) {
+    const float4* src = (const float4*)(p.qa + (row0 + g) * D + col);
+    const float4 x = src[0];
+    const float4 y = src[1];
+    const float s = p.scale;
+    q[g][0] = x.x * s; q[g][1] = x.y * s; q[g][2] = x.z * s; q[g][3] = x.w * s;
+    q[g][4] = y.x * s; q[g][5] = y.y * s; q[g][6] = y.z * s; q[g][7] = y.w * s;
+  }
+  float m[G], l[G], acc[G][8];
+#pragma unroll
+  for (int g = 0; g < G; g++) {
+    m[g] = MLA4J_NEG_INF;
+    l[g] = 0.f;
+#pragma unroll
+    for (int j = 0; j < 8; j++) acc[g][j] = 0.f;
+  }
+
+  const int key_end = p.first_pos[seq] + t + 1;
+  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
+  const int b_begin = split * p.blocks_per_split;
+  const int b_end = min(blocks, b_begin + p.blocks_per_split);
+  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
+  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const int* table = p.block_table + (long long)seq * p.max_blocks;
+  const long long k_col = (long long)kv * p.a_kv_stride + col;
+  const long long v_col = (long long)kv * p.v_kv_stride + col;
+
+  for (int base = tok_begin + warp * CHUNK; base < tok_end; base += MHA_WARPS * CHUNK) {
+    const unsigned char* block =
+        p.pool + (long long)table[base / MLA4J_BLOCK_TOKENS] * p.block_bytes;
+    const unsigned short* kp = (const unsigned short*)(block + p.a_offset);
+    const unsigned short* vp = (const unsigned short*)(block + p.v_offset);
+    const int slot0 = base % MLA4J_BLOCK_TOKENS;
+    uint4 kr[MHA_UNROLL], vr[MHA_UNROLL];
+#pragma unroll
+    for (int u = 0; u < MHA_UNROLL; u++) {
+      const int slot = slot0 + u * RPW + sub;
+      if (base + u * RPW + sub < tok_end) {
+        kr[u] = __ldg((const uint4*)(kp + slot * (long long)p.a_row + k_col));
+        vr[u] = __ldg((const uint4*)(vp + slot * (long long)p.v_row + v_col));
+      } else {
+        kr[u] = make_uint4(0, 0, 0, 0);
+        vr[u] = make_uint4(0, 0, 0, 0);
+      }
+    }
+    float s[G][MHA_UNROLL];
+#pragma unroll
+    for (int u = 0; u < MHA_UNROLL; u++) {
+      float k[8];
+      widen8<DT>(kr[u], k);
+      const bool valid = base + u * RPW + sub < tok_end;
+#pragma unroll
+      for (int g = 0; g < G; g++) {
+        float d = 0.f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) d = fmaf(q[g][j], k[j], d);
+#pragma unroll
+        for (int o = LPR / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+        s[g][u] = valid ? d : MLA4J_NEG_INF;
+      }
+    }
+    float v[MHA_UNROLL][8];
+#pragma unroll
+    for (int u = 0; u < MHA_UNROLL; u++) widen8<DT>(vr[u], v[u]);
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+      float mx = m[g];
+#pragma unroll
+      for (int u = 0; u < MHA_UNROLL; u++) mx = fmaxf(mx, s[g][u]);
+      if (mx == MLA4J_NEG_INF) continue;  // no valid key for this lane group yet
+      const float alpha = m[g] == MLA4J_NEG_INF ? 0.f : expf(m[g] - mx);
+      m[g] = mx;
+      l[g] *= alpha;
+#pragma unroll
+      for (int j = 0; j < 8; j++) acc[g][j] *= alpha;
+#pragma unroll
+      for (int u = 0; u < MHA_UNROLL; u++) {
+        const float e = s[g][u] == MLA4J_NEG_INF ? 0.f : expf(s[g][u] - mx);
+        l[g] += e;
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[g][j] = fmaf(e, v[u][j], acc[g][j]);
+      }
+    }
+  }
+
+  // Lane groups of a warp hold the same columns for different rows: merge them pairwise.
+#pragma unroll
+  for (int o = LPR; o < 32; o <<= 1) {
+    float m2[G], l2[G], a2[G][8];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+      m2[g] = __shfl_xor_sync(0xffffffffu, m[g], o);
+      l2[g] = __shfl_xor_sync(0xffffffffu, l[g], o);
+#pragma unroll
+      for (int j = 0; j < 8; j++) a2[g][j] = __shfl_xor_sync(0xffffffffu, acc[g][j], o);
+    }
+    merge_state<G>(m, l, acc, m2, l2, a2);
+  }
+  if (sub == 0) {
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+#pragma unroll
+      for (int j = 0; j < 8; j++) s_acc[warp][g][col + j] = acc[g][j];
+      if (lane == 0) {
+        s_m[warp][g] = m[g];
+        s_l[warp][g] = l[g];
+      }
+    }
+  }
+  __syncthreads();
+
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  for (int i = threadIdx.x; i < G * D; i += MHA_THREADS) {
+    const int g = i / D;
+    const int j = i - g * D;
+    float mm = MLA4J_NEG_INF;
+#pragma unroll
+    for (int w = 0; w < MHA_WARPS; w++) mm = fmaxf(mm, s_m[w][g]);
+    float ll = 0.f, a = 0.f;
+#pragma unroll
+    for (int w = 0; w < MHA_WARPS; w++) {
+      const float sc = s_m[w][g] == MLA4J_NEG_INF ? 0.f : expf(s_m[w][g] - mm);
+      ll += s_l[w][g] * sc;
+      a += s_acc[w][g][j] * sc;
+    }
+    if (p.splits == 1) {
+      p.out[(row0 + g) * D + j] = ll > 0.f ? a / ll : 0.f;
+    } else {
+      const long long r = (long long)split * rows + row0 + g;
+      p.part_acc[r * D + j] = a;
+      if (j == 0) {
+        p.part_ml[r * 2] = mm;
+        p.part_ml[r * 2 + 1] = ll;
+      }
+    }
+  }
+}
+
+#define MHA_KERNEL(NAME, DT, D, G)                                             \
+  extern "C" __global__ void __launch_bounds__(MHA_THREADS)                    \
+  mla4j_mha_decode_##NAME##_d##D##_g##G(const PagedAttnParams p) {             \
+    mha_decode<DT, D, G>(p);                                                   \
+  }
+#define MHA_KERNELS(NAME, DT)                                                  \
+  MHA_KERNEL(NAME, DT, 64, 1) MHA_KERNEL(NAME, DT, 64, 2) MHA_KERNEL(NAME, DT, 64, 4)       \
+  MHA_KERNEL(NAME, DT, 64, 8) MHA_KERNEL(NAME, DT, 128, 1) MHA_KERNEL(NAME, DT, 128, 2)     \
+  MHA_KERNEL(NAME, DT, 128, 4) MHA_KERNEL(NAME, DT, 128, 8)
+MHA_KERNELS(bf16, MLA4J_BF16)
+MHA_KERNELS(f16, MLA4J_F16)

@@ -1,0 +1,335 @@
+// Absorbed MLA decode on tensor cores (v2), BF16 latent cache, device-resident fast path.
+// Same parameter struct (PagedAttnParams) and split-state layout as attention.cu, whose merge
+// kernel finishes split runs.
+//
+// CTA = (key range split, slab of HS = 16·MT heads, query token), 8 warps. Per tile of TK cached
+// tokens, staged by 16-byte cp.async two tiles deep, the tile [TK][L (+ shared rope d_r)] is read
+// once from memory and used by both products, with mma.sync m16n8k16 (BF16 in, FP32 out):
+//   S[HS][TK]  = Q~[HS][L + d_r]·[C | k_R][TK][L + d_r]ᵀ  warps over (head tile, 16 tokens, k-range)
+//                                                          units, partials summed by the softmax
+//   O[HS][L]  += P[HS][TK]·C[TK][L]                       each warp owns L/8 columns of O, FP32
+//                                                          accumulators in registers
+// Per-head rope keys (MHA2MLA, one d_r slice per kv head) are block-diagonal in the head axis, so
+// their scores q_R·k_R run on CUDA cores; the shared rope key (DeepSeek) joins the first MMA.
+// Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
+// host API keeps the FP32-exact kernel.
+#include "mla4j_device.h"
+
+#define MLA_WARPS 8
+#define MLA_THREADS (MLA_WARPS * 32)
+// Elements of padding per shared row: shifts consecutive rows by 16 bytes, so the 8 rows an
+// ldmatrix phase reads fall in different banks.
+#define MLA_PAD 8
+#define MLA_STAGES 2
+
+typedef unsigned short bf16_t;
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return (unsigned)__cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ bf16_t to_bf16(float f) {
+  // round to nearest even; inputs are finite
+  unsigned u = __float_as_uint(f);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (bf16_t)(u >> 16);
+}
+
+__device__ __forceinline__ float from_bf16(bf16_t h) { return __uint_as_float(((unsigned)h) << 16); }
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+// d += a·b, m16n8k16, A row-major BF16, B column-major BF16, FP32 accumulators.
+__device__ __forceinline__ void mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Shared-memory carve-up, computed the same way by MlaMmaPlan in Java.
+struct MlaSmem {
+  bf16_t* q;      // [HS][qs]        Q~ | q_R (shared rope)
+  bf16_t* tile;   // [STAGES][TK][qs] C | k_R (shared rope)
+  bf16_t* rope;   // [STAGES][TK][rs] per-head rope keys of the slab's kv heads
+  float* qr;      // [HS][d_r]       per-head q_R, FP32
+  float* s;       // [KPARTS][HS][TK + 4] partial scores, one slice per k-range
+  bf16_t* pr;     // [HS][TK + 8]    probabilities
+  float* m;       // [HS]
+  float* l;       // [HS]
+  float* alpha;   // [HS]
+};
+
+template <int MT, int LW>
+__device__ void mla_mma(const PagedAttnParams& p) {
+  constexpr int HS = 16 * MT;
+  constexpr int L = 64 * LW;
+  constexpr int WCOLS = L / MLA_WARPS;  // O columns per warp = 8·LW
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int TK = p.tile_tokens;
+  const bool shared_rope = p.b_kv_stride == 0;
+  const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the MMA
+  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns on CUDA cores
+  const int qs = L + drs + MLA_PAD;
+  const int span_max = drh == 0 ? 0 : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
+  const int rs = drh == 0 ? 0 : span_max + MLA_PAD;
+  const int ss = TK + 4;
+  // Score work: units of (m16 head tile, 16 tokens) over the full k range, each split into
+  // kparts k-ranges so that all 8 warps have work; partial sums go to separate slices and are
+  // added by the softmax (plain stores: shared-memory FP32 atomics are a compare-and-swap loop).
+  const int units = MT * (TK / 16);
+  const int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
+  const int ps = TK + MLA_PAD;
+
+  MlaSmem sm;
+  sm.q = (bf16_t*)smem_raw;
+  sm.tile = sm.q + HS * qs;
+  sm.rope = sm.tile + MLA_STAGES * TK * qs;
+  sm.qr = (float*)(sm.rope + MLA_STAGES * TK * rs);
+  sm.s = sm.qr + HS * drh;
+  sm.pr = (bf16_t*)(sm.s + kparts * HS * ss);
+  sm.m = (float*)(sm.pr + HS * ps);
+  sm.l = sm.m + HS;
+  sm.alpha = sm.l + HS;
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * HS;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int kv0 = h0 / p.group;
+  const int span = drh == 0 ? 0 : ((h0 + HS - 1) / p.group - kv0) * p.b_kv_stride + drh;
+
+  const long long row0 = (long long)token_row * p.heads + h0;
+  for (int i = tid; i < HS * (L + drs); i += MLA_THREADS) {
+    const int r = i / (L + drs);
+    const int c = i - r * (L + drs);
+    const float x = c < L ? p.qa[(row0 + r) * L + c] : p.qb[(row0 + r) * p.b_width + c - L];
+    sm.q[r * qs + c] = to_bf16(x);
+  }
+  for (int i = tid; i < HS * drh; i += MLA_THREADS) {
+    sm.qr[i] = p.qb[row0 * drh + i];
+  }
+  if (tid < HS) {
+    sm.m[tid] = MLA4J_NEG_INF;
+    sm.l[tid] = 0.f;
+  }
+
+  const int key_end = p.first_pos[seq] + t + 1;
+  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
+  const int b_begin = split * p.blocks_per_split;
+  const int b_end = min(blocks, b_begin + p.blocks_per_split);
+  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
+  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const int* table = p.block_table + (long long)seq * p.max_blocks;
+  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
+
+  // Queues the cp.async copies of tile i into stage i % 2 (rows past tok_end are zero-filled,
+  // so that no stale value, NaN included, meets a zero probability in the second product).
+  auto load_tile = [&](int i) {
+    const int tok0 = tok_begin + i * TK;
+    const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
+    const bf16_t* a = (const bf16_t*)(block + p.a_offset);
+    const bf16_t* b = (const bf16_t*)(block + p.b_offset);
+    const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
+    bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
+    const int row_chunks = (L + drs) / 8;
+    for (int c = tid; c < TK * row_chunks; c += MLA_THREADS) {
+      const int tt = c / row_chunks;
+      const int col = (c - tt * row_chunks) * 8;
+      const bool valid = tok0 + tt < tok_end;
+      const long long slot = slot0 + tt;
+      const bf16_t* src = col < L ? a + slot * p.a_row + col : b + slot * p.b_row + col - L;
+      cp_async16(tile + tt * qs + col, valid ? src : a, valid);
+    }
+    if (drh > 0) {
+      bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rs;
+      const int rope_chunks = span / 8;
+      for (int c = tid; c < TK * rope_chunks; c += MLA_THREADS) {
+        const int tt = c / rope_chunks;
+        const int col = (c - tt * rope_chunks) * 8;
+        const bool valid = tok0 + tt < tok_end;
+        const bf16_t* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + col;
+        cp_async16(rope + tt * rs + col, valid ? src : b, valid);
+      }
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+
+  float o[MT][LW][4];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int n = 0; n < LW; n++)
+#pragma unroll
+      for (int c = 0; c < 4; c++) o[m][n][c] = 0.f;
+
+  const int g = lane >> 2;  // accumulator row inside an m16 tile (and +8)
+  const int tq = lane & 3;  // accumulator column pair
+  const int wcol0 = warp * WCOLS;
+
+  if (tiles > 0) load_tile(0);
+  for (int i = 0; i < tiles; i++) {
+    if (i + 1 < tiles) {
+      load_tile(i + 1);
+    } else {
+      asm volatile("cp.async.commit_group;\n" ::);
+    }
+    asm volatile("cp.async.wait_group 1;\n" ::);
+    __syncthreads();
+    const int tok0 = tok_begin + i * TK;
+    const bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
+
+    // S partials = Q~·Cᵀ (plus the shared rope columns) over one k-range per warp and unit.
+    const int ktotal = (L + drs) / 16;
+    const int kp = units >= MLA_WARPS ? 0 : warp / units;
+    for (int u = warp % units; u < units; u += MLA_WARPS) {
+      const int m = u % MT;
+      const int np = u / MT;
+      float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+      const int k_end = (kp + 1) * ktotal / kparts;
+      for (int ks = kp * ktotal / kparts; ks < k_end; ks++) {
+        unsigned b[4], a[4];
+        ldsm_x4(b, tile + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * qs + ks * 16 + ((lane >> 3) & 1) * 8);
+        ldsm_x4(a, sm.q + (m * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
+        mma_bf16(acc[0], a, b[0], b[1]);
+        mma_bf16(acc[1], a, b[2], b[3]);
+      }
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+        float* s0 = sm.s + (kp * HS + m * 16 + g) * ss + np * 16 + nt * 8 + 2 * tq;
+        *(float2*)s0 = make_float2(acc[nt][0], acc[nt][1]);
+        *(float2*)(s0 + 8 * ss) = make_float2(acc[nt][2], acc[nt][3]);
+      }
+    }
+    __syncthreads();
+
+    // Online softmax, one warp per head row, lanes over tokens; P is rounded to BF16 here and
+    // the row sum uses the rounded values, so that numerator and denominator agree.
+    for (int r = warp; r < HS; r += MLA_WARPS) {
+      float sv[2];
+      float mx = MLA4J_NEG_INF;
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        const int tt = lane + 32 * k;
+        sv[k] = MLA4J_NEG_INF;
+        if (tt < TK && tok0 + tt < tok_end) {
+          float x = 0.f;
+          for (int kp = 0; kp < kparts; kp++) x += sm.s[(kp * HS + r) * ss + tt];
+          if (drh > 0) {  // per-head rope score on CUDA cores
+            const bf16_t* kr = sm.rope + (i % MLA_STAGES) * TK * rs + tt * rs
+                + ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+            const float* qr = sm.qr + r * drh;
+            for (int j = 0; j < drh; j++) x = fmaf(qr[j], from_bf16(kr[j]), x);
+          }
+          sv[k] = x * p.scale;
+        }
+        mx = fmaxf(mx, sv[k]);
+      }
+      for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+      const float m_old = sm.m[r];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.f;
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        const int tt = lane + 32 * k;
+        if (tt < TK) {
+          const bf16_t e = to_bf16(sv[k] == MLA4J_NEG_INF ? 0.f : expf(sv[k] - m_new));
+          sm.pr[r * ps + tt] = e;
+          sum += from_bf16(e);
+        }
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : expf(m_old - m_new);
+        sm.alpha[r] = alpha;
+        sm.m[r] = m_new;
+        sm.l[r] = sm.l[r] * alpha + sum;
+      }
+    }
+    __syncthreads();
+
+    // O = O·alpha + P·C over this warp's columns.
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      const float a0 = sm.alpha[m * 16 + g];
+      const float a1 = sm.alpha[m * 16 + g + 8];
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        o[m][n][0] *= a0;
+        o[m][n][1] *= a0;
+        o[m][n][2] *= a1;
+        o[m][n][3] *= a1;
+      }
+    }
+    for (int kt = 0; kt < TK / 16; kt++) {
+      unsigned a[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        ldsm_x4(a[m], sm.pr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
+      }
+#pragma unroll
+      for (int np = 0; np < LW / 2; np++) {
+        unsigned b[4];
+        ldsm_x4_trans(b, tile + (kt * 16 + (lane & 15)) * qs + wcol0 + np * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int m = 0; m < MT; m++) {
+          mma_bf16(o[m][2 * np], a[m], b[0], b[1]);
+          mma_bf16(o[m][2 * np + 1], a[m], b[2], b[3]);
+        }
+      }
+    }
+    __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long base = p.splits == 1 ? row0 : (long long)split * rows + row0;
+  float* dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float l = sm.l[r];
+      const float scale = p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        float2 v = make_float2(o[m][n][2 * half] * scale, o[m][n][2 * half + 1] * scale);
+        *(float2*)(dst + (base + r) * L + wcol0 + n * 8 + 2 * tq) = v;
+      }
+    }
+  if (p.splits > 1 && tid < HS) {
+    p.part_ml[(base + tid) * 2] = sm.m[tid];
+    p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];
+  }
+}
+
+#define MLA_KERNEL(MT, LW)                                                     \
+  extern "C" __global__ void __launch_bounds__(MLA_THREADS, 1)                 \
+  mla4j_mla_mma_bf16_m##MT##_l##LW(const PagedAttnParams p) {                  \
+    mla_mma<MT, LW>(p);                                                        \
+  }
+MLA_KERNEL(1, 8)
+MLA_KERNEL(2, 8)
+MLA_KERNEL(4, 8)
+MLA_KERNEL(1, 16)
+MLA_KERNEL(2, 16)
+MLA_KERNEL(1, 32)
