@@ -40,12 +40,6 @@ final class SimdMlaAttention implements MlaKernel {
   private static final int P = 5;
   private static final int STATS = 6;
   private static final int KEY_OFFSETS = 0;
-  /**
-   * Budget for one step's widened latent and rope rows. Every group of four query rows re-reads
-   * them twice per step, so they must stay in L2 (512 KiB per core on Zen 1) next to the queries
-   * and accumulators ({@code 2·rows·L} floats, 256 KiB at n_h 32, L 1024).
-   */
-  private static final long WIDENED_BYTES = 128 << 10;
 
   @Override
   public void attend(MlaShape s, Tensor qRope, Tensor qLatent, int firstQueryPos,
@@ -56,9 +50,8 @@ final class SimdMlaAttention implements MlaKernel {
     }
     Tile tile = new Tile(s, state.rows, firstQueryPos);
     tile.load(qRope, qLatent, state);
-    int step = tile.step;
-    for (int p0 = from; p0 < to; p0 += step) {
-      tile.block(cache, layer, p0, Math.min(step, to - p0));
+    for (int p0 = from; p0 < to; p0 += BLOCK) {
+      tile.block(cache, layer, p0, Math.min(BLOCK, to - p0));
     }
     tile.store(state);
   }
@@ -78,8 +71,6 @@ final class SimdMlaAttention implements MlaKernel {
     final int ropeKeys;
     final int firstQueryPos;
     final float scale;
-    /** Cached tokens widened and folded per step, a power of two dividing {@link #BLOCK}. */
-    final int step;
     final float[] q;      // [rowsP][lp]
     final float[] qr;     // [rowsP][drp]
     final int[] keyOff;   // [rowsP] offset of the row's rope key in a widened rope row
@@ -101,7 +92,6 @@ final class SimdMlaAttention implements MlaKernel {
       this.krw = ropeKeys * drp;
       this.firstQueryPos = firstQueryPos;
       this.scale = s.softmaxScale();
-      this.step = step(lp + krw);
       q = SimdScratch.floats(Q, rowsP * lp);
       qr = SimdScratch.floats(Q_ROPE, rowsP * drp);
       acc = SimdScratch.floats(ACC, rowsP * lp);
@@ -114,18 +104,6 @@ final class SimdMlaAttention implements MlaKernel {
       for (int row = 0; row < rowsP; row++) {
         keyOff[row] = row < rows && ropeKeys > 1 ? (row % heads) / group * drp : 0;
       }
-    }
-
-    /**
-     * Tokens per step for widened rows of {@code width} floats: the largest power of two up to
-     * {@link #BLOCK} whose widened latent and rope rows fit in {@link #WIDENED_BYTES}.
-     */
-    static int step(int width) {
-      int step = BLOCK;
-      while (step > 8 && (long) step * width * Float.BYTES > WIDENED_BYTES) {
-        step /= 2;
-      }
-      return step;
     }
 
     /** Query position of row {@code row}: rows are token-major, so positions never decrease. */
@@ -160,9 +138,8 @@ final class SimdMlaAttention implements MlaKernel {
       }
     }
 
-    /** Folds cached positions {@code [p0, p0+n)}, all in one cache block, into every row. */
+    /** Folds cached positions {@code [p0, p0+n)}, all in one block, into every row. */
     void block(LatentCache cache, int layer, int p0, int n) {
-      assert p0 % BLOCK + n <= BLOCK : p0 + "+" + n;
       Tensor latent = cache.latentBlock(layer, p0 / BLOCK);
       Tensor rope = cache.ropeBlock(layer, p0 / BLOCK);
       int slot0 = p0 % BLOCK;
