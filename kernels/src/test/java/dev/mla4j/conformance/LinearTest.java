@@ -51,6 +51,8 @@ class LinearTest {
       cases.add(Arguments.of(dtype, 1, 257, 513, 2, false));
       cases.add(Arguments.of(dtype, 7, 112, 512, 2, false)); // Llama-2-7B: d_nope 112, L 512
       cases.add(Arguments.of(dtype, 2, 128, 512, 2, true)); // DeepSeek-V2-Lite: nope 128, L 512
+      // more tokens and inputs than one GEMM tile and k block (SIMD: 64 tokens, 512 inputs)
+      cases.add(Arguments.of(dtype, 67, 1100, 37, 2, true));
     }
     return cases.stream();
   }
