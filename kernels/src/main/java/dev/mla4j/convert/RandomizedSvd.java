@@ -62,17 +62,20 @@ public final class RandomizedSvd {
     int l = Math.min(k + o.oversample(), small);
     try (Arena tmp = Arena.ofShared()) {
       RowBasis basis = new RowBasis(b, tmp, l, Math.max(rows, cols));
-      // Mᵀ once, so that Qᵀ M is a plain GEMM too (the transposed GEMM streams M per 4 rows)
-      Tensor mt = Dense.transpose(tmp, m, m.dtype() == DType.F32 ? DType.F32 : m.dtype());
+      // F32 once: the GEMM widens its weight operand again for every tile of 16 panel rows, and
+      // BF16 widening took a third of the profile; Mᵀ once, so that Qᵀ M is a plain GEMM too (the
+      // transposed GEMM streams M per four rows)
+      Tensor mf = m.dtype() == DType.F32 ? m : Dense.copy(tmp, m, DType.F32);
+      Tensor mt = Dense.transpose(tmp, mf);
       Tensor omega = gaussian(tmp, l, cols, o.seed());
       Tensor q = Tensor.allocate(tmp, DType.F32, l, rows); // rows: orthonormal basis of range(M)
       Tensor p = Tensor.allocate(tmp, DType.F32, l, cols); // rows: basis of range(Mᵀ), then B
-      b.linear(omega, m, q);
+      b.linear(omega, mf, q);
       basis.orthonormalize(q, o.powerIterations() == 0 ? 2 : 1);
       for (int it = 0; it < o.powerIterations(); it++) {
         b.linear(q, mt, p);
         basis.orthonormalize(p, 1);
-        b.linear(p, m, q);
+        b.linear(p, mf, q);
         basis.orthonormalize(q, it == o.powerIterations() - 1 ? 2 : 1);
       }
       b.linear(q, mt, p); // B = Qᵀ M, as rows
