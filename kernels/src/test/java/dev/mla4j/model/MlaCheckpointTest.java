@@ -1,0 +1,78 @@
+package dev.mla4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.api.Backend;
+import dev.mla4j.api.Backends;
+import dev.mla4j.convert.MlaConverter;
+import dev.mla4j.convert.PairSelection;
+import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.testing.ErrorCheck;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A converted tiny-code-mha saved as an MLA checkpoint and loaded back computes the same logits
+ * as the in-memory conversion, and bad checkpoint folders are refused with the reason.
+ */
+class MlaCheckpointTest {
+  private static final int TOKENS = 24;
+
+  @Test
+  void saveThenLoadGivesTheSameModel(@TempDir Path dir) throws Exception {
+    Path source = SharedModels.require("models/tiny-code-mha");
+    Path out = dir.resolve("mla");
+    int[] tokens = new int[TOKENS];
+    for (int t = 0; t < TOKENS; t++) {
+      tokens[t] = "def main(args):\n    return".charAt(t);
+    }
+    float[] before;
+    try (Backend b = Backends.create(2); LlamaWeights w = LlamaWeights.load(source);
+        Arena arena = Arena.ofShared()) {
+      ModelConfig c = w.config();
+      int[][][] kept = PairSelection.select(PairSelection.Strategy.HIGH, c.layers(), c.heads(),
+          c.kvHeads(), c.headDim(), 4, null);
+      MlaAttentionWeights[] layers = MlaConverter.convertModel(b, c,
+          l -> w.layer(l).attention(), kept, MlaConverter.Options.joint(8).withWeights(DType.BF16),
+          null, l -> { }, arena);
+      try (MlaModel m = new MlaModel(w, layers, b, TOKENS, DType.F32)) {
+        before = m.forward(tokens).toFloatArray();
+      }
+      MlaCheckpoint.save(out, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false);
+      var refused = assertThrows(IllegalArgumentException.class, () -> MlaCheckpoint.save(source,
+          w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false));
+      assertTrue(refused.getMessage().contains("source"), refused.getMessage());
+    }
+    assertTrue(MlaCheckpoint.isMlaCheckpoint(out));
+    try (Backend b = Backends.create(2); MlaCheckpoint ck = MlaCheckpoint.load(out);
+        MlaModel m = new MlaModel(ck.base(), ck.layers(), b, TOKENS, DType.F32)) {
+      assertEquals(8, ck.config().dKv());
+      assertEquals(4, ck.layers()[0].keptPairs()[0].length);
+      // same weights bit for bit; only the summation order of SIMD tails may differ (the mapped
+      // file and the in-memory tensors sit at different alignments)
+      double error = ErrorCheck.error(TensorReader.widen(before), m.forward(tokens).toFloatArray());
+      assertTrue(error < 1e-6, "logits after a save/load round trip differ by " + error);
+      var noAttention = assertThrows(IllegalArgumentException.class,
+          () -> new LlamaModel(ck.base(), b, TOKENS));
+      assertTrue(noAttention.getMessage().contains("MlaCheckpoint"), noAttention.getMessage());
+    }
+  }
+
+  @Test
+  void badConfigsNameTheProblem(@TempDir Path dir) throws Exception {
+    Path folder = dir.resolve("bad");
+    Files.createDirectories(folder);
+    Files.writeString(folder.resolve(MlaCheckpoint.CONFIG), "{\"format\": \"other\"}");
+    var format = assertThrows(IllegalArgumentException.class, () -> MlaCheckpoint.load(folder));
+    assertTrue(format.getMessage().contains("format"), format.getMessage());
+    Files.writeString(folder.resolve(MlaCheckpoint.CONFIG), "{\"format\": \"mla4j-mha2mla\", ");
+    var json = assertThrows(java.io.IOException.class, () -> MlaCheckpoint.load(folder));
+    assertTrue(json.getMessage().contains(MlaCheckpoint.CONFIG), json.getMessage());
+  }
+}
