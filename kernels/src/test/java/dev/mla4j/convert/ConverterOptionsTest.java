@@ -76,8 +76,8 @@ class ConverterOptionsTest {
 
   /** Mean over tokens of ‖W_v x - W_uv W_dkv x‖² (the values; keys follow the same factorization). */
   private static double outputError(AttentionWeights w, MlaAttentionWeights m, double[][] x) {
-    double[][] wv = LowRankTest.toDouble(w.wv());
-    double[][] approx = LowRankTest.multiply(LowRankTest.toDouble(m.wUv()), LowRankTest.toDouble(m.wDkv()));
+    double[][] wv = Dense.toDouble(w.wv());
+    double[][] approx = LowRankTest.multiply(Dense.toDouble(m.wUv()), Dense.toDouble(m.wDkv()));
     double sum = 0;
     for (double[] xt : x) {
       for (int o = 0; o < wv.length; o++) {

@@ -43,11 +43,11 @@ class LowRankTest {
       MlaConverter.Options o = MlaConverter.Options.joint(dKv).withSigma(sigma)
           .withSolver(solver.equals("exact") ? SvdSolver.EXACT : SvdSolver.RANDOMIZED);
       MlaAttentionWeights m = MlaConverter.convertLayer(b, heads, kvHeads, headDim, w, kept, o, null, arena);
-      double[][] down = toDouble(m.wDkv());
-      double[][] uk = multiply(toDouble(m.wUk()), down);
-      double[][] uv = multiply(toDouble(m.wUv()), down);
-      double[][] wk = toDouble(w.wk());
-      double[][] wv = toDouble(w.wv());
+      double[][] down = Dense.toDouble(m.wDkv());
+      double[][] uk = multiply(Dense.toDouble(m.wUk()), down);
+      double[][] uv = multiply(Dense.toDouble(m.wUv()), down);
+      double[][] wk = Dense.toDouble(w.wk());
+      double[][] wv = Dense.toDouble(w.wv());
       double scale = maxAbs(wk);
       for (int j = 0; j < kvHeads; j++) {
         int row = 0;
@@ -63,7 +63,7 @@ class LowRankTest {
         assertClose(wv[i], uv[i], FLOAT_TOL * scale, c + " W_v row " + i);
       }
       // the rope rows are the kept pairs' dims in compact order
-      double[][] kr = toDouble(m.wKr());
+      double[][] kr = Dense.toDouble(m.wKr());
       for (int j = 0; j < kvHeads; j++) {
         for (int p = 0; p < 3; p++) {
           assertClose(wk[j * headDim + kept[j][p]], kr[j * 6 + p], 0, c + " W_kr");
@@ -147,7 +147,7 @@ class LowRankTest {
       for (SigmaPlacement p : SigmaPlacement.values()) {
         Svd aware = ActivationAwareSvd.compute(b, tw, s, k, 1e-9, SvdSolver.EXACT, arena);
         SigmaPlacement.Factors f = p.split(aware, DType.F32, arena);
-        double awareErr = outputError(subtract(w, multiply(toDouble(f.up()), toDouble(f.down()))), x);
+        double awareErr = outputError(subtract(w, multiply(Dense.toDouble(f.up()), Dense.toDouble(f.down()))), x);
         double plainErr = outputError(subtract(w, reconstruct(Svd.exact(tw, k, arena))), x);
         assertTrue(Math.abs(awareErr - optimum) <= 1e-3 * optimum, c + " " + p + " activation-aware error "
             + awareErr + " vs optimum " + optimum);
@@ -263,8 +263,8 @@ class LowRankTest {
   }
 
   static double[][] reconstruct(Svd s) {
-    double[][] u = toDouble(s.u());
-    double[][] vt = toDouble(s.vt());
+    double[][] u = Dense.toDouble(s.u());
+    double[][] vt = Dense.toDouble(s.vt());
     for (double[] row : u) {
       for (int c = 0; c < s.rank(); c++) {
         row[c] *= s.sigma()[c];
@@ -340,15 +340,6 @@ class LowRankTest {
     }
   }
 
-  static double[][] toDouble(Tensor t) {
-    double[][] out = new double[t.rows()][t.cols()];
-    for (int i = 0; i < t.rows(); i++) {
-      for (int j = 0; j < t.cols(); j++) {
-        out[i][j] = t.get(i, j);
-      }
-    }
-    return out;
-  }
 
   static Tensor tensor(Arena arena, double[][] a) {
     Tensor t = Tensor.allocate(arena, DType.F32, a.length, a[0].length);
