@@ -14,6 +14,7 @@ import dev.mla4j.model.MlaAttentionWeights;
 import dev.mla4j.model.MlaCheckpoint;
 import dev.mla4j.model.MlaConfig;
 import dev.mla4j.model.ModelConfig;
+import dev.mla4j.model.ReferenceLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -76,6 +77,10 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--weights", defaultValue = "F32", description = "converted weight storage: F32 or BF16")
   DType weights;
 
+  @Option(names = "--export-reference",
+      description = "also write the model in the reference MHA2MLA training code's layout here")
+  Path exportReference;
+
   @Option(names = "--threads", description = "CPU threads (default: all processors)")
   Integer threads;
 
@@ -115,6 +120,9 @@ final class ConvertCommand implements Callable<Integer> {
       MlaConfig config = new MlaConfig(c, pairs, dKv, select.configName(), method.configName(),
           placement.configName());
       MlaCheckpoint.save(out, w, config, layers, activationAware);
+      if (exportReference != null) {
+        ReferenceLayout.export(exportReference, w, config, layers);
+      }
       long elements = (long) c.layers() * (c.kvHeads() * 2L * pairs + layers[0].wDkv().rows());
       long mha = 2L * c.kvHeads() * c.headDim() * c.layers();
       System.out.printf("wrote %s: r=%d, L=%d, %s, svd %s; KV cache %d elements/token vs %d "

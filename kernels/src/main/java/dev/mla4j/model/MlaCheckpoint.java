@@ -42,7 +42,7 @@ public final class MlaCheckpoint implements AutoCloseable {
   private final MlaAttentionWeights[] layers;
   private final boolean activationAware;
 
-  private MlaCheckpoint(LlamaWeights base, MlaConfig config, MlaAttentionWeights[] layers,
+  MlaCheckpoint(LlamaWeights base, MlaConfig config, MlaAttentionWeights[] layers,
       boolean activationAware) {
     this.base = base;
     this.config = config;
@@ -56,14 +56,26 @@ public final class MlaCheckpoint implements AutoCloseable {
    */
   public static void save(Path folder, LlamaWeights source, MlaConfig config,
       MlaAttentionWeights[] layers, boolean activationAware) throws IOException {
+    Path dst = outputFolder(folder, source);
     Path src = source.checkpoint().folder().toAbsolutePath().normalize();
-    Path dst = folder.toAbsolutePath().normalize();
-    if (dst.equals(src)) {
-      throw new IllegalArgumentException("output folder " + dst + " is the source checkpoint's"
-          + " folder; choose another one");
-    }
-    Files.createDirectories(dst);
     SafetensorsWriter out = new SafetensorsWriter();
+    addOriginalTensors(out, source, (p, l) -> addAttention(out, p, layers[l]));
+    out.metadata("format", "pt");
+    out.write(dst.resolve(Checkpoint.SINGLE));
+    Path hfConfig = dst.resolve("config.json");
+    Path tmp = AtomicFiles.temporaryFor(hfConfig);
+    Files.copy(src.resolve("config.json"), tmp, StandardCopyOption.REPLACE_EXISTING);
+    AtomicFiles.publish(tmp, hfConfig);
+    writeConfig(dst.resolve(CONFIG), config, layers, activationAware);
+  }
+
+  /**
+   * Adds the source's embedding, norms, MLP and LM head under their Hugging Face names, and lets
+   * {@code attention} add each layer's attention tensors under prefix
+   * {@code model.layers.N.self_attn.}.
+   */
+  static void addOriginalTensors(SafetensorsWriter out, LlamaWeights source,
+      java.util.function.ObjIntConsumer<String> attention) {
     ModelConfig c = source.config();
     out.add("model.embed_tokens.weight", source.embedding());
     for (int l = 0; l < c.layers(); l++) {
@@ -74,19 +86,12 @@ public final class MlaCheckpoint implements AutoCloseable {
       out.add(p + "mlp.gate_proj.weight", w.wGate());
       out.add(p + "mlp.up_proj.weight", w.wUp());
       out.add(p + "mlp.down_proj.weight", w.wDown());
-      addAttention(out, p + "self_attn.", layers[l]);
+      attention.accept(p + "self_attn.", l);
     }
     out.add("model.norm.weight", source.finalNorm(), c.hiddenSize());
     if (!c.tieWordEmbeddings()) {
       out.add("lm_head.weight", source.lmHead());
     }
-    out.metadata("format", "pt");
-    out.write(dst.resolve(Checkpoint.SINGLE));
-    Path hfConfig = dst.resolve("config.json");
-    Path tmp = AtomicFiles.temporaryFor(hfConfig);
-    Files.copy(src.resolve("config.json"), tmp, StandardCopyOption.REPLACE_EXISTING);
-    AtomicFiles.publish(tmp, hfConfig);
-    writeConfig(dst.resolve(CONFIG), config, layers, activationAware);
   }
 
   private static void addAttention(SafetensorsWriter out, String p, MlaAttentionWeights a) {
@@ -99,11 +104,23 @@ public final class MlaCheckpoint implements AutoCloseable {
     addLinear(out, p + "o_proj", a.wo(), null);
   }
 
-  private static void addLinear(SafetensorsWriter out, String name, Tensor w, Tensor b) {
+  static void addLinear(SafetensorsWriter out, String name, Tensor w, Tensor b) {
     out.add(name + ".weight", w);
     if (b != null) {
       out.add(name + ".bias", b, b.cols());
     }
+  }
+
+  /** Checks that {@code folder} is not the source checkpoint's folder, then creates it. */
+  static Path outputFolder(Path folder, LlamaWeights source) throws IOException {
+    Path src = source.checkpoint().folder().toAbsolutePath().normalize();
+    Path dst = folder.toAbsolutePath().normalize();
+    if (dst.equals(src)) {
+      throw new IllegalArgumentException("output folder " + dst + " is the source checkpoint's"
+          + " folder; choose another one");
+    }
+    Files.createDirectories(dst);
+    return dst;
   }
 
   private static void writeConfig(Path file, MlaConfig c, MlaAttentionWeights[] layers,

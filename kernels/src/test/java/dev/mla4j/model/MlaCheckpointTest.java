@@ -1,5 +1,6 @@
 package dev.mla4j.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.Backends;
 import dev.mla4j.convert.MlaConverter;
-import dev.mla4j.convert.PairSelection;
 import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.testing.ErrorCheck;
@@ -18,8 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A converted tiny-code-mha saved as an MLA checkpoint and loaded back computes the same logits
- * as the in-memory conversion, and bad checkpoint folders are refused with the reason.
+ * A converted tiny-code-mha saved as an MLA checkpoint, or exported in the reference MHA2MLA
+ * layout, and loaded back computes the same logits as the in-memory conversion; bad checkpoint
+ * folders are refused with the reason.
  */
 class MlaCheckpointTest {
   private static final int TOKENS = 24;
@@ -28,6 +29,7 @@ class MlaCheckpointTest {
   void saveThenLoadGivesTheSameModel(@TempDir Path dir) throws Exception {
     Path source = SharedModels.require("models/tiny-code-mha");
     Path out = dir.resolve("mla");
+    Path reference = dir.resolve("reference-layout");
     int[] tokens = new int[TOKENS];
     for (int t = 0; t < TOKENS; t++) {
       tokens[t] = "def main(args):\n    return".charAt(t);
@@ -36,8 +38,13 @@ class MlaCheckpointTest {
     try (Backend b = Backends.create(2); LlamaWeights w = LlamaWeights.load(source);
         Arena arena = Arena.ofShared()) {
       ModelConfig c = w.config();
-      int[][][] kept = PairSelection.select(PairSelection.Strategy.HIGH, c.layers(), c.heads(),
-          c.kvHeads(), c.headDim(), 4, null);
+      // a different kept set per (layer, kv head), so the files must carry each one
+      int[][][] kept = new int[c.layers()][c.kvHeads()][];
+      for (int l = 0; l < c.layers(); l++) {
+        for (int j = 0; j < c.kvHeads(); j++) {
+          kept[l][j] = new int[] {(l + j) % 8, 10 + j, 20 + l, 31};
+        }
+      }
       MlaAttentionWeights[] layers = MlaConverter.convertModel(b, c,
           l -> w.layer(l).attention(), kept, MlaConverter.Options.joint(8).withWeights(DType.BF16),
           null, l -> { }, arena);
@@ -45,6 +52,10 @@ class MlaCheckpointTest {
         before = m.forward(tokens).toFloatArray();
       }
       MlaCheckpoint.save(out, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false);
+      ReferenceLayout.export(reference, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers);
+      var split = assertThrows(IllegalArgumentException.class, () -> ReferenceLayout.export(
+          dir.resolve("split"), w, new MlaConfig(c, 4, 8, "high", "split", "up"), layers));
+      assertTrue(split.getMessage().contains("svd=split"), split.getMessage());
       var refused = assertThrows(IllegalArgumentException.class, () -> MlaCheckpoint.save(source,
           w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false));
       assertTrue(refused.getMessage().contains("source"), refused.getMessage());
@@ -53,11 +64,21 @@ class MlaCheckpointTest {
     try (Backend b = Backends.create(2); MlaCheckpoint ck = MlaCheckpoint.load(out);
         MlaModel m = new MlaModel(ck.base(), ck.layers(), b, TOKENS, DType.F32)) {
       assertEquals(8, ck.config().dKv());
-      assertEquals(4, ck.layers()[0].keptPairs()[0].length);
+      assertArrayEquals(new int[] {(3 + 2) % 8, 12, 23, 31}, ck.layers()[3].keptPairs()[2]);
       // same weights bit for bit; only the summation order of SIMD tails may differ (the mapped
       // file and the in-memory tensors sit at different alignments)
       double error = ErrorCheck.error(TensorReader.widen(before), m.forward(tokens).toFloatArray());
       assertTrue(error < 1e-6, "logits after a save/load round trip differ by " + error);
+      try (MlaCheckpoint ref = ReferenceLayout.load(reference);
+          MlaModel fromReference = new MlaModel(ref.base(), ref.layers(), b, TOKENS, DType.F32)) {
+        double refError = ErrorCheck.error(TensorReader.widen(before),
+            fromReference.forward(tokens).toFloatArray());
+        assertTrue(refError < 1e-6, "logits after export to the reference layout and back differ"
+            + " by " + refError);
+        for (int l = 0; l < ck.layers().length; l++) {
+          assertArrayEquals(ck.layers()[l].keptPairs(), ref.layers()[l].keptPairs(), "layer " + l);
+        }
+      }
       var noAttention = assertThrows(IllegalArgumentException.class,
           () -> new LlamaModel(ck.base(), b, TOKENS));
       assertTrue(noAttention.getMessage().contains("MlaCheckpoint"), noAttention.getMessage());
