@@ -2,6 +2,9 @@ package dev.mla4j.cli;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.Backends;
+import dev.mla4j.convert.ActivationAwareOptions;
+import dev.mla4j.convert.AwareObjective;
+import dev.mla4j.convert.Calibration;
 import dev.mla4j.convert.InputMoments;
 import dev.mla4j.convert.MlaConverter;
 import dev.mla4j.convert.PairNormStats;
@@ -61,6 +64,20 @@ final class ConvertCommand implements Callable<Integer> {
       description = "minimise the error on calibration inputs instead of the weight error")
   boolean activationAware;
 
+  @Option(names = "--aware-objective", defaultValue = "attention",
+      description = "what --activation-aware minimises: attention (key errors weighted by the "
+          + "queries, value errors by W_o) or kv (spec 9.2: raw key and value error)")
+  String awareObjective;
+
+  @Option(names = "--damping", defaultValue = "0",
+      description = "activation-aware: added to the input moments' eigenvalues, relative to "
+          + "their mean (0: none; large: towards weight-only)")
+  double damping;
+
+  @Option(names = "--key-weight", defaultValue = "1",
+      description = "activation-aware attention objective: factor on the key-error weights")
+  double keyWeight;
+
   @Option(names = "--calib", description = "calibration text/token file (2-norm, activation-aware)")
   Path calib;
 
@@ -92,6 +109,7 @@ final class ConvertCommand implements Callable<Integer> {
         : enumOption(SigmaPlacement.class, "--sigma", sigma);
     MlaConverter.SplitWidth width = enumOption(MlaConverter.SplitWidth.class, "--split-width",
         splitWidth);
+    AwareObjective objective = enumOption(AwareObjective.class, "--aware-objective", awareObjective);
     try (Backend backend = Backends.create(threads == null ? Backends.defaultThreads() : threads);
         LlamaWeights w = LlamaWeights.load(model);
         Arena arena = Arena.ofShared()) {
@@ -101,15 +119,24 @@ final class ConvertCommand implements Callable<Integer> {
           || select == PairSelection.Strategy.TWO_NORM_SUM;
       PairNormStats stats = twoNorm ? new PairNormStats(backend, c.layers(), c.heads(),
           c.kvHeads(), c.headDim(), l -> w.layer(l).attention()) : null;
-      InputMoments moments = activationAware
-          ? new InputMoments(backend, c.layers(), c.hiddenSize()) : null;
-      if (stats != null || moments != null) {
-        calibrate(backend, w, stats, moments);
+      int[] ids = stats != null || activationAware ? calibrationTokens(c) : null;
+      if (stats != null) {
+        try (Progress p = new Progress("calibrate", windows(ids), "windows")) {
+          Calibration.original(backend, w, ids, calibWindow, windows(ids), stats, p.step());
+        }
       }
       int[][][] kept = PairSelection.select(select, c.layers(), c.heads(), c.kvHeads(),
           c.headDim(), pairs, stats);
+      InputMoments moments = null;
+      if (activationAware) {
+        try (Progress p = new Progress("calibrate partial RoPE", windows(ids), "windows")) {
+          moments = Calibration.partialRopeMoments(backend, w, kept, ids, calibWindow,
+              windows(ids), p.step());
+        }
+      }
       MlaConverter.Options o = MlaConverter.Options.joint(dKv).withSvd(method)
-          .withSplitWidth(width).withSigma(placement).withActivationAware(activationAware)
+          .withSplitWidth(width).withSigma(placement).withAware(activationAware ? ActivationAwareOptions.DEFAULT.withObjective(objective)
+              .withDamping(damping).withKeyWeight(keyWeight) : null)
           .withWeights(weights);
       MlaAttentionWeights[] layers;
       try (Progress p = new Progress("convert", c.layers(), "layers")) {
@@ -119,7 +146,8 @@ final class ConvertCommand implements Callable<Integer> {
       }
       MlaConfig config = new MlaConfig(c, pairs, dKv, select.configName(), method.configName(),
           placement.configName());
-      MlaCheckpoint.save(out, w, config, layers, activationAware);
+      MlaCheckpoint.save(out, w, config, layers,
+          activationAware ? objective.configName() : "weights");
       if (exportReference != null) {
         ReferenceLayout.export(exportReference, w, config, layers);
       }
@@ -132,41 +160,22 @@ final class ConvertCommand implements Callable<Integer> {
     }
   }
 
-  /** Runs the original model over calibration windows, feeding every layer's attention input. */
-  private void calibrate(Backend backend, LlamaWeights w, PairNormStats stats,
-      InputMoments moments) throws Exception {
+  /** The calibration file's tokens; refuses a missing file option or too few tokens. */
+  private int[] calibrationTokens(ModelConfig c) throws Exception {
     if (calib == null) {
       throw new IllegalArgumentException("--strategy " + strategy + (activationAware
           ? " / --activation-aware" : "") + " needs calibration data: give --calib FILE");
     }
-    ModelConfig c = w.config();
     int[] ids = Tokens.parse(tokens).read(calib, c.vocabSize());
-    int n = ids.length / calibWindow;
-    if (calibWindows > 0) {
-      n = Math.min(n, calibWindows);
-    }
-    if (n == 0) {
+    if (windows(ids) == 0) {
       throw new IllegalArgumentException(calib + ": fewer than one calibration window of "
           + calibWindow + " tokens");
     }
-    AttentionInputListener listener = (layer, x) -> {
-      if (stats != null) {
-        stats.onAttentionInput(layer, x);
-      }
-      if (moments != null) {
-        moments.onAttentionInput(layer, x);
-      }
-    };
-    int[] window = new int[calibWindow];
-    try (LlamaModel m = new LlamaModel(w, backend, calibWindow, DType.F32, null);
-        Progress p = new Progress("calibrate", n, "windows")) {
-      for (int i = 0; i < n; i++) {
-        System.arraycopy(ids, i * calibWindow, window, 0, calibWindow);
-        m.reset();
-        m.forward(window, listener, null);
-        p.step().accept(i + 1);
-      }
-    }
+    return ids;
+  }
+
+  private int windows(int[] ids) {
+    return Calibration.windows(ids.length, calibWindow, calibWindows);
   }
 
   private static <E extends Enum<E>> E enumOption(Class<E> type, String option, String value) {

@@ -7,6 +7,7 @@ import dev.mla4j.model.ModelConfig;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 import java.util.function.IntConsumer;
 import java.util.function.IntFunction;
 
@@ -42,41 +43,49 @@ public final class MlaConverter {
 
   /**
    * @param dKv latent width per kv head (ignored for {@link SvdMethod#NONE})
-   * @param activationAware use the input second moments (spec 9.2) instead of a weight-only SVD
-   * @param eigenFloor relative eigenvalue floor of the activation-aware SVD
+   * @param aware activation-aware settings, or null for the weight-only SVD of the paper
    * @param weights storage type of the converted weights (F32 or BF16)
    */
   public record Options(int dKv, SvdMethod svd, SplitWidth splitWidth, SigmaPlacement sigma,
-      boolean activationAware, double eigenFloor, DType weights, SvdSolver solver) {
+      ActivationAwareOptions aware, DType weights, SvdSolver solver) {
 
     /** SVD_joint with the reference code's Σ placement, weight-only, F32 weights. */
     public static Options joint(int dKv) {
-      return new Options(dKv, SvdMethod.JOINT, SplitWidth.PAPER, SigmaPlacement.UP, false,
-          ActivationAwareSvd.DEFAULT_FLOOR, DType.F32, SvdSolver.AUTO);
+      return new Options(dKv, SvdMethod.JOINT, SplitWidth.PAPER, SigmaPlacement.UP, null,
+          DType.F32, SvdSolver.AUTO);
+    }
+
+    public boolean activationAware() {
+      return aware != null;
     }
 
     public Options withSvd(SvdMethod m) {
-      return new Options(dKv, m, splitWidth, sigma, activationAware, eigenFloor, weights, solver);
+      return new Options(dKv, m, splitWidth, sigma, aware, weights, solver);
     }
 
     public Options withSplitWidth(SplitWidth w) {
-      return new Options(dKv, svd, w, sigma, activationAware, eigenFloor, weights, solver);
+      return new Options(dKv, svd, w, sigma, aware, weights, solver);
     }
 
     public Options withSigma(SigmaPlacement p) {
-      return new Options(dKv, svd, splitWidth, p, activationAware, eigenFloor, weights, solver);
+      return new Options(dKv, svd, splitWidth, p, aware, weights, solver);
     }
 
+    /** Activation-aware with {@link ActivationAwareOptions#DEFAULT} settings, or weight-only. */
     public Options withActivationAware(boolean on) {
-      return new Options(dKv, svd, splitWidth, sigma, on, eigenFloor, weights, solver);
+      return withAware(on ? ActivationAwareOptions.DEFAULT : null);
+    }
+
+    public Options withAware(ActivationAwareOptions a) {
+      return new Options(dKv, svd, splitWidth, sigma, a, weights, solver);
     }
 
     public Options withWeights(DType t) {
-      return new Options(dKv, svd, splitWidth, sigma, activationAware, eigenFloor, t, solver);
+      return new Options(dKv, svd, splitWidth, sigma, aware, t, solver);
     }
 
     public Options withSolver(SvdSolver s) {
-      return new Options(dKv, svd, splitWidth, sigma, activationAware, eigenFloor, weights, s);
+      return new Options(dKv, svd, splitWidth, sigma, aware, weights, s);
     }
 
     /** L of the converted layer for {@code kvHeads} kv heads of dim {@code headDim}, r pairs. */
@@ -106,7 +115,7 @@ public final class MlaConverter {
    *
    * @param layers layer index → original attention weights
    * @param kept {@code [layers][n_kv][r]} from {@link PairSelection}
-   * @param moments calibration second moments (required iff activation-aware), else null
+   * @param moments calibration statistics (required iff activation-aware), else null
    * @param progress called with each finished layer index (SVDs of large layers take seconds)
    */
   public static MlaAttentionWeights[] convertModel(Backend b, ModelConfig c,
@@ -117,26 +126,26 @@ public final class MlaConverter {
     }
     MlaAttentionWeights[] out = new MlaAttentionWeights[c.layers()];
     for (int l = 0; l < c.layers(); l++) {
-      double[][] s = o.activationAware() ? moments.moments(l) : null;
+      InputMoments.Layer s = o.activationAware() ? moments.layer(l) : null;
       out[l] = convertLayer(b, c, layers.apply(l), kept[l], o, s, arena);
       progress.accept(l);
     }
     return out;
   }
 
-  /** {@link #convertLayer(Backend, int, int, int, AttentionWeights, int[][], Options, double[][], Arena)} with the model's shape. */
+  /** {@link #convertLayer(Backend, int, int, int, AttentionWeights, int[][], Options, InputMoments.Layer, Arena)} with the model's shape. */
   public static MlaAttentionWeights convertLayer(Backend b, ModelConfig c, AttentionWeights w,
-      int[][] kept, Options o, double[][] moments, Arena arena) {
+      int[][] kept, Options o, InputMoments.Layer moments, Arena arena) {
     return convertLayer(b, c.heads(), c.kvHeads(), c.headDim(), w, kept, o, moments, arena);
   }
 
   /**
    * @param kept {@code [n_kv][r]} ascending kept pairs per kv head
-   * @param moments {@code [d][d]} input second moment (required iff activation-aware)
+   * @param moments the layer's input statistics (required iff activation-aware)
    * @param arena where the converted weights live
    */
   public static MlaAttentionWeights convertLayer(Backend b, int heads, int kvHeads, int headDim,
-      AttentionWeights w, int[][] kept, Options o, double[][] moments, Arena arena) {
+      AttentionWeights w, int[][] kept, Options o, InputMoments.Layer moments, Arena arena) {
     if (kept.length != kvHeads) {
       throw new IllegalArgumentException("kept pairs for " + kept.length + " kv heads, the layer has " + kvHeads);
     }
@@ -181,6 +190,10 @@ public final class MlaConverter {
       Dense.copyInto(HeadRows.gather(tmp, w.wk(), orders, 1, headDim, dr, nope, false, DType.F32), m.rows(0, kRows));
       Dense.copyInto(w.wv(), m.rows(kRows, vRows));
       int latent = o.latentDim(kvHeads, headDim, r);
+      double[][][] rowRoots = o.activationAware() && o.aware().objective() == AwareObjective.ATTENTION
+          ? AttentionErrorWeights.roots(b, wqNope, bqNope, w.wv(), w.wo(), moments.second(),
+              moments.mean(), heads, kvHeads, headDim, o.aware().keyWeight())
+          : null;
       switch (o.svd()) {
         case NONE -> {
           down = Dense.copy(arena, m, t);
@@ -195,7 +208,7 @@ public final class MlaConverter {
         }
         case JOINT -> {
           requireRank("SVD_joint", latent, m);
-          SigmaPlacement.Factors f = o.sigma().split(factor(b, m, latent, o, moments, tmp), t, arena);
+          SigmaPlacement.Factors f = o.sigma().split(factor(b, m, rowRoots, latent, o, moments, tmp), t, arena);
           down = f.down();
           uk = f.up().rows(0, kRows);
           uv = f.up().rows(kRows, vRows);
@@ -208,8 +221,10 @@ public final class MlaConverter {
           int sideV = o.splitSide(kvHeads, vRows);
           requireRank("SVD_split (keys)", sideK, m.rows(0, kRows));
           requireRank("SVD_split (values)", sideV, m.rows(kRows, vRows));
-          SigmaPlacement.Factors fk = o.sigma().split(factor(b, m.rows(0, kRows), sideK, o, moments, tmp), t, arena);
-          SigmaPlacement.Factors fv = o.sigma().split(factor(b, m.rows(kRows, vRows), sideV, o, moments, tmp), t, arena);
+          double[][][] kRoots = rowRoots == null ? null : Arrays.copyOfRange(rowRoots, 0, kvHeads);
+          double[][][] vRoots = rowRoots == null ? null : Arrays.copyOfRange(rowRoots, kvHeads, 2 * kvHeads);
+          SigmaPlacement.Factors fk = o.sigma().split(factor(b, m.rows(0, kRows), kRoots, sideK, o, moments, tmp), t, arena);
+          SigmaPlacement.Factors fv = o.sigma().split(factor(b, m.rows(kRows, vRows), vRoots, sideV, o, moments, tmp), t, arena);
           down = Tensor.allocate(arena, t, latent, d);
           Dense.copyInto(fk.down(), down.rows(0, sideK));
           Dense.copyInto(fv.down(), down.rows(sideK, sideV));
@@ -220,6 +235,9 @@ public final class MlaConverter {
         }
         default -> throw new AssertionError(o.svd());
       }
+      if (rowRoots != null) {
+        bUv = meanValueBias(w.wv(), w.bv(), uv, down, moments.mean(), t, arena);
+      }
     }
     int[][] keptCopy = new int[kvHeads][];
     for (int j = 0; j < kvHeads; j++) {
@@ -229,10 +247,45 @@ public final class MlaConverter {
         bUk, uv, bUv, w.wo());
   }
 
-  private static Svd factor(Backend b, Tensor m, int k, Options o, double[][] moments, Arena tmp) {
-    return o.activationAware()
-        ? ActivationAwareSvd.compute(b, m, moments, k, o.eigenFloor(), o.solver(), tmp)
-        : o.solver().truncated(b, m, k, tmp);
+  /**
+   * {@code b_v + (W_v − W_uv W_dkv) μ} {@code [1][n_kv·d_h]}: the value error at the mean input. Its
+   * attention-weighted sum over tokens is itself (the weights sum to 1), so as a bias it removes the
+   * mean's share of the value error exactly, whatever the attention pattern.
+   */
+  private static Tensor meanValueBias(Tensor wv, Tensor bv, Tensor uv, Tensor down, double[] mean,
+      DType t, Arena arena) {
+    double[] latentMean = new double[down.rows()];
+    for (int c = 0; c < down.rows(); c++) {
+      for (int i = 0; i < mean.length; i++) {
+        latentMean[c] += down.get(c, i) * mean[i];
+      }
+    }
+    Tensor out = Tensor.allocate(arena, t, 1, wv.rows());
+    for (int o = 0; o < wv.rows(); o++) {
+      double acc = bv == null ? 0 : bv.get(0, o);
+      for (int i = 0; i < mean.length; i++) {
+        acc += wv.get(o, i) * mean[i];
+      }
+      for (int c = 0; c < latentMean.length; c++) {
+        acc -= uv.get(o, c) * latentMean[c];
+      }
+      out.set(0, o, (float) acc);
+    }
+    return out;
+  }
+
+  /** Rank-k factors of m: weight-only, or activation-aware with optional row weights. */
+  private static Svd factor(Backend b, Tensor m, double[][][] rowRoots, int k, Options o,
+      InputMoments.Layer moments, Arena tmp) {
+    if (!o.activationAware()) {
+      return o.solver().truncated(b, m, k, tmp);
+    }
+    Tensor weighted = rowRoots == null ? null : AttentionErrorWeights.apply(b, rowRoots, m, tmp);
+    // attention objective: the mean input is carried by a value bias (centeredBias), so only the
+    // spread around it needs the latent
+    ActivationAwareOptions a = o.aware();
+    double[][] s = a.objective() == AwareObjective.ATTENTION ? moments.covariance() : moments.second();
+    return ActivationAwareSvd.compute(b, m, weighted, s, k, a.eigenFloor(), a.damping(), o.solver(), tmp);
   }
 
   private static void requireRank(String what, int k, Tensor m) {

@@ -82,6 +82,12 @@ public abstract class DecoderModel implements AutoCloseable {
       throw new IllegalArgumentException("forward of " + n + " tokens after " + start
           + " cached ones; the model was made for 1.." + maxTokens + " tokens in all");
     }
+    int window = config.slidingWindow();
+    if (window > 0 && start + n > window) {
+      throw new IllegalArgumentException("sequence of " + (start + n) + " tokens is longer than "
+          + "the model's sliding_window=" + window + ", which mla4j does not apply yet: evaluate "
+          + "windows of at most " + window + " tokens");
+    }
     int[] positions = new int[n];
     for (int t = 0; t < n; t++) {
       positions[t] = start + t;

@@ -28,7 +28,9 @@ import java.nio.file.StandardCopyOption;
  * <p>{@value #CONFIG}: {@code format} ({@value #FORMAT}), {@code version}, {@code r},
  * {@code d_kv}, {@code latent_dim} (L), {@code rope_dim} (d_r), {@code rope_layout}
  * ({@code half-split}), {@code softmax_scale} (1/sqrt(d_h)), {@code strategy}, {@code svd},
- * {@code sigma_placement}, {@code activation_aware} and {@code kept_pairs}
+ * {@code sigma_placement}, {@code low_rank_objective} ({@code weights}, {@code kv} or
+ * {@code attention}; files without it: {@code kv} if {@code activation_aware}, else
+ * {@code weights}), {@code activation_aware} (objective other than weights) and {@code kept_pairs}
  * {@code [layer][kv head][r]} (ascending pair indices i of θ_i).
  */
 public final class MlaCheckpoint implements AutoCloseable {
@@ -40,22 +42,24 @@ public final class MlaCheckpoint implements AutoCloseable {
   private final LlamaWeights base;
   private final MlaConfig config;
   private final MlaAttentionWeights[] layers;
-  private final boolean activationAware;
+  private final String objective;
 
   MlaCheckpoint(LlamaWeights base, MlaConfig config, MlaAttentionWeights[] layers,
-      boolean activationAware) {
+      String objective) {
     this.base = base;
     this.config = config;
     this.layers = layers;
-    this.activationAware = activationAware;
+    this.objective = objective;
   }
 
   /**
    * Writes a converted model into {@code folder} (created if needed). Refuses a folder that holds
    * the source checkpoint, so nothing already on disk is written over.
+   *
+   * @param objective what the low rank minimised: {@code weights}, {@code kv} or {@code attention}
    */
   public static void save(Path folder, LlamaWeights source, MlaConfig config,
-      MlaAttentionWeights[] layers, boolean activationAware) throws IOException {
+      MlaAttentionWeights[] layers, String objective) throws IOException {
     Path dst = outputFolder(folder, source);
     Path src = source.checkpoint().folder().toAbsolutePath().normalize();
     SafetensorsWriter out = new SafetensorsWriter();
@@ -66,7 +70,7 @@ public final class MlaCheckpoint implements AutoCloseable {
     Path tmp = AtomicFiles.temporaryFor(hfConfig);
     Files.copy(src.resolve("config.json"), tmp, StandardCopyOption.REPLACE_EXISTING);
     AtomicFiles.publish(tmp, hfConfig);
-    writeConfig(dst.resolve(CONFIG), config, layers, activationAware);
+    writeConfig(dst.resolve(CONFIG), config, layers, objective);
   }
 
   /**
@@ -124,7 +128,7 @@ public final class MlaCheckpoint implements AutoCloseable {
   }
 
   private static void writeConfig(Path file, MlaConfig c, MlaAttentionWeights[] layers,
-      boolean activationAware) throws IOException {
+      String objective) throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("format", FORMAT);
     root.put("version", VERSION);
@@ -137,7 +141,8 @@ public final class MlaCheckpoint implements AutoCloseable {
     root.put("strategy", c.strategy());
     root.put("svd", c.svdMethod());
     root.put("sigma_placement", c.sigmaPlacement());
-    root.put("activation_aware", activationAware);
+    root.put("low_rank_objective", objective);
+    root.put("activation_aware", !objective.equals("weights"));
     ArrayNode kept = root.putArray("kept_pairs");
     for (MlaAttentionWeights l : layers) {
       ArrayNode heads = kept.addArray();
@@ -190,8 +195,9 @@ public final class MlaCheckpoint implements AutoCloseable {
         layers[l] = readAttention(base.checkpoint(), "model.layers." + l + ".self_attn.",
             keptPairs(kept.get(l), file, l, config.r()), c.attentionBias());
       }
+      String legacy = root.path("activation_aware").asBoolean(false) ? "kv" : "weights";
       return new MlaCheckpoint(base, config, layers,
-          root.path("activation_aware").asBoolean(false));
+          root.path("low_rank_objective").asText(legacy));
     } catch (RuntimeException e) {
       base.close();
       throw e;
@@ -230,7 +236,7 @@ public final class MlaCheckpoint implements AutoCloseable {
         ck.tensor(p + "k_rope_proj.weight"), bias ? ck.tensor(p + "k_rope_proj.bias") : null,
         ck.tensor(p + "kv_down_proj.weight"),
         ck.tensor(p + "k_up_proj.weight"), bias ? ck.tensor(p + "k_up_proj.bias") : null,
-        ck.tensor(p + "v_up_proj.weight"), bias ? ck.tensor(p + "v_up_proj.bias") : null,
+        ck.tensor(p + "v_up_proj.weight"), ck.tensorOrNull(p + "v_up_proj.bias"),
         ck.tensor(p + "o_proj.weight"));
   }
 
@@ -247,8 +253,9 @@ public final class MlaCheckpoint implements AutoCloseable {
     return layers.clone();
   }
 
-  public boolean activationAware() {
-    return activationAware;
+  /** What the low rank minimised: {@code weights}, {@code kv}, {@code attention}, or {@code unknown} (loaded from the reference layout, which does not record it). */
+  public String lowRankObjective() {
+    return objective;
   }
 
   @Override

@@ -11,9 +11,13 @@ import java.util.List;
 /**
  * A Hugging Face decoder-only config ({@code config.json}) of a supported architecture.
  *
- * <p>Mistral's {@code sliding_window} is not applied: the forward pass attends to the whole
- * sequence, which is exact while sequences are no longer than the window.
+ * <p>Sliding-window attention (Mistral's {@code sliding_window}; Qwen2's when
+ * {@code use_sliding_window} is true) is exact while a sequence is no longer than the window,
+ * where it equals full causal attention; the forward pass refuses longer sequences
+ * ({@link DecoderModel}) rather than attend past the window, because the kernels have no
+ * per-query lower bound yet.
  *
+ * @param slidingWindow attention window in tokens, 0 for none
  * @param hiddenSize d
  * @param heads n_h
  * @param kvHeads n_kv
@@ -23,7 +27,7 @@ import java.util.List;
 public record ModelConfig(String modelType, int hiddenSize, int layers, int heads, int kvHeads,
     int headDim, int intermediateSize, int vocabSize, double rmsNormEps, double ropeTheta,
     RopeScaling ropeScaling, boolean attentionBias, boolean tieWordEmbeddings,
-    int maxPositions) {
+    int maxPositions, int slidingWindow) {
 
   public static final List<String> SUPPORTED = List.of("llama", "mistral", "qwen2");
 
@@ -39,6 +43,9 @@ public record ModelConfig(String modelType, int hiddenSize, int layers, int head
     }
     if (headDim % 2 != 0) {
       throw new IllegalArgumentException("head_dim must be even for RoPE, got " + headDim);
+    }
+    if (slidingWindow < 0) {
+      throw new IllegalArgumentException("sliding_window must be positive, got " + slidingWindow);
     }
   }
 
@@ -124,7 +131,24 @@ public record ModelConfig(String modelType, int hiddenSize, int layers, int head
     return new ModelConfig(type, d, integer(root, "num_hidden_layers", -1), heads, kvHeads,
         headDim, integer(root, "intermediate_size", -1), integer(root, "vocab_size", -1),
         number(root, "rms_norm_eps", 1e-6), theta, scaling(ropeNode, maxPositions), qwen,
-        root.path("tie_word_embeddings").asBoolean(false), maxPositions);
+        root.path("tie_word_embeddings").asBoolean(false), maxPositions, slidingWindow(root, type));
+  }
+
+  /** Mistral: {@code sliding_window} (null = none); Qwen2: only with {@code use_sliding_window}. */
+  private static int slidingWindow(JsonNode root, String type) {
+    JsonNode w = root.get("sliding_window");
+    boolean used = switch (type) {
+      case "mistral" -> true;
+      case "qwen2" -> root.path("use_sliding_window").asBoolean(false);
+      default -> false;
+    };
+    if (!used || w == null || w.isNull()) {
+      return 0;
+    }
+    if (!w.canConvertToInt() || w.asInt() <= 0) {
+      throw new IllegalArgumentException("sliding_window must be a positive integer or null, got " + w);
+    }
+    return w.asInt();
   }
 
   /** Parses a {@code rope_scaling} or {@code rope_parameters} object; null means none. */

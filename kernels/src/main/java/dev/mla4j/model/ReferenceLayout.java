@@ -113,7 +113,7 @@ public final class ReferenceLayout {
             ck.tensor(p + "kv_proj.up_v.weight"), c.attentionBias() ? ck.tensor(p + "kv_proj.up_v.bias") : null,
             ck.tensor(p + "o_proj.weight"));
       }
-      return new MlaCheckpoint(base, config, layers, false);
+      return new MlaCheckpoint(base, config, layers, "unknown");
     } catch (RuntimeException | IOException e) {
       base.close();
       throw e;

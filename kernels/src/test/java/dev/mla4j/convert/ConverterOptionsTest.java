@@ -62,7 +62,7 @@ class ConverterOptionsTest {
       moments.onAttentionInput(0, tx.rows(100, 200));
       MlaConverter.Options o = MlaConverter.Options.joint(6);
       MlaAttentionWeights plain = convert(b, w, o, null, arena);
-      MlaAttentionWeights aware = convert(b, w, o.withActivationAware(true), moments.moments(0), arena);
+      MlaAttentionWeights aware = convert(b, w, o.withAware(ActivationAwareOptions.DEFAULT.withObjective(AwareObjective.KV)), moments.layer(0), arena);
       double plainErr = outputError(w, plain, x);
       double awareErr = outputError(w, aware, x);
       assertTrue(awareErr < 0.9 * plainErr, c + " activation-aware " + awareErr + " vs weight-only " + plainErr);
@@ -70,7 +70,7 @@ class ConverterOptionsTest {
   }
 
   private static MlaAttentionWeights convert(Backend b, AttentionWeights w, MlaConverter.Options o,
-      double[][] moments, Arena arena) {
+      InputMoments.Layer moments, Arena arena) {
     return MlaConverter.convertLayer(b, HEADS, KV, HEAD_DIM, w, KEPT, o, moments, arena);
   }
 

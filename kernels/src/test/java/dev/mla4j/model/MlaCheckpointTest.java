@@ -51,13 +51,13 @@ class MlaCheckpointTest {
       try (MlaModel m = new MlaModel(w, layers, b, TOKENS, DType.F32)) {
         before = m.forward(tokens).toFloatArray();
       }
-      MlaCheckpoint.save(out, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false);
+      MlaCheckpoint.save(out, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, "weights");
       ReferenceLayout.export(reference, w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers);
       var split = assertThrows(IllegalArgumentException.class, () -> ReferenceLayout.export(
           dir.resolve("split"), w, new MlaConfig(c, 4, 8, "high", "split", "up"), layers));
       assertTrue(split.getMessage().contains("svd=split"), split.getMessage());
       var refused = assertThrows(IllegalArgumentException.class, () -> MlaCheckpoint.save(source,
-          w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, false));
+          w, new MlaConfig(c, 4, 8, "high", "joint", "up"), layers, "weights"));
       assertTrue(refused.getMessage().contains("source"), refused.getMessage());
     }
     assertTrue(MlaCheckpoint.isMlaCheckpoint(out));

@@ -57,6 +57,19 @@ class ModelConfigTest {
   }
 
   @Test
+  void slidingWindowIsReadForMistralAndForQwen2OnlyWhenEnabled() throws IOException {
+    assertEquals(128, read("{\"model_type\":\"mistral\"," + BASE + ",\"sliding_window\":128}").slidingWindow());
+    assertEquals(0, read("{\"model_type\":\"mistral\"," + BASE + ",\"sliding_window\":null}").slidingWindow());
+    assertEquals(0, read("{\"model_type\":\"qwen2\"," + BASE + ",\"sliding_window\":64}").slidingWindow());
+    assertEquals(64, read("{\"model_type\":\"qwen2\"," + BASE + ",\"sliding_window\":64,"
+        + "\"use_sliding_window\":true}").slidingWindow());
+    assertEquals(0, read("{\"model_type\":\"llama\"," + BASE + ",\"sliding_window\":64}").slidingWindow());
+    var bad = assertThrows(IllegalArgumentException.class,
+        () -> read("{\"model_type\":\"mistral\"," + BASE + ",\"sliding_window\":\"wide\"}"));
+    assertTrue(bad.getMessage().contains("sliding_window"), bad.getMessage());
+  }
+
+  @Test
   void qwen2HasBiasesAndTiedEmbeddings() throws IOException {
     ModelConfig c = read("{\"model_type\":\"qwen2\"," + BASE + ",\"num_key_value_heads\":1,"
         + "\"tie_word_embeddings\":true,\"rope_theta\":1000000.0}");
