@@ -115,6 +115,10 @@ final class ConvertCommand implements Callable<Integer> {
         Arena arena = Arena.ofShared()) {
       ModelConfig c = w.config();
       int pairs = r == null ? Math.max(1, c.headDim() / 16) : r;
+      if (exportReference != null && activationAware && objective == AwareObjective.ATTENTION
+          && !c.attentionBias()) {
+        throw new IllegalArgumentException("--export-reference: " + ReferenceLayout.VALUE_BIAS_REFUSAL);
+      }
       boolean twoNorm = select == PairSelection.Strategy.TWO_NORM
           || select == PairSelection.Strategy.TWO_NORM_SUM;
       PairNormStats stats = twoNorm ? new PairNormStats(backend, c.layers(), c.heads(),
@@ -135,7 +139,8 @@ final class ConvertCommand implements Callable<Integer> {
         }
       }
       MlaConverter.Options o = MlaConverter.Options.joint(dKv).withSvd(method)
-          .withSplitWidth(width).withSigma(placement).withAware(activationAware ? ActivationAwareOptions.DEFAULT.withObjective(objective)
+          .withSplitWidth(width).withSigma(placement)
+          .withAware(activationAware ? ActivationAwareOptions.DEFAULT.withObjective(objective)
               .withDamping(damping).withKeyWeight(keyWeight) : null)
           .withWeights(weights);
       MlaAttentionWeights[] layers;

@@ -31,6 +31,15 @@ public final class ReferenceLayout {
   public static final String RANK_FILE = "mha2mla_rank.safetensors";
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * Why a model with a value bias cannot go out for a {@code model_type} without attention
+   * biases: the reference code builds up_v without a bias there and would drop it silently.
+   */
+  public static final String VALUE_BIAS_REFUSAL = "the converted model has a value bias (the "
+      + "activation-aware attention objective carries the mean input in it) but the source model "
+      + "has no attention biases, so the reference code's up_v has none and would drop it; for a "
+      + "reference export convert weight-only or with --aware-objective kv";
+
   private ReferenceLayout() {}
 
   /** Writes {@code layers} (SVD_joint only: the reference has one down_kv) into {@code folder}. */
@@ -40,8 +49,11 @@ public final class ReferenceLayout {
       throw new IllegalArgumentException("the reference-code export supports SVD_joint models; "
           + "this one was converted with svd=" + config.svdMethod());
     }
-    Path dst = MlaCheckpoint.outputFolder(folder, source);
     ModelConfig c = source.config();
+    if (!c.attentionBias() && java.util.Arrays.stream(layers).anyMatch(a -> a.bUv() != null)) {
+      throw new IllegalArgumentException(VALUE_BIAS_REFUSAL);
+    }
+    Path dst = MlaCheckpoint.outputFolder(folder, source);
     try (Arena arena = Arena.ofConfined()) {
       SafetensorsWriter out = new SafetensorsWriter();
       MlaCheckpoint.addOriginalTensors(out, source, (p, l) -> {

@@ -2,6 +2,7 @@ package dev.mla4j.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import dev.mla4j.api.Backends;
 import dev.mla4j.convert.MlaConverter;
 import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.ErrorCheck;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -82,6 +84,44 @@ class MlaCheckpointTest {
       var noAttention = assertThrows(IllegalArgumentException.class,
           () -> new LlamaModel(ck.base(), b, TOKENS));
       assertTrue(noAttention.getMessage().contains("MlaCheckpoint"), noAttention.getMessage());
+    }
+  }
+
+  @Test
+  void aValueBiasOnAModelWithoutBiasesIsSavedLoadedAndRefusedByTheReferenceExport(@TempDir Path dir)
+      throws Exception {
+    Path source = SharedModels.require("models/tiny-code-mha");
+    try (Backend b = Backends.create(2); LlamaWeights w = LlamaWeights.load(source);
+        Arena arena = Arena.ofShared()) {
+      ModelConfig c = w.config();
+      int[][][] kept = new int[c.layers()][c.kvHeads()][];
+      for (int[][] layer : kept) {
+        java.util.Arrays.fill(layer, new int[] {0, 1, 2, 3});
+      }
+      MlaAttentionWeights[] plain = MlaConverter.convertModel(b, c, l -> w.layer(l).attention(),
+          kept, MlaConverter.Options.joint(8), null, l -> { }, arena);
+      MlaAttentionWeights[] biased = new MlaAttentionWeights[plain.length];
+      for (int l = 0; l < plain.length; l++) {
+        MlaAttentionWeights a = plain[l];
+        Tensor bias = Tensor.allocate(arena, DType.F32, 1, c.kvHeads() * c.headDim());
+        for (int i = 0; i < bias.cols(); i++) {
+          bias.set(0, i, 0.01f * (i - l));
+        }
+        biased[l] = new MlaAttentionWeights(a.keptPairs(), a.wqRope(), a.bqRope(), a.wqNope(),
+            a.bqNope(), a.wKr(), a.bKr(), a.wDkv(), a.wUk(), a.bUk(), a.wUv(), bias, a.wo());
+      }
+      MlaConfig config = new MlaConfig(c, 4, 8, "2-norm", "joint", "up");
+      MlaCheckpoint.save(dir.resolve("mla"), w, config, biased, "attention");
+      var refused = assertThrows(IllegalArgumentException.class,
+          () -> ReferenceLayout.export(dir.resolve("reference"), w, config, biased));
+      assertTrue(refused.getMessage().contains("value bias"), refused.getMessage());
+      assertFalse(Files.exists(dir.resolve("reference")), "nothing written for a refused export");
+      try (MlaCheckpoint ck = MlaCheckpoint.load(dir.resolve("mla"))) {
+        assertEquals("attention", ck.lowRankObjective());
+        for (int l = 0; l < c.layers(); l++) {
+          assertArrayEquals(biased[l].bUv().toFloatArray(), ck.layers()[l].bUv().toFloatArray());
+        }
+      }
     }
   }
 
