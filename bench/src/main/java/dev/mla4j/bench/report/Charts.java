@@ -10,6 +10,7 @@ import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
@@ -61,9 +62,12 @@ public final class Charts {
     x.setBase(2);
     x.setNumberFormatOverride(new DecimalFormat("#,##0"));
     x.setSmallestValue(1);
+    x.setTickUnit(new NumberTickUnit(1)); // one tick per power of two: 1,024, 2,048, ...
     plot.setDomainAxis(x);
     if (logY) {
       LogAxis y = new LogAxis(yLabel);
+      y.setBase(2);
+      y.setTickUnit(new NumberTickUnit(1));
       y.setNumberFormatOverride(new DecimalFormat("#,##0.###"));
       plot.setRangeAxis(y);
     } else {

@@ -37,7 +37,8 @@ class ChartsTest {
     assertEquals("svg", doc.getDocumentElement().getLocalName());
     String text = doc.getDocumentElement().getTextContent();
     assertTrue(text.contains("MLA d_kv 16 (simd)") && text.contains("MHA/GQA (simd)"), text);
-    assertTrue(text.contains("context N (tokens)") && text.contains("decode step (µs)"), text);
+    // the rotated y label and the tick labels are drawn as outlines, not text
+    assertTrue(text.contains("context N (tokens)"), text);
   }
 
   @Test
