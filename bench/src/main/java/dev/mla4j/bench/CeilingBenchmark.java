@@ -29,8 +29,8 @@ import org.openjdk.jmh.infra.ThreadParams;
 
 /**
  * The machine's ceilings for the roofline: DRAM read bandwidth and vector FMA throughput,
- * measured with the Vector API at the preferred species, on 1 and 2 JMH threads. Results are
- * per JMH thread; {@link RooflineTable} multiplies by the thread count.
+ * measured with the Vector API at the preferred species, on 1, 2 and all JMH threads (one per
+ * processor). Results are per JMH thread; {@link RooflineTable} multiplies by the thread count.
  *
  * <p>Read: each thread sums its own half (1 thread: all) of an off-heap array of
  * {@code arrayMiB} (default 512 MiB, far larger than any last-level cache), with 4 vector
@@ -110,6 +110,13 @@ public class CeilingBenchmark {
     return sum(data, slice.from, slice.to);
   }
 
+  /** All processors reading their own slice: the bandwidth a kernel using every core sees. */
+  @Benchmark
+  @Threads(Threads.MAX)
+  public float readAllT(Slice slice) {
+    return sum(data, slice.from, slice.to);
+  }
+
   @Benchmark
   @Threads(1)
   public float fma1T() {
@@ -119,6 +126,12 @@ public class CeilingBenchmark {
   @Benchmark
   @Threads(2)
   public float fma2T() {
+    return fma12(multiplier, addend);
+  }
+
+  @Benchmark
+  @Threads(Threads.MAX)
+  public float fmaAllT() {
     return fma12(multiplier, addend);
   }
 
@@ -207,13 +220,13 @@ public class CeilingBenchmark {
    * Cost of one operation of {@code method} per JMH thread. The FMA lane count is this JVM's
    * preferred species: read results on the machine that produced them.
    */
-  static Optional<KernelCost> cost(String method, Map<String, String> params) {
+  static Optional<KernelCost> cost(String method, Map<String, String> params, int jmhThreads) {
     long bytes = Long.parseLong(params.getOrDefault("arrayMiB", "512")) << 20;
     int lanes = VectorWidth.floatLanes();
     return switch (method) {
-      case "read1T" -> Optional.of(KernelCost.read(bytes));
-      case "read2T" -> Optional.of(KernelCost.read(bytes / 2));
-      case "fma1T", "fma2T" -> Optional.of(KernelCost.fma(12L * FMA_ITERATIONS, lanes));
+      // each JMH thread reads its 1/threads slice (Slice rounds it down by < 4 vectors)
+      case "read1T", "read2T", "readAllT" -> Optional.of(KernelCost.read(bytes / jmhThreads));
+      case "fma1T", "fma2T", "fmaAllT" -> Optional.of(KernelCost.fma(12L * FMA_ITERATIONS, lanes));
       case "fma1TAcc8" -> Optional.of(KernelCost.fma(8L * FMA_ITERATIONS, lanes));
       default -> Optional.empty();
     };

@@ -1,6 +1,8 @@
 package dev.mla4j.bench;
 
+import java.util.Collections;
 import java.util.List;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
@@ -24,6 +26,16 @@ public final class Ceilings {
 
   public boolean isEmpty() {
     return readBytesPerSecond.isEmpty() && flopsPerSecond.isEmpty();
+  }
+
+  /** Best read bandwidth per JMH thread count, in bytes per second. */
+  public SortedMap<Integer, Double> readByThreads() {
+    return Collections.unmodifiableSortedMap(readBytesPerSecond);
+  }
+
+  /** Best vector FMA rate per JMH thread count, in FLOPs per second. */
+  public SortedMap<Integer, Double> flopsByThreads() {
+    return Collections.unmodifiableSortedMap(flopsPerSecond);
   }
 
   /** Read bandwidth with {@code threads} threads (or the most measured below it), or NaN. */

@@ -18,6 +18,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * One decode step (T = 1) of one layer at context N: absorbed MLA attention over a latent cache
@@ -52,9 +53,11 @@ public class DecodeBenchmark {
   private DecodeFixture fixture;
 
   @Setup(Level.Trial)
-  public void setUp() {
+  public void setUp(BenchmarkParams params) {
     impl = BenchBackends.open(backend, threads);
-    fixture = new DecodeFixture(preset, context, dtype, 42);
+    String method = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
+    fixture = new DecodeFixture(preset, context, 1, dtype, 42, method.equals("mla"),
+        method.equals("mha"));
     System.out.println("# mla4j: " + impl.description() + ", " + preset + ", N=" + context);
   }
 
@@ -75,7 +78,7 @@ public class DecodeBenchmark {
   }
 
   static KernelCost cost(String method, Map<String, String> params) {
-    DecodePreset p = DecodePreset.valueOf(params.get("preset"));
+    DecodePreset p = DecodePreset.named(params.get("preset"));
     int n = Integer.parseInt(params.get("context"));
     DType cache = DType.valueOf(params.get("dtype"));
     return switch (method) {

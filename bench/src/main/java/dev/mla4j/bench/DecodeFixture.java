@@ -11,29 +11,45 @@ import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
 
 /**
- * Everything one decode step of one layer needs, for MLA and for its MHA baseline: caches
- * holding {@code context} tokens of random data and the query of the token at position
- * {@code context - 1} (the last cached one, as in real decoding). Built once; {@link #mla} and
- * {@link #mha} then only run the kernel.
+ * Everything one decode step (or one prefill chunk) of one layer needs, for MLA and for its MHA
+ * baseline: caches holding {@code context} tokens of random data and the queries of the last
+ * {@code queries} cached positions (1 for decode: the token at {@code context - 1}, as in real
+ * decoding; T for a causal prefill chunk whose keys were just appended). Built once; {@link #mla}
+ * and {@link #mha} then only run the kernel. A cache that is not asked for stays empty, so a
+ * benchmark of one method does not pay for filling the other's cache.
  */
 final class DecodeFixture implements AutoCloseable {
   private final Arena arena = Arena.ofShared();
   private final DecodePreset preset;
   private final int context;
+  private final int queries;
   private final LatentCache latentCache;
   private final KvCache kvCache;
-  private final Tensor qRope; // [n_h][d_r]
-  private final Tensor qLatent; // [n_h][L]
-  private final Tensor mlaOut; // [n_h][L]
-  private final Tensor q; // [n_h][d_h]
-  private final Tensor mhaOut; // [n_h][d_h]
+  private final Tensor qRope; // [T·n_h][d_r]
+  private final Tensor qLatent; // [T·n_h][L]
+  private final Tensor mlaOut; // [T·n_h][L]
+  private final Tensor q; // [T·n_h][d_h]
+  private final Tensor mhaOut; // [T·n_h][d_h]
 
+  /** A decode fixture with both caches filled. */
   DecodeFixture(DecodePreset preset, int context, DType cacheType, long seed) {
-    if (context <= 0) {
-      throw new IllegalArgumentException("decode context must be > 0, got " + context);
+    this(preset, context, 1, cacheType, seed, true, true);
+  }
+
+  /**
+   * @param queries T, query tokens at positions {@code context - T .. context - 1}
+   * @param fillMla whether the latent cache gets {@code context} tokens
+   * @param fillMha whether the K/V cache gets {@code context} tokens
+   */
+  DecodeFixture(DecodePreset preset, int context, int queries, DType cacheType, long seed,
+      boolean fillMla, boolean fillMha) {
+    if (context <= 0 || queries <= 0 || queries > context) {
+      throw new IllegalArgumentException("decode needs 0 < queries <= context, got " + queries
+          + " queries at context " + context);
     }
     this.preset = preset;
     this.context = context;
+    this.queries = queries;
     RandomData random = new RandomData(seed);
     MlaShape mla = preset.mla();
     MhaShape mha = preset.mha();
@@ -49,19 +65,29 @@ final class DecodeFixture implements AutoCloseable {
       Tensor values = Tensor.allocate(staging, cacheType, chunk, mha.kvWidth());
       for (int t = 0; t < context; t += chunk) {
         int n = Math.min(chunk, context - t);
-        random.fill(latent, 1);
-        random.fill(ropeKeys, 1);
-        random.fill(keys, 1);
-        random.fill(values, 1);
-        latentCache.append(0, latent.rows(0, n), ropeKeys.rows(0, n));
-        kvCache.append(0, keys.rows(0, n), values.rows(0, n));
+        if (fillMla) {
+          random.fill(latent, 1);
+          random.fill(ropeKeys, 1);
+        }
+        if (fillMha) {
+          random.fill(keys, 1);
+          random.fill(values, 1);
+        }
+        if (fillMla) {
+          latentCache.append(0, latent.rows(0, n), ropeKeys.rows(0, n));
+        }
+        if (fillMha) {
+          kvCache.append(0, keys.rows(0, n), values.rows(0, n));
+        }
       }
     }
-    qRope = random.gaussian(arena, DType.F32, mla.heads(), mla.ropeDim(), 1);
-    qLatent = random.gaussian(arena, DType.F32, mla.heads(), mla.latentDim(), 1);
-    mlaOut = Tensor.allocate(arena, DType.F32, mla.heads(), mla.latentDim());
-    q = random.gaussian(arena, DType.F32, mha.heads(), mha.headDim(), 1);
-    mhaOut = Tensor.allocate(arena, DType.F32, mha.heads(), mha.headDim());
+    int mlaRows = queries * mla.heads();
+    int mhaRows = queries * mha.heads();
+    qRope = random.gaussian(arena, DType.F32, mlaRows, mla.ropeDim(), 1);
+    qLatent = random.gaussian(arena, DType.F32, mlaRows, mla.latentDim(), 1);
+    mlaOut = Tensor.allocate(arena, DType.F32, mlaRows, mla.latentDim());
+    q = random.gaussian(arena, DType.F32, mhaRows, mha.headDim(), 1);
+    mhaOut = Tensor.allocate(arena, DType.F32, mhaRows, mha.headDim());
   }
 
   DecodePreset preset() {
@@ -76,15 +102,15 @@ final class DecodeFixture implements AutoCloseable {
     return kvCache;
   }
 
-  /** One MLA decode step; returns the output {@code [n_h][L]}. */
+  /** One MLA decode step (or prefill chunk); returns the output {@code [T·n_h][L]}. */
   Tensor mla(Backend backend) {
-    backend.mlaAttention(preset.mla(), qRope, qLatent, latentCache, 0, context - 1, mlaOut);
+    backend.mlaAttention(preset.mla(), qRope, qLatent, latentCache, 0, context - queries, mlaOut);
     return mlaOut;
   }
 
-  /** One MHA decode step; returns the output {@code [n_h][d_h]}. */
+  /** One MHA decode step (or prefill chunk); returns the output {@code [T·n_h][d_h]}. */
   Tensor mha(Backend backend) {
-    backend.mhaAttention(preset.mha(), q, kvCache, 0, context - 1, mhaOut);
+    backend.mhaAttention(preset.mha(), q, kvCache, 0, context - queries, mhaOut);
     return mhaOut;
   }
 

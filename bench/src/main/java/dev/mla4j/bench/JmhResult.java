@@ -82,7 +82,7 @@ public record JmhResult(String benchmark, int threads, Map<String, String> param
   }
 
   public Optional<KernelCost> cost() {
-    return KernelCost.of(benchmark, params);
+    return KernelCost.of(benchmark, params, threads);
   }
 
   /** Bytes per second over all JMH threads, or NaN without a known cost. */

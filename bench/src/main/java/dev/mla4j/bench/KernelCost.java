@@ -46,6 +46,37 @@ public record KernelCost(double flops, double bytes) {
   }
 
   /**
+   * A causal prefill chunk of T queries at positions N−T .. N−1: query t attends to N−T+1+t
+   * cached tokens, {@code A = T·N − T(T−1)/2} scores per head in all; the cache is read once.
+   * <pre>
+   *   flops = 2·n_h·A·(d_r + 2L)
+   *   bytes = N·(n_kv·d_r + L)·sizeof(cache)
+   * </pre>
+   */
+  public static KernelCost mlaPrefill(MlaShape s, int context, int tokens, DType cache) {
+    double attended = attended(context, tokens);
+    double flops = 2.0 * s.heads() * attended * (s.ropeDim() + 2.0 * s.latentDim());
+    return new KernelCost(flops, mlaDecode(s, context, cache).bytes());
+  }
+
+  /**
+   * MHA prefill chunk as {@link #mlaPrefill}:
+   * <pre>
+   *   flops = 4·n_h·A·d_h
+   *   bytes = N·2·n_kv·d_h·sizeof(cache)
+   * </pre>
+   */
+  public static KernelCost mhaPrefill(MhaShape s, int context, int tokens, DType cache) {
+    double flops = 4.0 * s.heads() * attended(context, tokens) * s.headDim();
+    return new KernelCost(flops, mhaDecode(s, context, cache).bytes());
+  }
+
+  /** Scores per head of T causal queries ending at position N−1: T·N − T(T−1)/2. */
+  private static double attended(int context, int tokens) {
+    return (double) tokens * context - (double) tokens * (tokens - 1) / 2;
+  }
+
+  /**
    * Linear layer {@code y[T][out] = x[T][in]·Wᵀ}: weights read once, F32 activations in and out.
    * <pre>
    *   flops = 2·T·out·in
@@ -82,15 +113,17 @@ public record KernelCost(double flops, double bytes) {
 
   /**
    * The cost of one operation of a JMH result, found from its benchmark name (class and method)
-   * and parameters; empty for a benchmark this class does not know. Per JMH thread: a benchmark
-   * run by several JMH threads does this much work per thread per operation.
+   * parameters and JMH thread count; empty for a benchmark this class does not know. Per JMH
+   * thread: a benchmark run by several JMH threads does this much work per thread per operation.
    */
-  public static Optional<KernelCost> of(String benchmark, Map<String, String> params) {
+  public static Optional<KernelCost> of(String benchmark, Map<String, String> params,
+      int jmhThreads) {
     String[] parts = benchmark.split("\\.");
     String method = parts[parts.length - 1];
     String type = parts.length > 1 ? parts[parts.length - 2] : "";
     return switch (type) {
       case "DecodeBenchmark" -> Optional.of(DecodeBenchmark.cost(method, params));
+      case "PrefillBenchmark" -> Optional.of(PrefillBenchmark.cost(method, params));
       case "ProjectionBenchmark" -> Optional.of(ProjectionBenchmark.cost(params));
       case "RopeBenchmark" -> Optional.of(RopeBenchmark.cost(params));
       case "CeilingBenchmark" -> {
@@ -98,7 +131,7 @@ public record KernelCost(double flops, double bytes) {
           throw new IllegalStateException("CeilingBenchmark costs need the Vector API's lane count:"
               + " run with --add-modules=jdk.incubator.vector");
         }
-        yield CeilingBenchmark.cost(method, params);
+        yield CeilingBenchmark.cost(method, params, jmhThreads);
       }
       default -> Optional.empty();
     };

@@ -1,0 +1,191 @@
+package dev.mla4j.bench;
+
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.api.MlaShape;
+import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cuda.CudaContext;
+import dev.mla4j.cuda.CudaEvent;
+import dev.mla4j.cuda.CudaException;
+import dev.mla4j.cuda.CudaOps;
+import dev.mla4j.cuda.CudaStream;
+import dev.mla4j.cuda.DeviceBuffer;
+import dev.mla4j.cuda.DevicePagedCache;
+import dev.mla4j.cuda.PagedAttention;
+import dev.mla4j.tensor.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
+ * where the shape has an instance) or MHA decode, BF16 cache, T = 1, {@code batch} sequences of
+ * {@code context} tokens, timed with CUDA events around each launch (attention + merge) after a
+ * warm-up; median of many reps. Cache copies are rotated so the bytes read exceed the L2 several
+ * times. Costs are {@link KernelCost#mlaDecode} / {@link KernelCost#mhaDecode} times the batch.
+ * Used by {@link CudaDecodeBench} and by the report.
+ */
+public final class CudaDecode {
+  /** Bytes of cache (all copies) beyond which a case is skipped: leaves room on an 80 GB GPU. */
+  public static final long MAX_CACHE_BYTES = 60L << 30;
+  private static final long ROTATE_BYTES = 256L << 20;
+  private static final DType CACHE = DType.BF16;
+
+  private CudaDecode() {}
+
+  /**
+   * One timed case; {@code skipped} non-null (and the numbers NaN) when it did not run.
+   *
+   * @param kind {@code mla} or {@code mha}
+   * @param medianMicros median time of one launch
+   * @param gbps cache bytes read / median time
+   * @param tflops FLOPs (FlashMLA-style) / median time
+   */
+  public record Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
+      double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
+      String kernel, String skipped) {
+
+    static Row skip(String kind, String shape, int batch, int context, String why) {
+      return new Row(kind, shape, batch, context, 0, 0, Double.NaN, Double.NaN, Double.NaN,
+          Double.NaN, Double.NaN, "", why);
+    }
+  }
+
+  /** Device-to-device copy of 1 GiB: the bandwidth ceiling in GB/s (read + write). */
+  public static double copyCeilingGBps(CudaContext ctx, CudaStream stream) {
+    long bytes = 1L << 30;
+    try (DeviceBuffer a = ctx.allocate(bytes); DeviceBuffer b = ctx.allocate(bytes)) {
+      CudaOps.fillRandom(ctx, stream, a.pointer(), bytes / 2, DType.BF16, 1);
+      double[] ms = time(ctx, stream, 30, () -> b.copyFrom(stream, a, bytes));
+      return 2.0 * bytes / (median(ms) * 1e-3) / 1e9;
+    }
+  }
+
+  /** Times MLA of {@code mla} (when non-null) or else MHA of {@code mha}. */
+  public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
+      MhaShape mha, int batch, int context) {
+    String kind = mla != null ? "mla" : "mha";
+    long bytesPerToken = (long) (mla != null ? mla.cacheElementsPerToken()
+        : mha.cacheElementsPerToken()) * CACHE.bytes();
+    long cacheBytes = (long) batch * context * bytesPerToken;
+    if (cacheBytes > MAX_CACHE_BYTES) {
+      return Row.skip(kind, name, batch, context, String.format(
+          "cache of %.1f GB over the %d GiB limit", cacheBytes / 1e9, MAX_CACHE_BYTES >> 30));
+    }
+    if (context % PagedLayers.BLOCK_TOKENS != 0) {
+      throw new IllegalArgumentException("GPU decode context must be a multiple of "
+          + PagedLayers.BLOCK_TOKENS + ", got " + context);
+    }
+    try {
+      return run(ctx, stream, name, mla, mha, batch, context, cacheBytes);
+    } catch (CudaException e) {
+      return Row.skip(kind, name, batch, context, "CUDA error: " + e.getMessage());
+    }
+  }
+
+  private static Row run(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
+      MhaShape mha, int batch, int context, long cacheBytes) {
+    int copies = (int) Math.max(1, Math.min(8, (ROTATE_BYTES + cacheBytes - 1) / cacheBytes));
+    while (copies > 1 && cacheBytes * copies > MAX_CACHE_BYTES) {
+      copies--;
+    }
+    int blocksPerSeq = context / PagedLayers.BLOCK_TOKENS;
+    int blocks = copies * batch * blocksPerSeq;
+    int heads = mla != null ? mla.heads() : mha.heads();
+    int aWidth = mla != null ? mla.latentDim() : mha.headDim();
+    int bWidth = mla != null ? mla.ropeDim() : 0;
+    int[] widths = mla != null ? new int[] {mla.latentDim(), mla.ropeKeyWidth()}
+        : new int[] {mha.kvWidth(), mha.kvWidth()};
+    try (Arena arena = Arena.ofConfined();
+        DevicePagedCache cache = new DevicePagedCache(ctx, CACHE, blocks, widths);
+        PagedAttention plan = mla != null
+            ? PagedAttention.mlaTensorCore(ctx, mla, cache, batch, 1, context)
+            : PagedAttention.mha(ctx, mha, cache, batch, 1, context);
+        DeviceBuffer qa = ctx.allocate(4L * batch * heads * aWidth);
+        DeviceBuffer qb = ctx.allocate(4L * Math.max(1, batch * heads * bWidth));
+        DeviceBuffer out = ctx.allocate(4L * batch * heads * aWidth);
+        DeviceBuffer tables = ctx.allocate(4L * blocks);
+        DeviceBuffer first = ctx.allocate(4L * batch)) {
+      CudaOps.fillRandom(ctx, stream, cache.pool().pointer(), cache.pool().bytes() / 2, CACHE, 7);
+      CudaOps.fillRandom(ctx, stream, qa.pointer(), qa.bytes() / 4, DType.F32, 11);
+      CudaOps.fillRandom(ctx, stream, qb.pointer(), qb.bytes() / 4, DType.F32, 13);
+      int[] table = new int[blocks];
+      Arrays.setAll(table, i -> i);
+      int[] pos = new int[batch];
+      Arrays.fill(pos, context - 1);
+      MemorySegment ht = arena.allocate(4L * blocks, 4);
+      ht.copyFrom(MemorySegment.ofArray(table));
+      MemorySegment hp = arena.allocate(4L * batch, 4);
+      hp.copyFrom(MemorySegment.ofArray(pos));
+      tables.upload(stream, ht, 0);
+      first.upload(stream, hp, 0);
+      int[] rep = {0};
+      int nCopies = copies;
+      Runnable launch = () -> {
+        long table0 = tables.pointer(4L * batch * blocksPerSeq * (rep[0]++ % nCopies));
+        plan.launch(stream, qa.pointer(), mla != null ? qb.pointer() : 0L, table0, blocksPerSeq,
+            first.pointer(), out.pointer());
+      };
+      double[] probe = time(ctx, stream, 3, launch);
+      int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, median(probe))));
+      double[] ms = time(ctx, stream, reps, launch);
+      checkFinite(arena, stream, out);
+      double med = median(ms);
+      KernelCost cost = mla != null ? KernelCost.mlaDecode(mla, context, CACHE)
+          : KernelCost.mhaDecode(mha, context, CACHE);
+      double seconds = med * 1e-3;
+      Arrays.sort(ms);
+      return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),
+          plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
+          batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
+          plan.kernel(), null);
+    }
+  }
+
+  private static void checkFinite(Arena arena, CudaStream stream, DeviceBuffer out) {
+    MemorySegment h = arena.allocate(out.bytes(), 16);
+    out.download(stream, 0, h);
+    stream.synchronize();
+    for (long i = 0; i < out.bytes() / 4; i++) {
+      if (!Float.isFinite(h.getAtIndex(ValueLayout.JAVA_FLOAT, i))) {
+        throw new IllegalStateException("non-finite attention output at " + i);
+      }
+    }
+  }
+
+  /** Per-rep milliseconds of {@code work}, each bracketed by events, after 3 warm-up runs. */
+  private static double[] time(CudaContext ctx, CudaStream stream, int reps, Runnable work) {
+    for (int i = 0; i < 3; i++) {
+      work.run();
+    }
+    CudaEvent[] events = new CudaEvent[reps + 1];
+    try {
+      for (int i = 0; i <= reps; i++) {
+        events[i] = ctx.newEvent();
+      }
+      events[0].record(stream);
+      for (int i = 0; i < reps; i++) {
+        work.run();
+        events[i + 1].record(stream);
+      }
+      events[reps].synchronize();
+      double[] ms = new double[reps];
+      for (int i = 0; i < reps; i++) {
+        ms[i] = events[i + 1].millisSince(events[i]);
+      }
+      return ms;
+    } finally {
+      for (CudaEvent e : events) {
+        if (e != null) {
+          e.close();
+        }
+      }
+    }
+  }
+
+  private static double median(double[] values) {
+    double[] s = values.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+}

@@ -1,0 +1,117 @@
+package dev.mla4j.bench.report;
+
+import dev.mla4j.bench.Ceilings;
+import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.bench.DecodePreset;
+import dev.mla4j.bench.JmhResult;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeSet;
+
+/**
+ * MLA-vs-MHA tables: decode and prefill from JMH (one table per CPU backend) and GPU decode
+ * from CUDA events. Each MLA row is paired with the MHA/GQA layer its preset replaces, measured
+ * on the same backend at the same context.
+ */
+final class AttentionTables {
+  private AttentionTables() {}
+
+  /** Rows of {@code benchmark} ({@code DecodeBenchmark} or {@code PrefillBenchmark}). */
+  static void cpu(StringBuilder sb, String benchmark, List<JmhResult> jmh, Ceilings ceilings) {
+    TreeSet<String> backends = new TreeSet<>(Comparator.reverseOrder()); // simd before scalar
+    jmh.stream().filter(r -> r.shortName().startsWith(benchmark + "."))
+        .forEach(r -> backends.add(r.params().get("backend")));
+    for (String backend : backends) {
+      List<JmhResult> mla = jmh.stream()
+          .filter(r -> r.shortName().equals(benchmark + ".mla")
+              && backend.equals(r.params().get("backend")))
+          .sorted(Comparator.comparing((JmhResult r) -> preset(r).ordinal())
+              .thenComparingInt(r -> context(r)))
+          .toList();
+      if (mla.isEmpty()) {
+        continue;
+      }
+      sb.append("**").append(backend).append("**, ").append(mla.get(0).workThreads())
+          .append(" threads, ").append(mla.get(0).params().get("dtype")).append(" cache")
+          .append(mla.get(0).params().containsKey("tokens")
+              ? ", " + mla.get(0).params().get("tokens") + " query tokens" : "")
+          .append(":\n\n");
+      List<List<String>> rows = new ArrayList<>();
+      for (JmhResult m : mla) {
+        Optional<JmhResult> h = baseline(jmh, benchmark, m);
+        double mt = m.secondsPerOp() * 1e6;
+        double ht = h.map(r -> r.secondsPerOp() * 1e6).orElse(Double.NaN);
+        int t = m.workThreads();
+        double read = ceilings.readBytesPerSecond(t);
+        rows.add(List.of(preset(m).label(), Md.tokens(context(m)),
+            Md.bytes(m.cost().orElseThrow().bytes()) + " → "
+                + h.map(r -> Md.bytes(r.cost().orElseThrow().bytes())).orElse("-"),
+            Md.micros(mt), Md.micros(ht), Md.times(ht / mt),
+            Md.num(m.bytesPerSecond() / 1e9, 1), Md.num(m.flopsPerSecond() / 1e9, 1),
+            Md.percent(m.bytesPerSecond() / read),
+            Md.percent(m.flopsPerSecond() / ceilings.flopsPerSecond(t)),
+            h.map(r -> Md.num(r.bytesPerSecond() / 1e9, 1)).orElse("-"),
+            h.map(r -> Md.percent(r.bytesPerSecond() / read)).orElse("-")));
+      }
+      Md.table(sb, List.of("preset", "N", "cache MLA → MHA", "MLA", "MHA", "MHA/MLA",
+          "MLA GB/s", "MLA GFLOP/s", "MLA % BW", "MLA % FMA", "MHA GB/s", "MHA % BW"), rows);
+    }
+  }
+
+  /** The MHA result measuring the baseline layer of {@code mla}'s preset, same everything else. */
+  private static Optional<JmhResult> baseline(List<JmhResult> jmh, String benchmark,
+      JmhResult mla) {
+    DecodePreset p = preset(mla);
+    return jmh.stream().filter(r -> r.shortName().equals(benchmark + ".mha")
+        && preset(r).mha().equals(p.mha())
+        && sameExcept(r.params(), mla.params(), "preset")).findFirst();
+  }
+
+  private static boolean sameExcept(Map<String, String> a, Map<String, String> b, String key) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    return a.entrySet().stream()
+        .allMatch(e -> e.getKey().equals(key) || Objects.equals(e.getValue(), b.get(e.getKey())));
+  }
+
+  static DecodePreset preset(JmhResult r) {
+    return DecodePreset.named(r.params().get("preset"));
+  }
+
+  static int context(JmhResult r) {
+    return Integer.parseInt(r.params().get("context"));
+  }
+
+  /** GPU decode: MLA and its baseline per preset, batch and context. */
+  static void gpu(StringBuilder sb, GpuResults gpu) {
+    List<List<String>> rows = new ArrayList<>();
+    List<CudaDecode.Row> mla = gpu.decode().stream().filter(r -> r.kind().equals("mla"))
+        .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
+            .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
+        .toList();
+    for (CudaDecode.Row m : mla) {
+      DecodePreset p = DecodePreset.named(m.shape());
+      CudaDecode.Row h = gpu.decode().stream().filter(r -> r.kind().equals("mha")
+              && DecodePreset.named(r.shape()).mha().equals(p.mha()) && r.batch() == m.batch()
+              && r.context() == m.context())
+          .findFirst().orElse(null);
+      double ht = h == null ? Double.NaN : h.medianMicros();
+      rows.add(List.of(p.label(), Integer.toString(m.batch()), Md.tokens(m.context()),
+          cell(m), h == null ? "-" : cell(h), Md.times(ht / m.medianMicros()),
+          Md.num(m.gbps(), 0), Md.num(m.tflops(), 2), Md.percent(m.gbps() / gpu.copyGBps()),
+          h == null ? "-" : Md.num(h.gbps(), 0),
+          h == null ? "-" : Md.percent(h.gbps() / gpu.copyGBps()), m.kernel()));
+    }
+    Md.table(sb, List.of("preset", "batch", "N", "MLA", "MHA", "MHA/MLA", "MLA GB/s",
+        "MLA TFLOP/s", "MLA % copy BW", "MHA GB/s", "MHA % copy BW", "MLA kernel"), rows);
+  }
+
+  private static String cell(CudaDecode.Row r) {
+    return r.skipped() != null ? "skipped (" + r.skipped() + ")" : Md.micros(r.medianMicros());
+  }
+}

@@ -1,0 +1,13 @@
+package dev.mla4j.bench.report;
+
+import dev.mla4j.bench.CudaDecode;
+import java.util.List;
+
+/**
+ * The report's GPU measurements (CUDA events, not JMH).
+ *
+ * @param device the GPU as the CUDA backend describes it
+ * @param copyGBps device-to-device copy bandwidth (read + write), the bandwidth ceiling
+ * @param decode one row per preset, kind, batch and context, skipped ones included
+ */
+public record GpuResults(String device, double copyGBps, List<CudaDecode.Row> decode) {}

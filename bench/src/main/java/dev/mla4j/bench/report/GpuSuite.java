@@ -1,0 +1,62 @@
+package dev.mla4j.bench.report;
+
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.bench.DecodePreset;
+import dev.mla4j.cuda.CudaContext;
+import dev.mla4j.cuda.CudaStream;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
+ * each preset, batch and context of the profile, MHA once per distinct baseline layer, plus the
+ * copy-bandwidth ceiling. Only call where the cuda backend is available.
+ */
+public final class GpuSuite {
+  private GpuSuite() {}
+
+  public static GpuResults run(Profile profile, PrintStream console) {
+    CudaContext ctx = CudaContext.get();
+    List<CudaDecode.Row> rows = new ArrayList<>();
+    try (CudaStream stream = ctx.newStream()) {
+      double copy = CudaDecode.copyCeilingGBps(ctx, stream);
+      console.printf("GPU %s: copy %.0f GB/s%n", ctx.describe(), copy);
+      int total = cases(profile);
+      int done = 0;
+      long start = System.nanoTime();
+      for (int batch : profile.gpuBatches()) {
+        for (int n : profile.gpuContexts()) {
+          Set<MhaShape> baselines = new HashSet<>();
+          for (DecodePreset p : profile.gpuPresets()) {
+            rows.add(step(ctx, stream, console, p, true, batch, n, ++done, total, start));
+            if (baselines.add(p.mha())) {
+              rows.add(step(ctx, stream, console, p, false, batch, n, ++done, total, start));
+            }
+          }
+        }
+      }
+      return new GpuResults(ctx.describe(), copy, rows);
+    }
+  }
+
+  private static CudaDecode.Row step(CudaContext ctx, CudaStream stream, PrintStream console,
+      DecodePreset p, boolean mla, int batch, int n, int k, int total, long start) {
+    CudaDecode.Row r = CudaDecode.measure(ctx, stream, p.name(), mla ? p.mla() : null,
+        mla ? null : p.mha(), batch, n);
+    console.printf("[gpu %d/%d] %s %s batch %d N=%d: %s   (elapsed %s)%n", k, total,
+        mla ? "MLA" : "MHA", p.label(), batch, n,
+        r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()),
+        SuiteRunner.clock(System.nanoTime() - start));
+    return r;
+  }
+
+  private static int cases(Profile profile) {
+    long baselines = profile.gpuPresets().stream().map(DecodePreset::mha).distinct().count();
+    return (int) ((profile.gpuPresets().size() + baselines) * profile.gpuBatches().size()
+        * profile.gpuContexts().size());
+  }
+}

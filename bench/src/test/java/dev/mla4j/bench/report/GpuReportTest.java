@@ -1,0 +1,43 @@
+package dev.mla4j.bench.report;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.api.Backends;
+import dev.mla4j.bench.CudaDecode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The report's GPU path on a real GPU: the smoke profile's CUDA-event decode sweep and the GPU
+ * section of the Markdown. Skipped with the reason where the cuda backend cannot run.
+ */
+@Tag("gpu")
+class GpuReportTest {
+  @Test
+  void smokeSweepMeasuresAndRenders() {
+    Optional<String> why = Backends.cudaUnavailableReason();
+    Assumptions.assumeTrue(why.isEmpty(), () -> "no GPU: " + why.orElse(""));
+    GpuResults gpu = GpuSuite.run(Profile.SMOKE,
+        new PrintStream(new ByteArrayOutputStream()));
+    assertTrue(gpu.copyGBps() > 0, "copy ceiling " + gpu.copyGBps());
+    List<CudaDecode.Row> rows = gpu.decode();
+    assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());
+    assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mha")), rows.toString());
+    for (CudaDecode.Row r : rows) {
+      assertNull(r.skipped(), r.toString());
+      assertTrue(r.medianMicros() > 0 && Double.isFinite(r.gbps()), r.toString());
+    }
+    String md = MarkdownReport.render(MarkdownReportTest.data(List.of(), gpu), Map.of());
+    assertTrue(md.contains("MLA vs MHA on the GPU"), md);
+    List<String> row = MarkdownReportTest.row(md, "| SmolLM-1.7B d_kv 16 | 1 | 1K |");
+    assertFalse(row.get(5).equals("-"), "speed-up of MLA over its baseline: " + row);
+  }
+}

@@ -1,0 +1,115 @@
+package dev.mla4j.bench.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.bench.JmhResult;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Markdown of a small synthetic JMH JSON. Expected numbers are worked out by hand here from
+ * the spec's shapes and the FlashMLA-style formulas, not by the code under test.
+ */
+class MarkdownReportTest {
+  @TempDir
+  Path dir;
+
+  /** A JMH JSON entry with one measured value (the median). */
+  static String entry(String benchmark, int threads, String params, double median,
+      String unit) {
+    return """
+        {"benchmark":"dev.mla4j.bench.%s","mode":"avgt","threads":%d,"forks":1,
+         "params":{%s},
+         "primaryMetric":{"score":%s,"scoreUnit":"%s","scorePercentiles":{"50.0":%s}}}"""
+        .formatted(benchmark, threads, params, median, unit, median);
+  }
+
+  static List<JmhResult> synthetic(Path dir) throws IOException {
+    String decode = "\"backend\":\"simd\",\"preset\":\"SMOLLM_135M_DKV16\",\"context\":\"1024\","
+        + "\"dtype\":\"BF16\",\"threads\":\"2\"";
+    String json = "[" + String.join(",",
+        entry("CeilingBenchmark.readAllT", 2, "\"arrayMiB\":\"64\"", 2000, "us/op"),
+        entry("DecodeBenchmark.mla", 1, decode, 10, "us/op"),
+        entry("DecodeBenchmark.mha", 1, decode, 20, "us/op")) + "]";
+    Path file = dir.resolve("jmh.json");
+    Files.writeString(file, json);
+    return JmhResult.read(file);
+  }
+
+  static ReportData data(List<JmhResult> jmh, GpuResults gpu) {
+    Environment env = new Environment("Test CPU", 2, 8L << 30, "Linux", "JDK 25", "256 bits",
+        List.of("simd"), gpu == null ? null : "Test GPU", "quick", "2026-01-01 00:00 UTC", 61, 0.5, 3.0);
+    return new ReportData(env, "kernel ok", true, jmh, gpu, 16L << 30, List.of());
+  }
+
+  /** The cells of the table row starting with {@code prefix}. */
+  static List<String> row(String md, String prefix) {
+    String line = md.lines().filter(l -> l.startsWith(prefix)).findFirst()
+        .orElseThrow(() -> new AssertionError("no row " + prefix + " in\n" + md));
+    return List.of(line.substring(2, line.length() - 2).split(" \\| "));
+  }
+
+  @Test
+  void decodeRowHasHandComputedNumbers() throws IOException {
+    String md = MarkdownReport.render(data(synthetic(dir), null), Map.of());
+    // read ceiling: 2 threads each read 32 MiB per 2000 µs → 2 · 33,554,432 B / 2 ms = 33.55 GB/s
+    assertEquals(List.of("CPU read bandwidth", "2", "33.6 GB/s"), row(md, "| CPU read bandwidth"));
+    List<String> r = row(md, "| SmolLM-135M d_kv 16 | 1K |");
+    // MLA cache: 1024 tokens × (3·8 + 48) × 2 B = 147,456 B = 144 KiB; MHA 1024 × 2·3·64 × 2 B
+    assertEquals("144.00 KiB → 768.00 KiB", r.get(2));
+    assertEquals("10.0 µs", r.get(3));
+    assertEquals("20.0 µs", r.get(4));
+    assertEquals("2.00×", r.get(5));
+    assertEquals("14.7", r.get(6)); // 147,456 B / 10 µs
+    assertEquals("191.7", r.get(7)); // 2·9·1024·(8 + 2·48) = 1,916,928 FLOPs / 10 µs
+    assertEquals("44%", r.get(8)); // 14.75 / 33.55
+    assertEquals("-", r.get(9)); // no FMA probe in this JSON
+    assertEquals("39.3", r.get(10)); // 786,432 B / 20 µs
+    assertEquals("117%", r.get(11));
+  }
+
+  @Test
+  void headerCacheSectionAndCharts() throws IOException {
+    String md = MarkdownReport.render(data(synthetic(dir), null),
+        Map.of("tokens-in-budget.svg", "Tokens that fit"));
+    assertTrue(md.contains("Test CPU, 2 processors"), md);
+    assertTrue(md.contains("Profile **quick**") && md.contains("wall time 1:01"), md);
+    assertTrue(md.contains("| 256 bits |"), md);
+    assertTrue(md.contains("0.50 at the start, 3.00 at the end") && md.contains("CPUs were shared"),
+        md);
+    // spec 5.3: SmolLM-135M d_kv 8 BF16 23,040 → 2,880 B/token, −87.50%;
+    // 16 GiB / 2,880 B = 5,965,232 tokens
+    assertEquals(List.of("SmolLM-135M d_kv 8", "30", "9/3/64", "24 + 24", "BF16", "2,880",
+        "23,040", "−87.50%", "5,965,232", "745,654"), row(md, "| SmolLM-135M d_kv 8 | 30 | 9/3/64 | 24 + 24 | BF16"));
+    assertTrue(md.contains("![Tokens that fit](tokens-in-budget.svg)"), md);
+    assertFalse(md.contains("on the GPU"), "no GPU section without GPU results");
+  }
+
+  @Test
+  void gpuSectionPairsMlaWithItsBaseline() throws IOException {
+    GpuResults gpu = new GpuResults("Test GPU", 3000, List.of(
+        new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 50, 49, 51, 167.8, 5.5,
+            "mma", null),
+        new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 25, 24, 26, 2684.4, 0.7,
+            "mha", null),
+        new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN,
+            Double.NaN, Double.NaN, Double.NaN, "", "cache too big")));
+    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
+    assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
+    List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals("50.0 µs", r.get(3));
+    assertEquals("25.0 µs", r.get(4)); // the d_kv 32 preset's MHA is the same layer
+    assertEquals("0.50×", r.get(5));
+    assertEquals("6%", r.get(8)); // 167.8 / 3000
+    assertEquals("89%", r.get(10)); // 2684.4 / 3000
+    assertTrue(row(md, "| Llama-2-7B d_kv 16 | 64 | 128K |").get(3).contains("cache too big"));
+  }
+}

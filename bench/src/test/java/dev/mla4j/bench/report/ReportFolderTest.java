@@ -1,0 +1,63 @@
+package dev.mla4j.bench.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.bench.JmhResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReportFolderTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void refusesAnExistingReportWithoutForce() throws Exception {
+    Path out = dir.resolve("r");
+    Files.createDirectories(out);
+    Files.writeString(out.resolve("report.md"), "old");
+    Files.writeString(out.resolve("notes.txt"), "mine");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ReportFolder.create(out, false));
+    assertTrue(e.getMessage().contains(out.toString()) && e.getMessage().contains("--force"),
+        e.getMessage());
+    assertEquals("old", Files.readString(out.resolve("report.md")));
+    ReportFolder.create(out, true);
+    assertFalse(Files.exists(out.resolve("report.md")), "--force removes the old report");
+    assertEquals("mine", Files.readString(out.resolve("notes.txt")), "and nothing else");
+  }
+
+  @Test
+  void refusesAFileAsFolderAndAFolderWithoutResults() throws Exception {
+    Path file = Files.writeString(dir.resolve("f"), "x");
+    assertThrows(IllegalArgumentException.class, () -> ReportFolder.create(file, true));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ReportFolder.existing(dir));
+    assertTrue(e.getMessage().contains(ReportFolder.DATA_JSON), e.getMessage());
+  }
+
+  @Test
+  void savedDataReadsBackForRerendering() throws Exception {
+    ReportFolder folder = ReportFolder.create(dir.resolve("r"), false);
+    List<JmhResult> jmh = MarkdownReportTest.synthetic(dir);
+    Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
+    GpuResults gpu = new GpuResults("GPU", 3000, List.of(new CudaDecode.Row("mla",
+        "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+        Double.NaN, "", "too big")));
+    ReportData data = MarkdownReportTest.data(jmh, gpu);
+    folder.save(data);
+    ReportData back = ReportFolder.existing(folder.dir()).load();
+    assertEquals(data.environment(), back.environment());
+    assertEquals("too big", back.gpu().decode().get(0).skipped());
+    assertTrue(Double.isNaN(back.gpu().decode().get(0).medianMicros()));
+    assertEquals(jmh, back.jmh());
+    Path md = folder.render(back);
+    assertTrue(Files.readString(md).contains("| SmolLM-135M d_kv 16 | 1K |"));
+  }
+}
