@@ -38,15 +38,21 @@ final class SimdQuantLoads {
     return (FloatVector) bytes(seg, off).convert(VectorOperators.I2F, 0);
   }
 
-  /** The low nibbles of sign-extended bytes: elements j of the group's first half. */
-  static FloatVector lowNibbles(IntVector b) {
-    return (FloatVector) b.lanewise(VectorOperators.LSHL, 28).lanewise(VectorOperators.ASHR, 28)
-        .convert(VectorOperators.I2F, 0);
+  /**
+   * The low nibbles of LANES int4 bytes from byte {@code off}: elements j.. of the group's first
+   * half. Loads its own bytes (as {@link #highNibbles} does, an L1 hit) rather than taking an
+   * IntVector argument: a vector passed between two calls was boxed on every call (46 MB per
+   * decode step), one loaded and converted inside an inlined method stays in registers.
+   */
+  static FloatVector lowNibbles(MemorySegment seg, long off) {
+    return (FloatVector) bytes(seg, off).lanewise(VectorOperators.LSHL, 28)
+        .lanewise(VectorOperators.ASHR, 28).convert(VectorOperators.I2F, 0);
   }
 
-  /** The high nibbles of sign-extended bytes: elements j + ceil(m/2) of the group. */
-  static FloatVector highNibbles(IntVector b) {
-    return (FloatVector) b.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0);
+  /** The high nibbles of LANES int4 bytes from byte {@code off}: elements j + ceil(m/2).. */
+  static FloatVector highNibbles(MemorySegment seg, long off) {
+    return (FloatVector) bytes(seg, off).lanewise(VectorOperators.ASHR, 4)
+        .convert(VectorOperators.I2F, 0);
   }
 
   /**

@@ -13,7 +13,6 @@ import dev.mla4j.cache.QuantizedLayout;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -88,9 +87,8 @@ final class SimdQuantMhaBlock {
         FloatVector lo;
         FloatVector hi;
         if (int4) {
-          IntVector b = SimdQuantLoads.bytes(seg, group + j);
-          lo = SimdQuantLoads.lowNibbles(b);
-          hi = SimdQuantLoads.highNibbles(b);
+          lo = SimdQuantLoads.lowNibbles(seg, group + j);
+          hi = SimdQuantLoads.highNibbles(seg, group + j);
         } else {
           lo = SimdQuantLoads.int8(seg, group + j);
           hi = SimdQuantLoads.int8(seg, group + half + j);
@@ -133,9 +131,8 @@ final class SimdQuantMhaBlock {
         FloatVector lo;
         FloatVector hi;
         if (int4) {
-          IntVector b = SimdQuantLoads.bytes(seg, group + j);
-          lo = SimdQuantLoads.lowNibbles(b);
-          hi = SimdQuantLoads.highNibbles(b);
+          lo = SimdQuantLoads.lowNibbles(seg, group + j);
+          hi = SimdQuantLoads.highNibbles(seg, group + j);
         } else {
           lo = SimdQuantLoads.int8(seg, group + j);
           hi = SimdQuantLoads.int8(seg, group + half + j);

@@ -11,7 +11,6 @@ import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -74,10 +73,12 @@ final class SimdQuantMlaBlock {
         continue;
       }
       ropeScores(layer, p0 / BLOCK, r0, n);
-      for (int t = 0; t < n; t += 2) {
-        if (int4) {
-          scores4(latent, r0, t, Math.min(t + 1, n - 1));
-        } else {
+      if (int4) {
+        for (int t = 0; t < n; t++) {
+          scores4(latent, r0, t);
+        }
+      } else {
+        for (int t = 0; t < n; t += 2) {
           scores8(latent, r0, t, Math.min(t + 1, n - 1));
         }
       }
@@ -91,7 +92,11 @@ final class SimdQuantMlaBlock {
           }
         }
       }
-      values(latent, r0, n);
+      if (int4) {
+        values4(latent, r0, n);
+      } else {
+        values8(latent, r0, n);
+      }
     }
   }
 
@@ -183,62 +188,56 @@ final class SimdQuantMlaBlock {
   }
 
   /**
-   * As {@link #scores8} for int4: one byte vector per token holds LANES elements of the group's
-   * first half (low nibbles) and the matching LANES of its second half (high nibbles).
+   * Scores of rows r0..r0+3 against token t, int4: one byte vector holds LANES elements of the
+   * group's first half (low nibbles) and the matching LANES of its second half (high nibbles).
+   * One token per call, unlike {@link #scores8}: with two tokens the method's four nibble
+   * decodes per step outgrew C2's inlining budget and every decoded vector was boxed.
    */
-  private void scores4(QuantizedBlock latent, int r0, int ta, int tb) {
+  private void scores4(QuantizedBlock latent, int r0, int t) {
     MemorySegment seg = latent.data();
     float[] q = tile.q;
     int lp = tile.lp;
-    FloatVector a00 = FloatVector.zero(FLOATS);
-    FloatVector a01 = a00;
-    FloatVector a10 = a00;
-    FloatVector a11 = a00;
-    FloatVector a20 = a00;
-    FloatVector a21 = a00;
-    FloatVector a30 = a00;
-    FloatVector a31 = a00;
+    FloatVector a0 = FloatVector.zero(FLOATS);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
     float[] tail = null;
     for (int g = 0; g < groups; g++) {
       int base = g * groupSize;
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
-      long ca = latent.codeRow(ta) + layout.groupOffset(0, g);
-      long cb = latent.codeRow(tb) + layout.groupOffset(0, g);
-      FloatVector sa = FloatVector.broadcast(FLOATS, sc[ta * groups + g]);
-      FloatVector sb = FloatVector.broadcast(FLOATS, sc[tb * groups + g]);
+      long ct = latent.codeRow(t) + layout.groupOffset(0, g);
+      FloatVector st = FloatVector.broadcast(FLOATS, sc[t * groups + g]);
       int bound = FLOATS.loopBound(m / 2);
       for (int j = 0; j < bound; j += LANES) {
-        IntVector ba = SimdQuantLoads.bytes(seg, ca + j);
-        IntVector bb = SimdQuantLoads.bytes(seg, cb + j);
-        FloatVector la = SimdQuantLoads.lowNibbles(ba).mul(sa);
-        FloatVector ha = SimdQuantLoads.highNibbles(ba).mul(sa);
-        FloatVector lb = SimdQuantLoads.lowNibbles(bb).mul(sb);
-        FloatVector hb = SimdQuantLoads.highNibbles(bb).mul(sb);
+        FloatVector lo = SimdQuantLoads.lowNibbles(seg, ct + j).mul(st);
+        FloatVector hi = SimdQuantLoads.highNibbles(seg, ct + j).mul(st);
         int qi = r0 * lp + base + j;
         int qh = qi + half;
-        FloatVector v = FloatVector.fromArray(FLOATS, q, qi);
-        FloatVector u = FloatVector.fromArray(FLOATS, q, qh);
-        a00 = u.fma(ha, v.fma(la, a00));
-        a01 = u.fma(hb, v.fma(lb, a01));
-        v = FloatVector.fromArray(FLOATS, q, qi + lp);
-        u = FloatVector.fromArray(FLOATS, q, qh + lp);
-        a10 = u.fma(ha, v.fma(la, a10));
-        a11 = u.fma(hb, v.fma(lb, a11));
-        v = FloatVector.fromArray(FLOATS, q, qi + 2 * lp);
-        u = FloatVector.fromArray(FLOATS, q, qh + 2 * lp);
-        a20 = u.fma(ha, v.fma(la, a20));
-        a21 = u.fma(hb, v.fma(lb, a21));
-        v = FloatVector.fromArray(FLOATS, q, qi + 3 * lp);
-        u = FloatVector.fromArray(FLOATS, q, qh + 3 * lp);
-        a30 = u.fma(ha, v.fma(la, a30));
-        a31 = u.fma(hb, v.fma(lb, a31));
+        a0 = FloatVector.fromArray(FLOATS, q, qh).fma(hi,
+            FloatVector.fromArray(FLOATS, q, qi).fma(lo, a0));
+        a1 = FloatVector.fromArray(FLOATS, q, qh + lp).fma(hi,
+            FloatVector.fromArray(FLOATS, q, qi + lp).fma(lo, a1));
+        a2 = FloatVector.fromArray(FLOATS, q, qh + 2 * lp).fma(hi,
+            FloatVector.fromArray(FLOATS, q, qi + 2 * lp).fma(lo, a2));
+        a3 = FloatVector.fromArray(FLOATS, q, qh + 3 * lp).fma(hi,
+            FloatVector.fromArray(FLOATS, q, qi + 3 * lp).fma(lo, a3));
       }
       if (2 * bound < m) {
-        tail = tailScores(tail, latent, r0, ta, tb, g, bound, m);
+        tail = tailScores(tail, latent, r0, t, t, g, bound, m);
       }
     }
-    storeScores(r0, ta, tb, tail, a00, a01, a10, a11, a20, a21, a30, a31);
+    float[] p = tile.p;
+    int o = r0 * BLOCK + t;
+    p[o] = a0.reduceLanes(VectorOperators.ADD) + rope[t];
+    p[o + BLOCK] = a1.reduceLanes(VectorOperators.ADD) + rope[BLOCK + t];
+    p[o + 2 * BLOCK] = a2.reduceLanes(VectorOperators.ADD) + rope[2 * BLOCK + t];
+    p[o + 3 * BLOCK] = a3.reduceLanes(VectorOperators.ADD) + rope[3 * BLOCK + t];
+    if (tail != null) {
+      for (int k = 0; k < ROWS; k++) {
+        p[o + k * BLOCK] += tail[2 * k];
+      }
+    }
   }
 
   /**
@@ -317,9 +316,10 @@ final class SimdQuantMlaBlock {
   /**
    * {@code acc[r0..r0+3][:] = alpha·acc + W·codes} over the block's n tokens: per group, column
    * pairs (j, j + ceil(m/2)) of LANES each, 8 accumulators in registers for all n tokens; per
-   * token one (int4) or two (int8) byte loads and 4 weight broadcasts feed 8 FMAs.
+   * token two int8 byte loads and 4 weight broadcasts feed 8 FMAs. One method per code width,
+   * so each stays within C2's inlining budget (see {@link #scores4}).
    */
-  private void values(QuantizedBlock latent, int r0, int n) {
+  private void values8(QuantizedBlock latent, int r0, int n) {
     MemorySegment seg = latent.data();
     float[] acc = tile.acc;
     int lp = tile.lp;
@@ -352,16 +352,8 @@ final class SimdQuantMlaBlock {
         FloatVector a31 = FloatVector.fromArray(FLOATS, acc, h + 3 * lp).mul(s3);
         for (int t = 0; t < n; t++) {
           long at = group + t * rowBytes + j;
-          FloatVector c0;
-          FloatVector c1;
-          if (int4) {
-            IntVector b = SimdQuantLoads.bytes(seg, at);
-            c0 = SimdQuantLoads.lowNibbles(b);
-            c1 = SimdQuantLoads.highNibbles(b);
-          } else {
-            c0 = SimdQuantLoads.int8(seg, at);
-            c1 = SimdQuantLoads.int8(seg, at + half);
-          }
+          FloatVector c0 = SimdQuantLoads.int8(seg, at);
+          FloatVector c1 = SimdQuantLoads.int8(seg, at + half);
           FloatVector x = FloatVector.broadcast(FLOATS, w[w0 + t]);
           a00 = c0.fma(x, a00);
           a01 = c1.fma(x, a01);
@@ -384,7 +376,73 @@ final class SimdQuantMlaBlock {
         a30.intoArray(acc, a + 3 * lp);
         a31.intoArray(acc, h + 3 * lp);
       }
-      if (2 * bound < m) { // int8 walks the same (j, j + half) pairs as int4 here
+      if (2 * bound < m) { // the same (j, j + half) pairs as int4
+        tailValues(seg, group, r0, g, m, bound, n);
+      }
+    }
+  }
+
+  /**
+   * {@link #values8} for int4: per token one byte vector gives both columns of a pair.
+   */
+  private void values4(QuantizedBlock latent, int r0, int n) {
+    MemorySegment seg = latent.data();
+    float[] acc = tile.acc;
+    int lp = tile.lp;
+    int alphas = 2 * tile.rowsP + r0;
+    FloatVector s0 = FloatVector.broadcast(FLOATS, tile.stats[alphas]);
+    FloatVector s1 = FloatVector.broadcast(FLOATS, tile.stats[alphas + 1]);
+    FloatVector s2 = FloatVector.broadcast(FLOATS, tile.stats[alphas + 2]);
+    FloatVector s3 = FloatVector.broadcast(FLOATS, tile.stats[alphas + 3]);
+    long rowBytes = layout.rowBytes();
+    long codes0 = latent.codeRow(0);
+    for (int g = 0; g < groups; g++) {
+      int m = layout.groupLength(g);
+      int half = (m + 1) / 2;
+      long group = codes0 + layout.groupOffset(0, g);
+      int w0 = g * BLOCK;
+      int w1 = (groups + g) * BLOCK;
+      int w2 = (2 * groups + g) * BLOCK;
+      int w3 = (3 * groups + g) * BLOCK;
+      int bound = FLOATS.loopBound(m / 2);
+      for (int j = 0; j < bound; j += LANES) {
+        int a = r0 * lp + g * groupSize + j;
+        int h = a + half;
+        FloatVector a00 = FloatVector.fromArray(FLOATS, acc, a).mul(s0);
+        FloatVector a01 = FloatVector.fromArray(FLOATS, acc, h).mul(s0);
+        FloatVector a10 = FloatVector.fromArray(FLOATS, acc, a + lp).mul(s1);
+        FloatVector a11 = FloatVector.fromArray(FLOATS, acc, h + lp).mul(s1);
+        FloatVector a20 = FloatVector.fromArray(FLOATS, acc, a + 2 * lp).mul(s2);
+        FloatVector a21 = FloatVector.fromArray(FLOATS, acc, h + 2 * lp).mul(s2);
+        FloatVector a30 = FloatVector.fromArray(FLOATS, acc, a + 3 * lp).mul(s3);
+        FloatVector a31 = FloatVector.fromArray(FLOATS, acc, h + 3 * lp).mul(s3);
+        for (int t = 0; t < n; t++) {
+          long at = group + t * rowBytes + j;
+          FloatVector c0 = SimdQuantLoads.lowNibbles(seg, at);
+          FloatVector c1 = SimdQuantLoads.highNibbles(seg, at);
+          FloatVector x = FloatVector.broadcast(FLOATS, w[w0 + t]);
+          a00 = c0.fma(x, a00);
+          a01 = c1.fma(x, a01);
+          x = FloatVector.broadcast(FLOATS, w[w1 + t]);
+          a10 = c0.fma(x, a10);
+          a11 = c1.fma(x, a11);
+          x = FloatVector.broadcast(FLOATS, w[w2 + t]);
+          a20 = c0.fma(x, a20);
+          a21 = c1.fma(x, a21);
+          x = FloatVector.broadcast(FLOATS, w[w3 + t]);
+          a30 = c0.fma(x, a30);
+          a31 = c1.fma(x, a31);
+        }
+        a00.intoArray(acc, a);
+        a01.intoArray(acc, h);
+        a10.intoArray(acc, a + lp);
+        a11.intoArray(acc, h + lp);
+        a20.intoArray(acc, a + 2 * lp);
+        a21.intoArray(acc, h + 2 * lp);
+        a30.intoArray(acc, a + 3 * lp);
+        a31.intoArray(acc, h + 3 * lp);
+      }
+      if (2 * bound < m) {
         tailValues(seg, group, r0, g, m, bound, n);
       }
     }
