@@ -4,6 +4,7 @@ import dev.mla4j.attention.MhaKernel;
 import dev.mla4j.attention.MlaKernel;
 import dev.mla4j.attention.SplitAttention;
 import dev.mla4j.attention.TaskRunner;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.rope.PartialRope;
@@ -15,7 +16,8 @@ import java.util.List;
 /**
  * One implementation of mla4j's kernels (scalar, SIMD, later CUDA). The public methods check
  * shapes once, split the work over the backend's threads and call the implementation's
- * single-threaded kernel bodies; activations are F32, weights and caches F32, BF16 or F16.
+ * single-threaded kernel bodies; activations are F32, weights F32, BF16 or F16, caches any
+ * {@link CacheFormat} (plain, or int8/int4 read by the kernels directly).
  * Obtain one from {@link Backends}; close it to stop its worker threads.
  *
  * <p>With more than one thread, kernels read and write their operands from worker threads, so
@@ -56,6 +58,13 @@ public abstract class Backend implements AutoCloseable {
   protected abstract MlaKernel mlaKernel();
 
   protected abstract MhaKernel mhaKernel();
+
+  /**
+   * Refuses a cache format this backend cannot read, before anything is appended. The CPU
+   * backends read every {@link CacheFormat}; a backend that cannot throws an
+   * {@link UnsupportedOperationException} naming the format and what to use instead.
+   */
+  protected void requireSupported(CacheFormat format, String cacheName) {}
 
   // ---- public API
 
@@ -136,6 +145,7 @@ public abstract class Backend implements AutoCloseable {
   public void mlaAttention(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
       int layer, int firstQueryPos, Tensor out) {
     int tokens = checkMla(shape, qRope, qLatent, cache, out);
+    requireSupported(cache.format(), "latent cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     MlaKernel kernel = mlaKernel();
     int h = shape.heads();
@@ -158,6 +168,7 @@ public abstract class Backend implements AutoCloseable {
     int tokens = checkMla(shape, qRope, qLatent, cache, out);
     newLatent.require("new latents", tokens, shape.latentDim());
     newRopeKeys.require("new rope keys", tokens, shape.ropeKeyWidth());
+    requireSupported(cache.format(), "latent cache");
     int first = cache.length(layer);
     cache.append(layer, newLatent, newRopeKeys);
     mlaAttention(shape, qRope, qLatent, cache, layer, first, out);
@@ -175,6 +186,7 @@ public abstract class Backend implements AutoCloseable {
     int tokens = checkMha(shape, q, cache, out);
     newKeys.require("new keys", tokens, shape.kvWidth());
     newValues.require("new values", tokens, shape.kvWidth());
+    requireSupported(cache.format(), "KV cache");
     int first = cache.length(layer);
     cache.append(layer, newKeys, newValues);
     mhaAttention(shape, q, cache, layer, first, out);
@@ -189,6 +201,7 @@ public abstract class Backend implements AutoCloseable {
   public void mhaAttention(MhaShape shape, Tensor q, KvCache cache, int layer, int firstQueryPos,
       Tensor out) {
     int tokens = checkMha(shape, q, cache, out);
+    requireSupported(cache.format(), "KV cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     MhaKernel kernel = mhaKernel();
     int h = shape.heads();

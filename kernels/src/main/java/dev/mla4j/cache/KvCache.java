@@ -4,26 +4,49 @@ import dev.mla4j.api.MhaShape;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 
-/** Ordinary MHA/GQA cache: per token and layer K and V, {@code [n_kv·d_h]} each, 64-token blocks. */
+/**
+ * Ordinary MHA/GQA cache: per token and layer K and V, {@code [n_kv·d_h]} each, 64-token blocks.
+ * Plain, or quantized like the MLA latent (int8/int4, the same group sizes and window) with one
+ * segment per kv head, so the MLA-vs-MHA comparison stays fair at every format.
+ */
 public final class KvCache implements AutoCloseable {
   private static final int KEYS = 0;
   private static final int VALUES = 1;
 
   private final MhaShape shape;
+  private final CacheFormat format;
   private final PagedLayers pages;
 
+  /** A plain cache in {@code dtype} (F32, BF16 or F16). */
   public KvCache(MhaShape shape, int layers, DType dtype, int maxTokens) {
+    this(shape, layers, CacheFormat.plain(dtype), maxTokens);
+  }
+
+  public KvCache(MhaShape shape, int layers, CacheFormat format, int maxTokens) {
+    if (format.quantizeRopeKeys()) {
+      throw new IllegalArgumentException("KV cache format " + format + ": rope-key quantization is "
+          + "an MLA option; an MHA cache quantizes all of K and V already");
+    }
     this.shape = shape;
-    this.pages = new PagedLayers("KV cache", layers,
-        new int[] {shape.kvWidth(), shape.kvWidth()}, dtype, maxTokens);
+    this.format = format;
+    QuantizedLayout quant = format.isQuantized() ? new QuantizedLayout(format.quantization(),
+        shape.kvHeads(), shape.headDim(), format.groupSize()) : null;
+    PagedLayers.Part part = new PagedLayers.Part(shape.kvWidth(), format.dtype(), quant);
+    this.pages = new PagedLayers("KV cache", layers, new PagedLayers.Part[] {part, part},
+        format.window(), maxTokens);
   }
 
   public MhaShape shape() {
     return shape;
   }
 
+  public CacheFormat format() {
+    return format;
+  }
+
+  /** Storage dtype of a plain cache (and of a quantized one's window). */
   public DType dtype() {
-    return pages.dtype();
+    return format.dtype();
   }
 
   public int layers() {
@@ -38,7 +61,15 @@ public final class KvCache implements AutoCloseable {
     return pages.length(layer);
   }
 
-  /** Bytes per token over all layers: layers·2·n_kv·d_h·sizeof(dtype), spec 5.1. */
+  /** Positions {@code [0, quantizedLength)} are in blocks, later ones in the window rings. */
+  public int quantizedLength(int layer) {
+    return format.isQuantized() ? pages.quantizedLength(layer) : pages.length(layer);
+  }
+
+  /**
+   * Bytes per token over all layers: layers·2·n_kv·d_h·sizeof(dtype) for a plain cache (spec
+   * 5.1), codes plus one BF16 scale per group for a quantized one.
+   */
   public long bytesPerToken() {
     return pages.bytesPerToken();
   }
@@ -53,14 +84,40 @@ public final class KvCache implements AutoCloseable {
     pages.append(layer, keys, values);
   }
 
-  /** Key rows of one block: {@code [64][n_kv·d_h]}. */
+  /** Key rows of one block of a plain cache: {@code [64][n_kv·d_h]}. */
   public Tensor keyBlock(int layer, int block) {
     return pages.block(layer, block, KEYS);
   }
 
-  /** Value rows of one block: {@code [64][n_kv·d_h]}. */
+  /** Value rows of one block of a plain cache: {@code [64][n_kv·d_h]}. */
   public Tensor valueBlock(int layer, int block) {
     return pages.block(layer, block, VALUES);
+  }
+
+  public QuantizedBlock keyCodes(int layer, int block) {
+    return pages.quantizedBlock(layer, block, KEYS);
+  }
+
+  public QuantizedBlock valueCodes(int layer, int block) {
+    return pages.quantizedBlock(layer, block, VALUES);
+  }
+
+  /** Key window ring {@code [W][n_kv·d_h]}: position p in row {@code p mod W}. */
+  public Tensor keyWindow(int layer) {
+    return pages.window(layer, KEYS);
+  }
+
+  public Tensor valueWindow(int layer) {
+    return pages.window(layer, VALUES);
+  }
+
+  /** Decodes the keys of position {@code pos} into {@code dst [n_kv·d_h]} (scalar kernels). */
+  public void readKeys(int layer, int pos, float[] dst) {
+    pages.readRow(layer, KEYS, pos, dst, 0);
+  }
+
+  public void readValues(int layer, int pos, float[] dst) {
+    pages.readRow(layer, VALUES, pos, dst, 0);
   }
 
   public void clear() {

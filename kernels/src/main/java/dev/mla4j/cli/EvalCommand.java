@@ -2,6 +2,7 @@ package dev.mla4j.cli;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.Backends;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.model.DecoderModel;
 import dev.mla4j.model.LlamaModel;
 import dev.mla4j.model.LlamaWeights;
@@ -36,8 +37,21 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--windows", defaultValue = "0", description = "at most this many windows (0: all)")
   int maxWindows;
 
-  @Option(names = "--cache", defaultValue = "F32", description = "cache storage: F32 or BF16")
-  DType cacheType;
+  @Option(names = "--cache", defaultValue = "F32",
+      description = "cache storage: F32, BF16, F16, INT8 or INT4 (per-token group scales)")
+  String cacheType;
+
+  @Option(names = "--group-size", defaultValue = "" + CacheFormat.DEFAULT_GROUP,
+      description = "INT8/INT4: elements per BF16 scale (even; 32 to 128 are usual)")
+  int groupSize;
+
+  @Option(names = "--cache-window", defaultValue = "0",
+      description = "INT8/INT4: most recent tokens kept in BF16 before they are quantized")
+  int cacheWindow;
+
+  @Option(names = "--quantize-rope-keys",
+      description = "INT8/INT4, MLA checkpoints: quantize the rope keys too (default: BF16)")
+  boolean quantizeRopeKeys;
 
   @Option(names = "--threads", description = "CPU threads (default: all processors)")
   Integer threads;
@@ -45,29 +59,32 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     boolean mla = MlaCheckpoint.isMlaCheckpoint(model);
+    CacheFormat format = CacheFormat.parse(cacheType, groupSize, cacheWindow,
+        mla && quantizeRopeKeys);
     try (Backend backend = Backends.create(threads == null ? Backends.defaultThreads() : threads);
-        Loaded loaded = mla ? Loaded.mla(model, backend, window, cacheType)
-            : Loaded.original(model, backend, window, cacheType)) {
+        Loaded loaded = mla ? Loaded.mla(model, backend, window, format)
+            : Loaded.original(model, backend, window, format)) {
       ModelConfig c = loaded.model.config();
       int[] ids = Tokens.parse(tokens).read(data, c.vocabSize());
       int windows = Perplexity.windows(ids.length, window);
       if (maxWindows > 0) {
         windows = Math.min(windows, maxWindows);
       }
-      System.out.printf("%s (%s), %s%n", model, mla ? "MLA checkpoint" : "original", backend);
+      System.out.printf("%s (%s), %s, cache %s%n", model, mla ? "MLA checkpoint" : "original",
+          backend, format);
       long start = System.nanoTime();
       Perplexity.Result r;
       try (Progress p = new Progress("eval", windows, "windows")) {
         r = Perplexity.evaluate(loaded.model, ids, window, windows, p.step());
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      long mhaElements = 2L * c.kvHeads() * c.headDim() * c.layers();
-      long elements = loaded.cacheBytesPerToken / cacheType.bytes();
+      long mhaBf16 = 2L * c.kvHeads() * c.headDim() * c.layers() * DType.BF16.bytes();
+      long bytes = loaded.cacheBytesPerToken;
       System.out.printf("perplexity %.4f  mean NLL %.5f nats  (%d windows of %d, %d predictions,"
           + " %.1f s)%n", r.perplexity(), r.meanNll(), r.windows(), window, r.predictions(), seconds);
-      System.out.printf("KV cache per token (all layers): %d elements = %d B in BF16; MHA %d B;"
-          + " reduction %.2f%%%n", elements, 2 * elements, 2 * mhaElements,
-          100.0 * (1 - (double) elements / mhaElements));
+      System.out.printf("KV cache per token (all layers): %d B in %s (scales included); MHA in"
+          + " BF16 %d B; reduction %.2f%%%n", bytes, format, mhaBf16,
+          100.0 * (1 - (double) bytes / mhaBf16));
       return 0;
     }
   }
@@ -76,13 +93,14 @@ final class EvalCommand implements Callable<Integer> {
   private record Loaded(DecoderModel model, AutoCloseable owner, long cacheBytesPerToken)
       implements AutoCloseable {
 
-    static Loaded original(Path folder, Backend b, int window, DType cache) throws Exception {
+    static Loaded original(Path folder, Backend b, int window, CacheFormat cache)
+        throws Exception {
       LlamaWeights w = LlamaWeights.load(folder);
       LlamaModel m = new LlamaModel(w, b, window, cache, null);
       return new Loaded(m, w, m.cache().bytesPerToken());
     }
 
-    static Loaded mla(Path folder, Backend b, int window, DType cache) throws Exception {
+    static Loaded mla(Path folder, Backend b, int window, CacheFormat cache) throws Exception {
       MlaCheckpoint ck = MlaCheckpoint.load(folder);
       MlaModel m = new MlaModel(ck.base(), ck.layers(), b, window, cache);
       return new Loaded(m, ck, m.cache().bytesPerToken());

@@ -5,6 +5,7 @@ import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.attention.MhaKernel;
 import dev.mla4j.attention.MlaKernel;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
@@ -110,6 +111,7 @@ public final class CudaBackend extends Backend {
   public void mlaAttention(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
       int layer, int firstQueryPos, Tensor out) {
     int tokens = checkMla(shape, qRope, qLatent, cache, out);
+    requireSupported(cache.format(), "latent cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     int keys = firstQueryPos + tokens;
     int blocks = (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
@@ -127,6 +129,7 @@ public final class CudaBackend extends Backend {
   public void mhaAttention(MhaShape shape, Tensor q, KvCache cache, int layer, int firstQueryPos,
       Tensor out) {
     int tokens = checkMha(shape, q, cache, out);
+    requireSupported(cache.format(), "KV cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     int keys = firstQueryPos + tokens;
     int blocks = (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
@@ -136,6 +139,20 @@ public final class CudaBackend extends Backend {
         PagedAttention plan = PagedAttention.mha(context, shape, device, 1, tokens, keys);
         DeviceBuffer qa = upload(arena, q)) {
       attend(arena, plan, qa, 0L, blocks, firstQueryPos, out);
+    }
+  }
+
+  /** Quantized host caches are not mirrored to the GPU yet: only plain F32/BF16/F16 caches. */
+  @Override
+  protected void requireSupported(CacheFormat format, String cacheName) {
+    refuseQuantized(format, cacheName);
+  }
+
+  static void refuseQuantized(CacheFormat format, String cacheName) {
+    if (format.isQuantized()) {
+      throw new UnsupportedOperationException(cacheName + " format " + format
+          + " is not supported on the cuda backend yet; use a plain BF16, F16 or F32 cache on "
+          + "cuda, or run quantized caches on the simd or scalar backend (-Dmla4j.backend=simd)");
     }
   }
 

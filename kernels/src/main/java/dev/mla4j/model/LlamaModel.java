@@ -2,6 +2,7 @@ package dev.mla4j.model;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.MhaShape;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.rope.PairLayout;
 import dev.mla4j.rope.PartialRope;
@@ -41,6 +42,16 @@ public final class LlamaModel extends DecoderModel {
    */
   public LlamaModel(LlamaWeights weights, Backend backend, int maxTokens, DType cacheType,
       int[][][] keptPairs) {
+    this(weights, backend, maxTokens, CacheFormat.plain(cacheType), keptPairs);
+  }
+
+  /**
+   * @param cacheFormat plain, or int8/int4 K and V (quantized on append), the MHA baseline of a
+   *     quantized latent cache
+   * @param keptPairs null for full RoPE, else {@code [layers][n_kv][r]} ascending pair indices
+   */
+  public LlamaModel(LlamaWeights weights, Backend backend, int maxTokens, CacheFormat cacheFormat,
+      int[][][] keptPairs) {
     super(weights, backend, maxTokens);
     ModelConfig c = config;
     if (weights.layer(0).attention() == null) {
@@ -49,7 +60,7 @@ public final class LlamaModel extends DecoderModel {
     }
     int dh = c.headDim();
     this.shape = MhaShape.of(c.heads(), c.kvHeads(), dh);
-    this.cache = new KvCache(shape, c.layers(), cacheType, maxTokens);
+    this.cache = new KvCache(shape, c.layers(), cacheFormat, maxTokens);
     if (keptPairs == null) {
       this.rope = PartialRope.full(c.ropeFrequencies(), PairLayout.HALF_SPLIT, c.layers(),
           c.kvHeads());

@@ -3,6 +3,7 @@ package dev.mla4j.model;
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.projection.LatentProjection;
 import dev.mla4j.rope.PairLayout;
@@ -40,6 +41,15 @@ public final class MlaModel extends DecoderModel {
    */
   public MlaModel(LlamaWeights weights, MlaAttentionWeights[] layers, Backend backend,
       int maxTokens, DType cacheType) {
+    this(weights, layers, backend, maxTokens, CacheFormat.plain(cacheType));
+  }
+
+  /**
+   * @param layers one converted attention per layer, all with the same r and L
+   * @param cacheFormat plain F32/BF16, or int8/int4 latents (quantized on append)
+   */
+  public MlaModel(LlamaWeights weights, MlaAttentionWeights[] layers, Backend backend,
+      int maxTokens, CacheFormat cacheFormat) {
     super(weights, backend, maxTokens);
     ModelConfig c = config;
     if (layers.length != c.layers()) {
@@ -62,7 +72,7 @@ public final class MlaModel extends DecoderModel {
     int latentDim = layers[0].wDkv().rows();
     this.shape = new MlaShape(c.heads(), c.kvHeads(), dr, latentDim, RopeKeyLayout.PER_KV_HEAD,
         (float) (1 / Math.sqrt(dh)));
-    this.cache = new LatentCache(shape, c.layers(), cacheType, maxTokens);
+    this.cache = new LatentCache(shape, c.layers(), cacheFormat, maxTokens);
     this.projections = new LatentProjection[c.layers()];
     for (int l = 0; l < c.layers(); l++) {
       MlaAttentionWeights w = layers[l];

@@ -4,10 +4,12 @@ import dev.mla4j.api.MlaShape;
 import dev.mla4j.attention.MlaKernel;
 import dev.mla4j.attention.SoftmaxState;
 import dev.mla4j.cache.LatentCache;
-import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.Tensor;
 
-/** Absorbed MLA attention, one cached token at a time, online softmax per query row. */
+/**
+ * Absorbed MLA attention, one cached token at a time, online softmax per query row. Each token's
+ * row is decoded by the cache (widened, or dequantized code by scale), whatever its format.
+ */
 final class ScalarMlaAttention implements MlaKernel {
 
   @Override
@@ -19,15 +21,8 @@ final class ScalarMlaAttention implements MlaKernel {
     float[] c = new float[latentDim];
     float[] kRope = new float[s.ropeKeyWidth()];
     for (int pos = from; pos < to; pos++) {
-      int slot = pos % PagedLayers.BLOCK_TOKENS;
-      Tensor latentBlock = cache.latentBlock(layer, pos / PagedLayers.BLOCK_TOKENS);
-      Tensor ropeBlock = cache.ropeBlock(layer, pos / PagedLayers.BLOCK_TOKENS);
-      for (int i = 0; i < latentDim; i++) {
-        c[i] = latentBlock.get(slot, i);
-      }
-      for (int i = 0; i < kRope.length; i++) {
-        kRope[i] = ropeBlock.get(slot, i);
-      }
+      cache.readLatent(layer, pos, c);
+      cache.readRopeKeys(layer, pos, kRope);
       for (int row = 0; row < state.rows; row++) {
         if (firstQueryPos + row / heads < pos) {
           continue; // causal: this query token comes before the cached position

@@ -1,6 +1,7 @@
 package dev.mla4j.simd;
 
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -26,6 +27,12 @@ final class SimdConstants {
       ShortVector.SPECIES_MAX.withShape(VectorShape.forBitSize(LANES * 16));
   /** Int lanes, as many as {@link #FLOATS}: the intermediate of BF16 widening. */
   static final VectorSpecies<Integer> INTS = IntVector.SPECIES_MAX.withShape(FLOATS.vectorShape());
+  /**
+   * Byte lanes for quantized caches: as many as {@link #FLOATS} where that is at least the 64-bit
+   * minimum vector, else 8 (128-bit floats: a load reads 8 bytes and uses the first 4).
+   */
+  static final VectorSpecies<Byte> BYTES =
+      ByteVector.SPECIES_MAX.withShape(VectorShape.forBitSize(Math.max(64, LANES * 8)));
   /** Vector loads and stores use the byte order {@link dev.mla4j.tensor.DType} writes in. */
   static final ByteOrder ORDER = ByteOrder.nativeOrder();
 

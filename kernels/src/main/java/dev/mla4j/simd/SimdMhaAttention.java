@@ -50,7 +50,8 @@ final class SimdMhaAttention implements MhaKernel {
       int from, int to, SoftmaxState state) {
     assert from % BLOCK == 0 && to <= cache.length(layer) : from + ".." + to;
     int dh = s.headDim();
-    boolean paired = cache.dtype() == DType.BF16 && dh % (2 * LANES) == 0
+    boolean quantized = cache.format().isQuantized();
+    boolean paired = !quantized && cache.dtype() == DType.BF16 && dh % (2 * LANES) == 0
         && SimdConstants.ORDER == ByteOrder.LITTLE_ENDIAN;
     float[] qs = SimdScratch.floats(Q, state.rows * dh);
     float[] acc = paired ? SimdScratch.floats(ACC, state.rows * dh) : state.acc;
@@ -66,14 +67,81 @@ final class SimdMhaAttention implements MhaKernel {
     }
     Block work = new Block(s, qs, state, acc, paired, firstQueryPos,
         SimdScratch.floats(P, state.rows * BLOCK), SimdScratch.floats(F16, LANES));
-    for (int p0 = from; p0 < to; p0 += BLOCK) {
-      work.fold(cache.keyBlock(layer, p0 / BLOCK), cache.valueBlock(layer, p0 / BLOCK), p0,
-          Math.min(BLOCK, to - p0));
+    if (quantized) {
+      foldQuantized(s, cache, layer, from, to, work);
+    } else {
+      for (int p0 = from; p0 < to; p0 += BLOCK) {
+        work.fold(cache.keyBlock(layer, p0 / BLOCK), cache.valueBlock(layer, p0 / BLOCK), p0,
+            Math.min(BLOCK, to - p0));
+      }
     }
     if (paired) {
       for (int row = 0; row < state.rows; row++) {
         unpair(acc, row * dh, state.acc, row * dh, dh);
       }
+    }
+  }
+
+  /**
+   * Turns the first n raw scores of the row into exp(s·scale - max'), updates max and sum,
+   * and rescales the row's accumulator {@code acc[row·width ..]} by exp(max - max') once for
+   * the block.
+   */
+  static void softmax(float[] p, int row, int n, float scale, SoftmaxState state, float[] acc,
+      int width) {
+    int o = row * BLOCK;
+    float top = Float.NEGATIVE_INFINITY;
+    for (int t = 0; t < n; t++) {
+      top = Math.max(top, p[o + t]);
+    }
+    float oldMax = state.max[row];
+    float newMax = Math.max(oldMax, top * scale);
+    int bound = FLOATS.loopBound(n);
+    FloatVector sv = FloatVector.zero(FLOATS);
+    for (int t = 0; t < bound; t += LANES) {
+      FloatVector e = FloatVector.fromArray(FLOATS, p, o + t).mul(scale).sub(newMax)
+          .lanewise(VectorOperators.EXP);
+      e.intoArray(p, o + t);
+      sv = sv.add(e);
+    }
+    float sum = sv.reduceLanes(VectorOperators.ADD);
+    for (int t = bound; t < n; t++) {
+      p[o + t] = (float) Math.exp(p[o + t] * scale - newMax);
+      sum += p[o + t];
+    }
+    float alpha = (float) Math.exp(oldMax - newMax);
+    state.max[row] = newMax;
+    state.sum[row] = state.sum[row] * alpha + sum;
+    if (alpha != 1f) {
+      int a = row * width;
+      for (int i = 0; i < width; i++) {
+        acc[a + i] *= alpha;
+      }
+    }
+  }
+
+  /**
+   * Quantized cache: blocks below the quantized length through {@link SimdQuantMhaBlock} (codes
+   * dequantized in registers), then the recent-token window's BF16 rows through the plain
+   * {@link Block#fold} in runs that do not wrap the ring.
+   */
+  private static void foldQuantized(MhaShape s, KvCache cache, int layer, int from, int to,
+      Block work) {
+    int quantizedEnd = Math.min(to, cache.quantizedLength(layer));
+    if (from < quantizedEnd) {
+      SimdQuantMhaBlock q = new SimdQuantMhaBlock(s, cache.format(), work.qs(), work.state(),
+          work.firstQueryPos(), work.p());
+      for (int p0 = from; p0 < quantizedEnd; p0 += BLOCK) {
+        q.fold(cache.keyCodes(layer, p0 / BLOCK), cache.valueCodes(layer, p0 / BLOCK), p0,
+            Math.min(BLOCK, quantizedEnd - p0));
+      }
+    }
+    int w = cache.format().window();
+    for (int p = Math.max(from, quantizedEnd); p < to; ) {
+      int n = Math.min(to - p, Math.min(w - p % w, BLOCK));
+      work.fold(cache.keyWindow(layer).rows(p % w, n), cache.valueWindow(layer).rows(p % w, n), p,
+          n);
+      p += n;
     }
   }
 
@@ -189,41 +257,8 @@ final class SimdMhaAttention implements MhaKernel {
       p[o + ta] = sa;
     }
 
-    /**
-     * Turns the first n raw scores of the row into exp(s·scale - max'), updates max and sum,
-     * and rescales the row's accumulator by exp(max - max') once for the block.
-     */
     void softmax(int row, int n) {
-      int o = row * BLOCK;
-      float scale = s.softmaxScale();
-      float top = Float.NEGATIVE_INFINITY;
-      for (int t = 0; t < n; t++) {
-        top = Math.max(top, p[o + t]);
-      }
-      float oldMax = state.max[row];
-      float newMax = Math.max(oldMax, top * scale);
-      int bound = FLOATS.loopBound(n);
-      FloatVector sv = FloatVector.zero(FLOATS);
-      for (int t = 0; t < bound; t += LANES) {
-        FloatVector e = FloatVector.fromArray(FLOATS, p, o + t).mul(scale).sub(newMax)
-            .lanewise(VectorOperators.EXP);
-        e.intoArray(p, o + t);
-        sv = sv.add(e);
-      }
-      float sum = sv.reduceLanes(VectorOperators.ADD);
-      for (int t = bound; t < n; t++) {
-        p[o + t] = (float) Math.exp(p[o + t] * scale - newMax);
-        sum += p[o + t];
-      }
-      float alpha = (float) Math.exp(oldMax - newMax);
-      state.max[row] = newMax;
-      state.sum[row] = state.sum[row] * alpha + sum;
-      if (alpha != 1f) {
-        int a = row * s.headDim();
-        for (int i = 0; i < s.headDim(); i++) {
-          acc[a + i] *= alpha;
-        }
-      }
+      SimdMhaAttention.softmax(p, row, n, s.softmaxScale(), state, acc, s.headDim());
     }
 
     /**

@@ -1,6 +1,7 @@
 /**
  * The SIMD backend: {@link dev.mla4j.simd.SimdBackend} and its kernels (linear layers, partial
- * RoPE, absorbed MLA and MHA/GQA attention) written with the JDK Vector API.
+ * RoPE, absorbed MLA and MHA/GQA attention, over plain caches and over int8/int4 caches whose codes
+ * are dequantized in registers) written with the JDK Vector API.
  *
  * <p>This is the only package that imports {@code jdk.incubator.vector}; nothing outside it may
  * reference its classes directly ({@link dev.mla4j.api.Backends} loads the backend by name after

@@ -10,6 +10,7 @@ import dev.mla4j.api.Backends;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
@@ -317,5 +318,23 @@ class CudaBackendTest {
       cuda.mhaAttention(s, q, cache, 0, 199, Tensor.allocate(arena, DType.F32, s.heads(), s.headDim()));
     }
     assertEquals(before, DeviceBuffer.live());
+  }
+
+  @Test
+  void quantizedHostCachesAreRefusedBeforeAnythingIsAppended() {
+    MlaShape s = MlaShape.mha2mla(4, 4, 32, 2, 8);
+    Seeds.Case c = Seeds.forCase("cuda quantized refusal");
+    try (Arena arena = Arena.ofShared(); Backend cuda = Backends.named("cuda", 1);
+        LatentCache cache = new LatentCache(s, 1, CacheFormat.int4(32), 8)) {
+      Tensor qRope = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.ropeDim(), 1);
+      Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.latentDim(), 1);
+      Tensor latent = Inputs.gaussian(arena, c, DType.F32, 1, s.latentDim(), 1);
+      Tensor rope = Inputs.gaussian(arena, c, DType.F32, 1, s.ropeKeyWidth(), 1);
+      Tensor out = Tensor.allocate(arena, DType.F32, s.heads(), s.latentDim());
+      UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+          () -> cuda.mlaPrefill(s, qRope, qLatent, latent, rope, cache, 0, out));
+      assertTrue(e.getMessage().contains("INT4"), e.getMessage());
+      assertEquals(0, cache.length(0));
+    }
   }
 }

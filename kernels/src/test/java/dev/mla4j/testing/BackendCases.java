@@ -23,6 +23,11 @@ public final class BackendCases {
         : List.of("scalar", "simd");
   }
 
+  /** As {@link #names()} without cuda: for caches only the CPU backends read (quantized ones). */
+  public static List<String> cpuNames() {
+    return names().stream().filter(n -> !n.equals("cuda")).toList();
+  }
+
   /**
    * Opens backend {@code name}. A SIMD test is skipped only when this JVM cannot run the Vector
    * API at all (module absent, interpreter); when it can, a SIMD backend that fails to load fails

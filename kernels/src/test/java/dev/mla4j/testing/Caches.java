@@ -3,11 +3,15 @@ package dev.mla4j.testing;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cache.QuantizedBlock;
+import dev.mla4j.oracle.QuantDecoder;
 import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.function.BiConsumer;
+import java.util.function.IntFunction;
+import java.util.function.Supplier;
 
 /**
  * Fills caches for attention tests and reads them back for the oracle. Tokens are appended in
@@ -62,26 +66,58 @@ public final class Caches {
     return Tensor.copyOf(arena, DType.F32, rows, cols, values);
   }
 
-  /** Latent rows {@code [tokens][L]} of a layer, as stored. */
+  /**
+   * Latent rows {@code [tokens][L]} of a layer, as stored: read or, for a quantized cache,
+   * decoded by the oracle's {@link QuantDecoder} (positions in the window read from the ring).
+   */
   public static double[] latents(LatentCache cache, int layer, int tokens) {
-    return gather(tokens, cache.shape().latentDim(), b -> cache.latentBlock(layer, b));
+    if (!cache.format().isQuantized()) {
+      return gather(tokens, cache.shape().latentDim(), b -> cache.latentBlock(layer, b));
+    }
+    return decode(tokens, cache.shape().latentDim(), cache.quantizedLength(layer),
+        cache.format().window(), b -> cache.latentCodes(layer, b), () -> cache.latentWindow(layer));
   }
 
-  /** Rope-key rows {@code [tokens][ropeKeyWidth]} of a layer, as stored. */
+  /** Rope-key rows {@code [tokens][ropeKeyWidth]} of a layer, as stored (or decoded). */
   public static double[] ropeKeys(LatentCache cache, int layer, int tokens) {
-    return gather(tokens, cache.shape().ropeKeyWidth(), b -> cache.ropeBlock(layer, b));
+    if (!cache.ropeKeysQuantized()) {
+      return gather(tokens, cache.shape().ropeKeyWidth(), b -> cache.ropeBlock(layer, b));
+    }
+    return decode(tokens, cache.shape().ropeKeyWidth(), cache.quantizedLength(layer),
+        cache.format().window(), b -> cache.ropeCodes(layer, b), () -> cache.ropeWindow(layer));
   }
 
   public static double[] keys(KvCache cache, int layer, int tokens) {
-    return gather(tokens, cache.shape().kvWidth(), b -> cache.keyBlock(layer, b));
+    if (!cache.format().isQuantized()) {
+      return gather(tokens, cache.shape().kvWidth(), b -> cache.keyBlock(layer, b));
+    }
+    return decode(tokens, cache.shape().kvWidth(), cache.quantizedLength(layer),
+        cache.format().window(), b -> cache.keyCodes(layer, b), () -> cache.keyWindow(layer));
   }
 
   public static double[] values(KvCache cache, int layer, int tokens) {
-    return gather(tokens, cache.shape().kvWidth(), b -> cache.valueBlock(layer, b));
+    if (!cache.format().isQuantized()) {
+      return gather(tokens, cache.shape().kvWidth(), b -> cache.valueBlock(layer, b));
+    }
+    return decode(tokens, cache.shape().kvWidth(), cache.quantizedLength(layer),
+        cache.format().window(), b -> cache.valueCodes(layer, b), () -> cache.valueWindow(layer));
   }
 
-  private static double[] gather(int tokens, int width,
-      java.util.function.IntFunction<Tensor> block) {
+  /** Positions below {@code quantized} decoded from blocks, later ones read from the ring. */
+  private static double[] decode(int tokens, int width, int quantized, int window,
+      IntFunction<QuantizedBlock> block, Supplier<Tensor> ring) {
+    double[] out = new double[tokens * width];
+    for (int pos = 0; pos < tokens; pos++) {
+      double[] row = pos < quantized
+          ? QuantDecoder.row(block.apply(pos / PagedLayers.BLOCK_TOKENS),
+              pos % PagedLayers.BLOCK_TOKENS)
+          : TensorReader.read(ring.get().row(pos % window));
+      System.arraycopy(row, 0, out, pos * width, width);
+    }
+    return out;
+  }
+
+  private static double[] gather(int tokens, int width, IntFunction<Tensor> block) {
     double[] out = new double[tokens * width];
     for (int t0 = 0; t0 < tokens; t0 += PagedLayers.BLOCK_TOKENS) {
       int n = Math.min(PagedLayers.BLOCK_TOKENS, tokens - t0);

@@ -2,6 +2,7 @@ package dev.mla4j.testing;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.Backends;
+import java.util.List;
 import java.util.function.Function;
 
 /** Runs one operation on the scalar reference and on every backend under test, then checks each. */
@@ -14,11 +15,17 @@ public final class Conformance {
    */
   public static void check(String what, Seeds.Case c, int threads, double[] ref, double floor,
       Function<Backend, float[]> op) {
+    check(what, c, threads, ref, floor, BackendCases.names(), op);
+  }
+
+  /** As above on the given backends only (e.g. {@link BackendCases#cpuNames()}). */
+  public static void check(String what, Seeds.Case c, int threads, double[] ref, double floor,
+      List<String> backends, Function<Backend, float[]> op) {
     float[] scalar;
     try (Backend reference = Backends.scalar(threads)) {
       scalar = op.apply(reference);
     }
-    for (String name : BackendCases.names()) {
+    for (String name : backends) {
       float[] y;
       if (name.equals("scalar")) {
         y = scalar;

@@ -1,0 +1,150 @@
+package dev.mla4j.simd;
+
+import static dev.mla4j.simd.SimdConstants.FLOATS;
+import static dev.mla4j.simd.SimdConstants.LANES;
+
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.attention.SoftmaxState;
+import dev.mla4j.cache.CacheFormat;
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cache.QuantizedBlock;
+import dev.mla4j.cache.QuantizedLayout;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * MHA/GQA attention over quantized blocks of a {@link dev.mla4j.cache.KvCache}: K and V are
+ * int8/int4 with one segment per kv head ({@link QuantizedLayout}), read straight from the block
+ * and dequantized in registers. Per (row, token) the score sums each group's
+ * {@code q · codes} in vector lanes and scales it once per group; the value update adds
+ * {@code codes · (p · scale)} per group. Groups are walked as column pairs
+ * {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers one by one.
+ */
+final class SimdQuantMhaBlock {
+  private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
+
+  private final MhaShape s;
+  private final QuantizedLayout layout;
+  private final boolean int4;
+  private final float[] qs;   // [rows][d_h]
+  private final SoftmaxState state;
+  private final int firstQueryPos;
+  private final float[] p;    // [rows][BLOCK]
+
+  SimdQuantMhaBlock(MhaShape s, CacheFormat format, float[] qs, SoftmaxState state,
+      int firstQueryPos, float[] p) {
+    this.s = s;
+    this.layout = new QuantizedLayout(format.quantization(), s.kvHeads(), s.headDim(),
+        format.groupSize());
+    this.int4 = format.quantization() == Quantization.INT4;
+    this.qs = qs;
+    this.state = state;
+    this.firstQueryPos = firstQueryPos;
+    this.p = p;
+  }
+
+  /** Folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64) into every row. */
+  void fold(QuantizedBlock keys, QuantizedBlock values, int p0, int n) {
+    int heads = s.heads();
+    for (int row = 0; row < state.rows; row++) {
+      int visible = Math.max(0, Math.min(n, firstQueryPos + row / heads - p0 + 1));
+      int kv = (row % heads) / s.groupSize();
+      int o = row * BLOCK;
+      for (int t = 0; t < visible; t++) {
+        p[o + t] = score(row, keys, t, kv);
+      }
+      Arrays.fill(p, o + visible, o + BLOCK, 0f);
+      if (visible > 0) {
+        SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, state.acc, s.headDim());
+        for (int t = 0; t < visible; t++) {
+          addValue(row, values, t, kv, p[o + t]);
+        }
+      }
+    }
+  }
+
+  /** {@code q[row] · K(t)} for kv head {@code kv}: per group a vector dot, scaled once. */
+  private float score(int row, QuantizedBlock keys, int t, int kv) {
+    MemorySegment seg = keys.data();
+    long codes = keys.codeRow(t);
+    long scales = keys.scaleRow(t);
+    int groups = layout.groupsPerSegment();
+    int q0 = row * s.headDim();
+    FloatVector total = FloatVector.zero(FLOATS);
+    float tail = 0;
+    for (int g = 0; g < groups; g++) {
+      int m = layout.groupLength(g);
+      int half = (m + 1) / 2;
+      long group = codes + layout.groupOffset(kv, g);
+      int qg = q0 + g * layout.groupSize();
+      float scale = SimdQuantLoads.scale(seg, scales, kv * groups + g);
+      int bound = FLOATS.loopBound(m / 2);
+      FloatVector a = FloatVector.zero(FLOATS);
+      for (int j = 0; j < bound; j += LANES) {
+        FloatVector lo;
+        FloatVector hi;
+        if (int4) {
+          lo = SimdQuantLoads.lowNibbles(seg, group + j);
+          hi = SimdQuantLoads.highNibbles(seg, group + j);
+        } else {
+          lo = SimdQuantLoads.int8(seg, group + j);
+          hi = SimdQuantLoads.int8(seg, group + half + j);
+        }
+        a = lo.fma(FloatVector.fromArray(FLOATS, qs, qg + j), a);
+        a = hi.fma(FloatVector.fromArray(FLOATS, qs, qg + half + j), a);
+      }
+      total = a.fma(FloatVector.broadcast(FLOATS, scale), total);
+      float rest = 0;
+      for (int j = bound; j < half; j++) {
+        for (int e = j; e < m; e += half) {
+          rest += qs[qg + e] * SimdQuantLoads.code(seg, group, e, m, int4);
+        }
+      }
+      tail += rest * scale;
+    }
+    return total.reduceLanes(VectorOperators.ADD) + tail;
+  }
+
+  /** {@code acc[row] += weight · V(t)} for kv head {@code kv}, weight times each group's scale. */
+  private void addValue(int row, QuantizedBlock values, int t, int kv, float weight) {
+    if (weight == 0) {
+      return;
+    }
+    MemorySegment seg = values.data();
+    long codes = values.codeRow(t);
+    long scales = values.scaleRow(t);
+    int groups = layout.groupsPerSegment();
+    float[] acc = state.acc;
+    int a0 = row * s.headDim();
+    for (int g = 0; g < groups; g++) {
+      int m = layout.groupLength(g);
+      int half = (m + 1) / 2;
+      long group = codes + layout.groupOffset(kv, g);
+      int ag = a0 + g * layout.groupSize();
+      float ws = weight * SimdQuantLoads.scale(seg, scales, kv * groups + g);
+      FloatVector x = FloatVector.broadcast(FLOATS, ws);
+      int bound = FLOATS.loopBound(m / 2);
+      for (int j = 0; j < bound; j += LANES) {
+        FloatVector lo;
+        FloatVector hi;
+        if (int4) {
+          lo = SimdQuantLoads.lowNibbles(seg, group + j);
+          hi = SimdQuantLoads.highNibbles(seg, group + j);
+        } else {
+          lo = SimdQuantLoads.int8(seg, group + j);
+          hi = SimdQuantLoads.int8(seg, group + half + j);
+        }
+        lo.fma(x, FloatVector.fromArray(FLOATS, acc, ag + j)).intoArray(acc, ag + j);
+        hi.fma(x, FloatVector.fromArray(FLOATS, acc, ag + half + j)).intoArray(acc, ag + half + j);
+      }
+      for (int j = bound; j < half; j++) {
+        for (int e = j; e < m; e += half) {
+          acc[ag + e] += ws * SimdQuantLoads.code(seg, group, e, m, int4);
+        }
+      }
+    }
+  }
+}

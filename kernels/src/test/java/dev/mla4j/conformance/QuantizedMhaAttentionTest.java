@@ -1,0 +1,87 @@
+package dev.mla4j.conformance;
+
+import dev.mla4j.api.MhaShape;
+import dev.mla4j.cache.CacheFormat;
+import dev.mla4j.cache.KvCache;
+import dev.mla4j.conformance.MlaAttentionTest.Queries;
+import dev.mla4j.oracle.AttentionOracle;
+import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import dev.mla4j.testing.BackendCases;
+import dev.mla4j.testing.Caches;
+import dev.mla4j.testing.Conformance;
+import dev.mla4j.testing.ErrorCheck;
+import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.Seeds;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The MHA/GQA baseline over int8/int4 K/V caches on the CPU backends vs the oracle on the values
+ * its own decoder reads from the stored bytes (see {@link QuantizedMlaAttentionTest}).
+ */
+@Tag("simd")
+class QuantizedMhaAttentionTest {
+
+  static Stream<Arguments> cases() {
+    int[] headDims = {128, 64, 33, 17, 7, 130};
+    int[][] heads = {{4, 4}, {6, 2}, {3, 3}, {2, 1}};
+    int[] groups = {32, 64, 128, 6, 16, 40};
+    int[] windows = {0, 5, 0, 70};
+    List<Arguments> cases = new ArrayList<>();
+    int k = 0;
+    for (int dh : headDims) {
+      for (CacheFormat.Quantization q : new CacheFormat.Quantization[] {
+          CacheFormat.Quantization.INT8, CacheFormat.Quantization.INT4}) {
+        for (int v = 0; v < 2; v++) {
+          int[] h = heads[k % heads.length];
+          CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
+              windows[k % windows.length], false);
+          cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), f,
+              MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length], 1 + k % 2,
+              k % 4 == 1 ? 3 : 0));
+          k++;
+        }
+      }
+    }
+    cases.add(Arguments.of("splitKV", MhaShape.of(32, 32, 128), CacheFormat.int4(64),
+        new Queries(1, 700), 2, 0));
+    cases.add(Arguments.of("splitKV", MhaShape.of(9, 3, 64), CacheFormat.int8(32).withWindow(128),
+        new Queries(1, 600), 2, 2));
+    return cases.stream();
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} {3} threads={4} poisoned={5}")
+  @MethodSource("cases")
+  void matchesOracleOnDecodedCache(String label, MhaShape s, CacheFormat format, Queries q,
+      int threads, int poisoned) {
+    Seeds.Case c = Seeds.forCase("qmha " + label + " " + s + " " + format + " " + q + " " + threads);
+    int ctx = q.firstQueryPos() + q.tokens();
+    int rows = q.tokens() * s.heads();
+    int layer = 0;
+    try (Arena arena = Arena.ofShared();
+        KvCache cache = new KvCache(s, 2, format, ctx + poisoned)) {
+      Caches.fill(arena, c, cache, layer, ctx, poisoned);
+      Caches.fill(arena, c, cache, 1, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
+      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.headDim()));
+      Tensor query = Inputs.gaussian(arena, c, DType.F32, rows, s.headDim(), qStd);
+      double[] ref = AttentionOracle.mha(TensorReader.read(query), Caches.keys(cache, layer, ctx),
+          Caches.values(cache, layer, ctx), s.heads(), s.kvHeads(), s.headDim(),
+          q.firstQueryPos(), s.softmaxScale());
+      double floor = ErrorCheck.floor(DType.F32, s.headDim() + ctx);
+      Conformance.check("quantized mha attention", c, threads, ref, floor, BackendCases.cpuNames(),
+          b -> {
+            Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.headDim());
+            b.mhaAttention(s, query, cache, layer, q.firstQueryPos(), out);
+            return Inputs.floats(out);
+          });
+    }
+  }
+}

@@ -1,0 +1,98 @@
+package dev.mla4j.conformance;
+
+import dev.mla4j.api.MlaShape;
+import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat;
+import dev.mla4j.cache.LatentCache;
+import dev.mla4j.conformance.MlaAttentionTest.Queries;
+import dev.mla4j.oracle.AttentionOracle;
+import dev.mla4j.oracle.TensorReader;
+import dev.mla4j.tensor.DType;
+import dev.mla4j.tensor.Tensor;
+import dev.mla4j.testing.BackendCases;
+import dev.mla4j.testing.Caches;
+import dev.mla4j.testing.Conformance;
+import dev.mla4j.testing.ErrorCheck;
+import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.Seeds;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * MLA attention over int8/int4 latent caches on the CPU backends vs the oracle run on the values
+ * the oracle's own decoder reads from the stored bytes (so the kernels' in-register
+ * dequantization is checked exactly, under the usual tolerance rule): group sizes 32/64/128 and
+ * ones that leave a short last group or are narrower than a vector, recent-token windows the
+ * queried range crosses, quantized rope keys, decode and prefill, split-KV.
+ */
+@Tag("simd")
+class QuantizedMlaAttentionTest {
+
+  static Stream<Arguments> cases() {
+    int[][] dims = {{16, 512}, {8, 96}, {8, 48}, {7, 33}, {0, 65}, {3, 130}, {16, 17}}; // d_r, L
+    int[][] heads = {{4, 4}, {6, 6}, {3, 1}, {8, 2}};
+    int[] groups = {32, 64, 128, 6, 16, 32, 40};
+    int[] windows = {0, 0, 5, 70, 0, 130};
+    List<Arguments> cases = new ArrayList<>();
+    int k = 0;
+    for (int[] d : dims) {
+      for (CacheFormat.Quantization q : new CacheFormat.Quantization[] {
+          CacheFormat.Quantization.INT8, CacheFormat.Quantization.INT4}) {
+        for (int v = 0; v < 2; v++) {
+          int[] h = heads[k % heads.length];
+          RopeKeyLayout layout = k % 5 == 4 ? RopeKeyLayout.SHARED : RopeKeyLayout.PER_KV_HEAD;
+          MlaShape s = new MlaShape(h[0], h[1], d[0], d[1], layout,
+              (float) (1 / Math.sqrt(2 * d[0] + 8)));
+          CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
+              windows[k % windows.length], k % 3 == 1);
+          Queries p = MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length];
+          cases.add(Arguments.of("sweep", s, f, p, 1 + k % 2, k % 4 == 0 ? 5 : 0));
+          k++;
+        }
+      }
+    }
+    // split-KV decode with the window boundary inside one split, and a long prefill
+    MlaShape llama = MlaShape.mha2mla(32, 32, 128, 8, 16);
+    cases.add(Arguments.of("splitKV", llama, CacheFormat.int4(64).withWindow(100),
+        new Queries(1, 599), 2, 0));
+    cases.add(Arguments.of("splitKV", llama, CacheFormat.int8(32), new Queries(1, 1023), 2, 3));
+    cases.add(Arguments.of("prefill", MlaShape.mha2mla(6, 6, 64, 4, 8),
+        CacheFormat.int4(32).withWindow(20).withQuantizedRopeKeys(), new Queries(40, 100), 2, 0));
+    return cases.stream();
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} {3} threads={4} poisoned={5}")
+  @MethodSource("cases")
+  void matchesOracleOnDecodedCache(String label, MlaShape s, CacheFormat format, Queries q,
+      int threads, int poisoned) {
+    Seeds.Case c = Seeds.forCase("qmla " + label + " " + s + " " + format + " " + q + " " + threads);
+    int ctx = q.firstQueryPos() + q.tokens();
+    int rows = q.tokens() * s.heads();
+    int layer = 1;
+    try (Arena arena = Arena.ofShared();
+        LatentCache cache = new LatentCache(s, 2, format, ctx + poisoned)) {
+      Caches.fill(arena, c, cache, 0, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
+      Caches.fill(arena, c, cache, layer, ctx, poisoned);
+      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.ropeDim() + s.latentDim()));
+      Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), qStd);
+      Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
+      double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
+          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx),
+          Caches.latents(cache, layer, ctx), s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(),
+          s.ropeKeys() == RopeKeyLayout.SHARED, q.firstQueryPos(), s.softmaxScale());
+      double floor = ErrorCheck.floor(DType.F32, s.ropeDim() + s.latentDim() + ctx);
+      Conformance.check("quantized mla attention", c, threads, ref, floor, BackendCases.cpuNames(),
+          b -> {
+            Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
+            b.mlaAttention(s, qRope, qLatent, cache, layer, q.firstQueryPos(), out);
+            return Inputs.floats(out);
+          });
+    }
+  }
+}
