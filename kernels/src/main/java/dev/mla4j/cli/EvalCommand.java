@@ -37,6 +37,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--windows", defaultValue = "0", description = "at most this many windows (0: all)")
   int maxWindows;
 
+  @Option(names = "--first-window", defaultValue = "0",
+      description = "skip this many windows first (e.g. the calibration part of a file)")
+  int firstWindow;
+
   @Option(names = "--cache", defaultValue = "F32",
       description = "cache storage: F32, BF16, F16, INT8 or INT4 (per-token group scales)")
   String cacheType;
@@ -66,6 +70,11 @@ final class EvalCommand implements Callable<Integer> {
             : Loaded.original(model, backend, window, format)) {
       ModelConfig c = loaded.model.config();
       int[] ids = Tokens.parse(tokens).read(data, c.vocabSize());
+      if (firstWindow < 0 || (long) firstWindow * window >= ids.length) {
+        throw new IllegalArgumentException("--first-window " + firstWindow + ": " + data + " has "
+            + ids.length + " tokens, " + ids.length / window + " windows of " + window);
+      }
+      ids = java.util.Arrays.copyOfRange(ids, firstWindow * window, ids.length);
       int windows = Perplexity.windows(ids.length, window);
       if (maxWindows > 0) {
         windows = Math.min(windows, maxWindows);
