@@ -118,6 +118,14 @@ final class SimdMlaTile {
   void block(Tensor latent, int latentRow0, Tensor rope, int ropeRow0, int p0, int n) {
     for (int t = 0; t < n; t++) {
       SimdLoads.widen(latent, latentRow0 + t, 0, latentDim, c, t * lp, lp);
+    }
+    stageRope(rope, ropeRow0, n);
+    foldStaged(p0, n);
+  }
+
+  /** Widens rope rows {@code ropeRow0..+n} of a plain block or ring into {@link #kr}. */
+  void stageRope(Tensor rope, int ropeRow0, int n) {
+    for (int t = 0; t < n; t++) {
       if (drp == ropeDim) { // no per-key padding: the whole rope row widens in one pass
         SimdLoads.widen(rope, ropeRow0 + t, 0, krw, kr, t * krw, krw);
       } else {
@@ -126,6 +134,10 @@ final class SimdMlaTile {
         }
       }
     }
+  }
+
+  /** Folds positions {@code [p0, p0+n)} whose rows are staged in {@link #c} and {@link #kr}. */
+  void foldStaged(int p0, int n) {
     for (int r0 = 0; r0 < rowsP; r0 += ROWS) {
       if (!sees(r0, p0)) {
         continue;

@@ -46,7 +46,10 @@ public record Profile(String name, int warmupIterations, int warmupMillis, int i
 
   private static final int K = 1024;
 
-  public static final Profile QUICK = new Profile("quick", 1, 300, 3, 300, ONE_PER_MODEL,
+  // 3 x 1 s of warm-up: a fresh fork runs the Vector API kernels interpreted or in C1 (every
+  // vector op boxed, 10-100x slower) until C2 has compiled them, which at long contexts takes
+  // more than a second of calls; 300 ms warm-up left some rows 100x slow.
+  public static final Profile QUICK = new Profile("quick", 3, 1000, 3, 500, ONE_PER_MODEL,
       List.of(K, 4 * K, 16 * K, 32 * K),
       PAPER.stream().filter(p -> !ONE_PER_MODEL.contains(p)).toList(), List.of(4 * K),
       List.of(DecodePreset.SMOLLM_135M_DKV16), List.of(K),

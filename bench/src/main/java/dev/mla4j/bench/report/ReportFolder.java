@@ -102,9 +102,21 @@ public final class ReportFolder {
         JmhResult.read(file(JMH_JSON)), gpu, s.budgetBytes(), s.failed());
   }
 
-  /** Writes the charts and {@code report.md}; returns the Markdown's path. */
+  /**
+   * Writes the charts and {@code report.md}; returns the Markdown's path. A host where Java2D
+   * cannot measure text (no fontconfig or fonts, as on bare GPU hosts) still gets the Markdown
+   * and the JSON; the charts can be drawn later anywhere with {@code --rerender}.
+   */
   public Path render(ReportData data) throws IOException {
-    Map<String, String> charts = ReportCharts.write(dir, data);
+    Map<String, String> charts;
+    try {
+      charts = ReportCharts.write(dir, data);
+    } catch (RuntimeException | LinkageError e) {
+      System.err.println("mla4j report: charts not drawn here (" + e.getMessage() + "); the "
+          + "measurements are saved: run `ReportMain --rerender --out " + dir + "` on a machine "
+          + "with fonts to draw them");
+      charts = Map.of();
+    }
     Path md = file(MARKDOWN);
     Files.writeString(md, MarkdownReport.render(data, charts), StandardCharsets.UTF_8);
     return md;

@@ -1,0 +1,99 @@
+package dev.mla4j.simd;
+
+import static dev.mla4j.simd.SimdConstants.LANES;
+
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.LatentCache;
+import dev.mla4j.cache.QuantizedBlock;
+import dev.mla4j.cache.QuantizedLayout;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Dequantizes one quantized 64-token block into a {@link SimdMlaTile}'s staging rows
+ * ({@code c [64][lp]}, {@code kr [64][krw]}), the same one-block F32 staging the BF16 path widens
+ * into, so that every group of query rows reuses the decoded block instead of decoding each code
+ * again per group ({@link SimdQuantMlaBlock}). The staging holds one block, never the cache:
+ * 64·lp floats, reused for the next block. Vector loads of codes as in {@link SimdQuantLoads};
+ * group tails element by element.
+ */
+final class SimdQuantStage {
+  private final SimdMlaTile tile;
+  private final LatentCache cache;
+  private final boolean int4;
+  private final float[] ropeRow;
+
+  SimdQuantStage(SimdMlaTile tile, LatentCache cache) {
+    this.tile = tile;
+    this.cache = cache;
+    this.int4 = cache.format().quantization() == Quantization.INT4;
+    this.ropeRow = new float[tile.ropeKeys * tile.ropeDim];
+  }
+
+  /** Stages and folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64). */
+  void fold(int layer, int p0, int n) {
+    int block = p0 / SimdMlaTile.BLOCK;
+    QuantizedBlock latent = cache.latentCodes(layer, block);
+    for (int t = 0; t < n; t++) {
+      row(latent, t, tile.c, t * tile.lp);
+      Arrays.fill(tile.c, t * tile.lp + tile.latentDim, (t + 1) * tile.lp, 0f);
+    }
+    if (tile.ropeDim > 0) {
+      if (cache.ropeKeysQuantized()) {
+        QuantizedBlock rope = cache.ropeCodes(layer, block);
+        for (int t = 0; t < n; t++) {
+          rope.dequantize(t, ropeRow, 0);
+          for (int k = 0; k < tile.ropeKeys; k++) {
+            int dst = t * tile.krw + k * tile.drp;
+            System.arraycopy(ropeRow, k * tile.ropeDim, tile.kr, dst, tile.ropeDim);
+            Arrays.fill(tile.kr, dst + tile.ropeDim, dst + tile.drp, 0f);
+          }
+        }
+      } else {
+        tile.stageRope(cache.ropeBlock(layer, block), 0, n);
+      }
+    }
+    tile.foldStaged(p0, n);
+  }
+
+  /** Row {@code slot} of a one-segment latent block, codes times group scale, into dst. */
+  private void row(QuantizedBlock b, int slot, float[] dst, int off) {
+    QuantizedLayout l = b.layout();
+    MemorySegment seg = b.data();
+    long codes = b.codeRow(slot);
+    long scales = b.scaleRow(slot);
+    for (int g = 0; g < l.groupsPerSegment(); g++) {
+      int m = l.groupLength(g);
+      long group = codes + l.groupOffset(0, g);
+      float s = SimdQuantLoads.scale(seg, scales, g);
+      int at = off + g * l.groupSize();
+      if (int4) {
+        int4Group(seg, group, m, s, dst, at);
+      } else {
+        int e = 0;
+        for (; e + LANES <= m; e += LANES) {
+          SimdQuantLoads.int8(seg, group + e).mul(s).intoArray(dst, at + e);
+        }
+        for (; e < m; e++) {
+          dst[at + e] = s * SimdQuantLoads.code(seg, group, e, m, false);
+        }
+      }
+    }
+  }
+
+  /** A group of m int4 codes: byte j holds element j (low nibble) and j + ceil(m/2) (high). */
+  private static void int4Group(MemorySegment seg, long group, int m, float s, float[] dst, int at) {
+    int half = (m + 1) / 2;
+    int e = 0;
+    for (; e + LANES <= m - half; e += LANES) {
+      SimdQuantLoads.lowNibbles(seg, group + e).mul(s).intoArray(dst, at + e);
+      SimdQuantLoads.highNibbles(seg, group + e).mul(s).intoArray(dst, at + half + e);
+    }
+    for (int i = e; i < half; i++) {
+      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, true);
+    }
+    for (int i = half + e; i < m; i++) {
+      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, true);
+    }
+  }
+}
