@@ -56,8 +56,10 @@ final class ConvertCommand implements Callable<Integer> {
       description = "SVD_split latent per side: paper (d_kv/2) or code (d_kv, cache 2x)")
   String splitWidth;
 
-  @Option(names = "--sigma", defaultValue = "up",
-      description = "singular values: up (reference code) or sqrt (paper, sqrt on both factors)")
+  @Option(names = "--sigma", defaultValue = "auto",
+      description = "singular values: up (reference code), sqrt (paper, sqrt on both factors) or "
+          + "auto: sqrt with --activation-aware, up without (the placement with the lower int4 "
+          + "cache error for each, README 'Quantized caches')")
   String sigma;
 
   @Option(names = "--activation-aware",
@@ -105,7 +107,9 @@ final class ConvertCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PairSelection.Strategy select = PairSelection.Strategy.parse(strategy);
     MlaConverter.SvdMethod method = enumOption(MlaConverter.SvdMethod.class, "--svd", svd);
-    SigmaPlacement placement = sigma.equalsIgnoreCase("sqrt") ? SigmaPlacement.SQRT_BOTH
+    SigmaPlacement placement = sigma.equalsIgnoreCase("auto")
+        ? (activationAware ? SigmaPlacement.SQRT_BOTH : SigmaPlacement.UP)
+        : sigma.equalsIgnoreCase("sqrt") ? SigmaPlacement.SQRT_BOTH
         : enumOption(SigmaPlacement.class, "--sigma", sigma);
     MlaConverter.SplitWidth width = enumOption(MlaConverter.SplitWidth.class, "--split-width",
         splitWidth);
