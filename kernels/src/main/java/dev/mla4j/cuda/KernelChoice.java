@@ -5,12 +5,14 @@ import dev.mla4j.tensor.DType;
 /**
  * Which attention kernel a {@link PagedAttention} plan launches, with its CTA shape: HG heads per
  * CTA, TK tokens per shared-memory tile, threads, dynamic shared memory, and how many CTAs of it
- * an SM holds (what the split count aims to fill). The fast kernels (native/mha_decode.cu,
+ * an SM holds (what the split count aims to fill), the fewest 64-token blocks per key-range split
+ * and the most splits per SM (each split re-reads its queries and writes a partial output that the
+ * merge kernel, one CTA per query row, reads back). The fast kernels (native/mha_decode.cu,
  * native/mla_mma.cu) take only the shapes they were instantiated for; {@code null} means "use
  * the generic kernel".
  */
 record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads, int sharedBytes,
-    int ctasPerSm) {
+    int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm) {
 
   /** Head dims of the MHA fast kernel (template D). */
   private static final int[] MHA_HEAD_DIMS = {64, 128};
@@ -18,7 +20,16 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   private static final int[] MHA_GROUPS = {8, 4, 2, 1};
   static final int MHA_THREADS = 128;
   /** 4-warp CTAs of <= 128 registers per thread: several per SM. */
-  static final int MHA_CTAS_PER_SM = 8;
+  /**
+   * 16, not the 8 that fit at once: measured on the H100 at batch 1, 32 heads, 32K/128K tokens,
+   * 2.38/2.72 TB/s against 2.25/2.46 (native/NOTES.md, v2c).
+   */
+  static final int MHA_CTAS_PER_SM = 16;
+  /**
+   * With 16 CTAs per SM, short contexts or few heads would split into 1-4 block splits whose
+   * fixed costs dominate (16 heads, 32K: 4 blocks per split 1.63 TB/s, 8 blocks 1.98 TB/s).
+   */
+  static final int MHA_MIN_BLOCKS_PER_SPLIT = 8;
 
   static final int MLA_THREADS = 256;
   private static final int MLA_WARPS = MLA_THREADS / 32;
@@ -31,6 +42,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   private static final int MLA_STAGES = 2;
   /** One 256-thread CTA of ~230 registers per SM; 2 so that the last wave is short. */
   static final int MLA_CTAS_PER_SM = 2;
+  /**
+   * At most one split per SM: at batch 1 the 2-per-SM target made 256 splits whose partials and
+   * merge dominated (32K: 436 against 201 us; 128K: 616 against 380 us, native/NOTES.md v2c).
+   */
+  static final int MLA_MAX_SPLITS_PER_SM = 1;
   private static final int[] MLA_TILES = {64, 32, 16};
 
   /** The memory-bound MHA/GQA kernel, or null when the shape or dtype has no instance. */
@@ -47,7 +63,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     }
     String name = "mla4j_mha_decode_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim
         + "_g" + g;
-    return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM);
+    return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT,
+        Integer.MAX_VALUE);
   }
 
   /**
@@ -82,7 +99,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
           shared ? 0 : ropeWidth, ropeKvStride, tk);
       if (bytes <= sharedLimit) {
         return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw, hs, tk, MLA_THREADS,
-            bytes, MLA_CTAS_PER_SM);
+            bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM);
       }
     }
     return null;

@@ -98,8 +98,9 @@ public final class PagedAttention implements AutoCloseable {
     int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
     long base = (long) tokenRows * headGroups;
     long target = (long) choice.ctasPerSm() * context.multiprocessors();
-    int wanted = (int) Math.max(1, Math.min(keyBlocks, (target + base - 1) / base));
-    int perSplit = (keyBlocks + wanted - 1) / wanted;
+    long maxSplits = Math.max(1, (long) choice.maxSplitsPerSm() * context.multiprocessors());
+    int wanted = (int) Math.max(1, Math.min(Math.min(keyBlocks, maxSplits), (target + base - 1) / base));
+    int perSplit = Math.max(choice.minBlocksPerSplit(), (keyBlocks + wanted - 1) / wanted);
     this.splits = (keyBlocks + perSplit - 1) / perSplit;
     this.sharedBytes = choice.sharedBytes();
     if (sharedBytes > 0) {
@@ -163,7 +164,7 @@ public final class PagedAttention implements AutoCloseable {
       case BF16 -> "bf16";
       case F16 -> "f16";
     };
-    return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM);
+    return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM, 1, Integer.MAX_VALUE);
   }
 
   /** Floats of one staged token: the A, B and V columns of the kv heads a head group spans. */
