@@ -89,4 +89,11 @@ typedef struct {
   int dtype;
 } FillParams;
 
+// Tensor-core peak probe: every warp runs iters rounds of MMA_PEAK_CHAINS independent
+// m16n8k16 BF16 MMAs on register operands, then writes one float per thread (so the work is live).
+typedef struct {
+  float* out;  // [blocks · threads]
+  long long iters;
+} PeakParams;
+
 #endif

@@ -61,6 +61,23 @@ public final class CudaDecode {
     }
   }
 
+  /**
+   * Dense BF16 tensor-core throughput in TFLOP/s (mma.sync m16n8k16, FP32 accumulators, operands
+   * in registers, no memory traffic): the compute ceiling of the MLA kernels, which use the same
+   * instruction. 4 CTAs of 8 warps per SM; median of 10 launches of about 5 ms.
+   */
+  public static double tensorCoreTflops(CudaContext ctx, CudaStream stream) {
+    int blocks = 4 * ctx.multiprocessors();
+    long iters = 16384;
+    try (DeviceBuffer out = ctx.allocate((long) blocks * CudaOps.PEAK_THREADS * Float.BYTES)) {
+      double[] ms = time(ctx, stream, 10,
+          () -> CudaOps.mmaPeak(ctx, stream, out.pointer(), blocks, iters));
+      double flops = (double) blocks * (CudaOps.PEAK_THREADS / 32) * iters * CudaOps.PEAK_CHAINS
+          * 2 * 16 * 8 * 16;
+      return flops / (median(ms) * 1e-3) / 1e12;
+    }
+  }
+
   /** Times MLA of {@code mla} (when non-null) or else MHA of {@code mha}. */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
       MhaShape mha, int batch, int context) {

@@ -78,4 +78,21 @@ public final class CudaOps {
           p.segment);
     }
   }
+
+  /** Warps of {@link #mmaPeak}: 8 per CTA, 4 CTAs per SM (registers allow it, the MMA pipe is shared). */
+  public static final int PEAK_THREADS = 256;
+  /** BF16 MMAs of m16n8k16 per warp and iteration of {@code mla4j_mma_peak_bf16}. */
+  public static final int PEAK_CHAINS = 8;
+
+  /**
+   * Launches the tensor-core peak probe ({@code native/mla_mma.cu}): {@code blocks} CTAs of
+   * {@link #PEAK_THREADS} threads, each warp {@code iters}·{@link #PEAK_CHAINS} MMAs of
+   * 2·16·8·16 FLOPs; {@code out} takes blocks·PEAK_THREADS floats.
+   */
+  public static void mmaPeak(CudaContext ctx, CudaStream stream, long out, int blocks, long iters) {
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.PEAK).set("out", out).set("iters", iters);
+      ctx.launch("mla4j_mma_peak_bf16", blocks, 1, 1, PEAK_THREADS, 0, stream, p.segment);
+    }
+  }
 }

@@ -73,6 +73,11 @@ final class KernelStructs {
       ptr("dst"),          // [n] dtype
       JAVA_LONG.withName("n"), i32("seed"), i32("dtype"));
 
+  /** PeakParams (16 bytes). */
+  static final StructLayout PEAK = MemoryLayout.structLayout(
+      ptr("out"),          // [blocks·threads] F32
+      JAVA_LONG.withName("iters"));
+
   /** One struct instance in memory, written field by field. */
   static final class Writer {
     private final StructLayout layout;

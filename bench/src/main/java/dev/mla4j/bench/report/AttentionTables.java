@@ -104,11 +104,13 @@ final class AttentionTables {
       rows.add(List.of(p.label(), Integer.toString(m.batch()), Md.tokens(m.context()),
           cell(m), h == null ? "-" : cell(h), Md.times(ht / m.medianMicros()),
           Md.num(m.gbps(), 0), Md.num(m.tflops(), 2), Md.percent(m.gbps() / gpu.copyGBps()),
+          gpu.tensorCoreTflops() > 0 ? Md.percent(m.tflops() / gpu.tensorCoreTflops()) : "-",
           h == null ? "-" : Md.num(h.gbps(), 0),
           h == null ? "-" : Md.percent(h.gbps() / gpu.copyGBps()), m.kernel()));
     }
     Md.table(sb, List.of("preset", "batch", "N", "MLA", "MHA", "MHA/MLA", "MLA GB/s",
-        "MLA TFLOP/s", "MLA % copy BW", "MHA GB/s", "MHA % copy BW", "MLA kernel"), rows);
+        "MLA TFLOP/s", "MLA % copy BW", "MLA % TC", "MHA GB/s", "MHA % copy BW", "MLA kernel"),
+        rows);
   }
 
   private static String cell(CudaDecode.Row r) {

@@ -8,6 +8,8 @@ import java.util.List;
  *
  * @param device the GPU as the CUDA backend describes it
  * @param copyGBps device-to-device copy bandwidth (read + write), the bandwidth ceiling
+ * @param tensorCoreTflops dense BF16 mma.sync throughput, the compute ceiling (NaN: not measured)
  * @param decode one row per preset, kind, batch and context, skipped ones included
  */
-public record GpuResults(String device, double copyGBps, List<CudaDecode.Row> decode) {}
+public record GpuResults(String device, double copyGBps, double tensorCoreTflops,
+    List<CudaDecode.Row> decode) {}

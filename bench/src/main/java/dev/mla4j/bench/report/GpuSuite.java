@@ -24,7 +24,9 @@ public final class GpuSuite {
     List<CudaDecode.Row> rows = new ArrayList<>();
     try (CudaStream stream = ctx.newStream()) {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
-      console.printf("GPU %s: copy %.0f GB/s%n", ctx.describe(), copy);
+      double tc = CudaDecode.tensorCoreTflops(ctx, stream);
+      console.printf("GPU %s: copy %.0f GB/s, BF16 tensor cores %.0f TFLOP/s%n", ctx.describe(),
+          copy, tc);
       int total = cases(profile);
       int done = 0;
       long start = System.nanoTime();
@@ -39,7 +41,7 @@ public final class GpuSuite {
           }
         }
       }
-      return new GpuResults(ctx.describe(), copy, rows);
+      return new GpuResults(ctx.describe(), copy, tc, rows);
     }
   }
 

@@ -93,6 +93,10 @@ public final class MarkdownReport {
     if (gpu != null) {
       rows.add(List.of("GPU device-to-device copy (read + write)", "",
           Md.num(gpu.copyGBps(), 0) + " GB/s"));
+      if (gpu.tensorCoreTflops() > 0) {
+        rows.add(List.of("GPU BF16 tensor cores (mma.sync m16n8k16, dense)", "",
+            Md.num(gpu.tensorCoreTflops(), 0) + " TFLOP/s"));
+      }
     }
     if (rows.isEmpty()) {
       sb.append("None measured: the fractions of the ceiling are left out.\n\n");
@@ -101,8 +105,8 @@ public final class MarkdownReport {
     Md.table(sb, List.of("probe", "threads", "ceiling"), rows);
     sb.append("Every \"% BW\" is a row's GB/s over the read bandwidth and every \"% FMA\" its"
         + " GFLOP/s over the FMA rate, both at the row's thread count (the probe with the most"
-        + " threads not above it). No tensor-core probe exists yet, so GPU rows show the"
-        + " fraction of the copy bandwidth only.\n\n");
+        + " threads not above it). GPU rows show their GB/s over the copy bandwidth and their"
+        + " TFLOP/s over the tensor-core rate (\"% TC\"; MLA only: MHA decode does no MMA).\n\n");
   }
 
   private static void attention(StringBuilder sb, ReportData d, Ceilings c) {

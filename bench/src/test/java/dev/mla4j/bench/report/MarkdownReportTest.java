@@ -95,8 +95,8 @@ class MarkdownReportTest {
 
   @Test
   void gpuSectionPairsMlaWithItsBaseline() throws IOException {
-    GpuResults gpu = new GpuResults("Test GPU", 3000, List.of(
-        new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 50, 49, 51, 167.8, 5.5,
+    GpuResults gpu = new GpuResults("Test GPU", 3000, 600, List.of(
+        new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 50, 49, 51, 167.8, 30.0,
             "mma", null),
         new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 25, 24, 26, 2684.4, 0.7,
             "mha", null),
@@ -104,12 +104,14 @@ class MarkdownReportTest {
             Double.NaN, Double.NaN, Double.NaN, "", "cache too big")));
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
     assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
+    assertTrue(md.contains("| GPU BF16 tensor cores (mma.sync m16n8k16, dense) |  | 600 TFLOP/s |"), md);
     List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
     assertEquals("50.0 µs", r.get(3));
     assertEquals("25.0 µs", r.get(4)); // the d_kv 32 preset's MHA is the same layer
     assertEquals("0.50×", r.get(5));
     assertEquals("6%", r.get(8)); // 167.8 / 3000
-    assertEquals("89%", r.get(10)); // 2684.4 / 3000
+    assertEquals("5%", r.get(9)); // 30 / 600 TFLOP/s
+    assertEquals("89%", r.get(11)); // 2684.4 / 3000
     assertTrue(row(md, "| Llama-2-7B d_kv 16 | 64 | 128K |").get(3).contains("cache too big"));
   }
 }

@@ -47,7 +47,7 @@ class ReportFolderTest {
     ReportFolder folder = ReportFolder.create(dir.resolve("r"), false);
     List<JmhResult> jmh = MarkdownReportTest.synthetic(dir);
     Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
-    GpuResults gpu = new GpuResults("GPU", 3000, List.of(new CudaDecode.Row("mla",
+    GpuResults gpu = new GpuResults("GPU", 3000, 600, List.of(new CudaDecode.Row("mla",
         "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
         Double.NaN, "", "too big")));
     ReportData data = MarkdownReportTest.data(jmh, gpu);
