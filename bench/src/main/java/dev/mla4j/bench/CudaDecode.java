@@ -81,6 +81,16 @@ public final class CudaDecode {
   /** Times MLA of {@code mla} (when non-null) or else MHA of {@code mha}. */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
       MhaShape mha, int batch, int context) {
+    return measure(ctx, stream, name, mla, mha, batch, 1, context);
+  }
+
+  /**
+   * As {@link #measure(CudaContext, CudaStream, String, MlaShape, MhaShape, int, int)} with
+   * {@code tokens} query tokens per sequence at the last positions of the context: 1 is a decode
+   * step, more a causal prefill chunk whose keys are already cached.
+   */
+  public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
+      MhaShape mha, int batch, int tokens, int context) {
     String kind = mla != null ? "mla" : "mha";
     long bytesPerToken = (long) (mla != null ? mla.cacheElementsPerToken()
         : mha.cacheElementsPerToken()) * CACHE.bytes();
@@ -94,14 +104,14 @@ public final class CudaDecode {
           + PagedLayers.BLOCK_TOKENS + ", got " + context);
     }
     try {
-      return run(ctx, stream, name, mla, mha, batch, context, cacheBytes);
+      return run(ctx, stream, name, mla, mha, batch, tokens, context, cacheBytes);
     } catch (CudaException e) {
       return Row.skip(kind, name, batch, context, "CUDA error: " + e.getMessage());
     }
   }
 
   private static Row run(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
-      MhaShape mha, int batch, int context, long cacheBytes) {
+      MhaShape mha, int batch, int tokens, int context, long cacheBytes) {
     int copies = (int) Math.max(1, Math.min(8, (ROTATE_BYTES + cacheBytes - 1) / cacheBytes));
     while (copies > 1 && cacheBytes * copies > MAX_CACHE_BYTES) {
       copies--;
@@ -116,11 +126,11 @@ public final class CudaDecode {
     try (Arena arena = Arena.ofConfined();
         DevicePagedCache cache = new DevicePagedCache(ctx, CACHE, blocks, widths);
         PagedAttention plan = mla != null
-            ? PagedAttention.mlaTensorCore(ctx, mla, cache, batch, 1, context)
-            : PagedAttention.mha(ctx, mha, cache, batch, 1, context);
-        DeviceBuffer qa = ctx.allocate(4L * batch * heads * aWidth);
-        DeviceBuffer qb = ctx.allocate(4L * Math.max(1, batch * heads * bWidth));
-        DeviceBuffer out = ctx.allocate(4L * batch * heads * aWidth);
+            ? PagedAttention.mlaTensorCore(ctx, mla, cache, batch, tokens, context)
+            : PagedAttention.mha(ctx, mha, cache, batch, tokens, context);
+        DeviceBuffer qa = ctx.allocate(4L * batch * tokens * heads * aWidth);
+        DeviceBuffer qb = ctx.allocate(4L * Math.max(1, batch * tokens * heads * bWidth));
+        DeviceBuffer out = ctx.allocate(4L * batch * tokens * heads * aWidth);
         DeviceBuffer tables = ctx.allocate(4L * blocks);
         DeviceBuffer first = ctx.allocate(4L * batch)) {
       CudaOps.fillRandom(ctx, stream, cache.pool().pointer(), cache.pool().bytes() / 2, CACHE, 7);
@@ -129,7 +139,7 @@ public final class CudaDecode {
       int[] table = new int[blocks];
       Arrays.setAll(table, i -> i);
       int[] pos = new int[batch];
-      Arrays.fill(pos, context - 1);
+      Arrays.fill(pos, context - tokens);
       MemorySegment ht = arena.allocate(4L * blocks, 4);
       ht.copyFrom(MemorySegment.ofArray(table));
       MemorySegment hp = arena.allocate(4L * batch, 4);
@@ -148,8 +158,10 @@ public final class CudaDecode {
       double[] ms = time(ctx, stream, reps, launch);
       checkFinite(arena, stream, out);
       double med = median(ms);
-      KernelCost cost = mla != null ? KernelCost.mlaDecode(mla, context, CACHE)
-          : KernelCost.mhaDecode(mha, context, CACHE);
+      KernelCost cost = tokens == 1
+          ? (mla != null ? KernelCost.mlaDecode(mla, context, CACHE) : KernelCost.mhaDecode(mha, context, CACHE))
+          : (mla != null ? KernelCost.mlaPrefill(mla, context, tokens, CACHE)
+              : KernelCost.mhaPrefill(mha, context, tokens, CACHE));
       double seconds = med * 1e-3;
       Arrays.sort(ms);
       return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),

@@ -89,14 +89,19 @@ final class AttentionTables {
 
   /** GPU decode: MLA and its baseline per preset, batch and context. */
   static void gpu(StringBuilder sb, GpuResults gpu) {
+    gpu(sb, gpu, gpu.decode());
+  }
+
+  /** GPU rows of one kind (decode or prefill): MLA and its baseline per preset, batch, context. */
+  static void gpu(StringBuilder sb, GpuResults gpu, List<CudaDecode.Row> all) {
     List<List<String>> rows = new ArrayList<>();
-    List<CudaDecode.Row> mla = gpu.decode().stream().filter(r -> r.kind().equals("mla"))
+    List<CudaDecode.Row> mla = all.stream().filter(r -> r.kind().equals("mla"))
         .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
             .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
         .toList();
     for (CudaDecode.Row m : mla) {
       DecodePreset p = DecodePreset.named(m.shape());
-      CudaDecode.Row h = gpu.decode().stream().filter(r -> r.kind().equals("mha")
+      CudaDecode.Row h = all.stream().filter(r -> r.kind().equals("mha")
               && DecodePreset.named(r.shape()).mha().equals(p.mha()) && r.batch() == m.batch()
               && r.context() == m.context())
           .findFirst().orElse(null);

@@ -17,6 +17,9 @@ import java.util.Set;
  * copy-bandwidth ceiling. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
+  /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
+  public static final int PREFILL_TOKENS = 64;
+
   private GpuSuite() {}
 
   public static GpuResults run(Profile profile, PrintStream console) {
@@ -41,7 +44,19 @@ public final class GpuSuite {
           }
         }
       }
-      return new GpuResults(ctx.describe(), copy, tc, rows);
+      List<CudaDecode.Row> prefill = new ArrayList<>();
+      for (DecodePreset p : profile.prefillPresets()) {
+        for (int n : profile.gpuContexts()) {
+          for (boolean mla : new boolean[] {true, false}) {
+            CudaDecode.Row r = CudaDecode.measure(ctx, stream, p.name(), mla ? p.mla() : null,
+                mla ? null : p.mha(), 1, PREFILL_TOKENS, n);
+            console.printf("[gpu prefill] %s %s N=%d: %s%n", mla ? "MLA" : "MHA", p.label(), n,
+                r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()));
+            prefill.add(r);
+          }
+        }
+      }
+      return new GpuResults(ctx.describe(), copy, tc, rows, prefill);
     }
   }
 

@@ -127,6 +127,13 @@ public final class MarkdownReport {
               + " median of 10-100 launches, cache copies rotated so each launch reads from"
               + " DRAM. Costs are one sequence's times the batch.\n\n");
       AttentionTables.gpu(sb, d.gpu());
+      if (d.gpu().prefill() != null && !d.gpu().prefill().isEmpty()) {
+        sb.append("## MLA vs MHA on the GPU: prefill chunk, one layer, BF16 cache\n\n")
+            .append("Causal attention of the last " + GpuSuite.PREFILL_TOKENS + " positions of"
+                + " each sequence over a cache that holds them (device-resident, CUDA events, as"
+                + " above; FLOPs count each query's causal keys).\n\n");
+        AttentionTables.gpu(sb, d.gpu(), d.gpu().prefill());
+      }
     }
   }
 

@@ -101,7 +101,10 @@ class MarkdownReportTest {
         new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 25, 24, 26, 2684.4, 0.7,
             "mha", null),
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN,
-            Double.NaN, Double.NaN, Double.NaN, "", "cache too big")));
+            Double.NaN, Double.NaN, Double.NaN, "", "cache too big")),
+        List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 16, 0, 80, 79, 81, 100, 60,
+            "mma", null), new CudaDecode.Row("mha", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 40, 39, 41,
+            1600, 2, "mha", null)));
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
     assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
     assertTrue(md.contains("| GPU BF16 tensor cores (mma.sync m16n8k16, dense) |  | 600 TFLOP/s |"), md);
@@ -113,5 +116,11 @@ class MarkdownReportTest {
     assertEquals("5%", r.get(9)); // 30 / 600 TFLOP/s
     assertEquals("89%", r.get(11)); // 2684.4 / 3000
     assertTrue(row(md, "| Llama-2-7B d_kv 16 | 64 | 128K |").get(3).contains("cache too big"));
+    String prefill = md.substring(md.indexOf("on the GPU: prefill chunk"));
+    List<String> p = row(prefill, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals("80.0 µs", p.get(3));
+    assertEquals("40.0 µs", p.get(4));
+    assertEquals("0.50×", p.get(5));
+    assertEquals("10%", p.get(9)); // 60 / 600 TFLOP/s
   }
 }

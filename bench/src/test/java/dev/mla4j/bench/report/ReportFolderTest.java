@@ -49,7 +49,8 @@ class ReportFolderTest {
     Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
     GpuResults gpu = new GpuResults("GPU", 3000, 600, List.of(new CudaDecode.Row("mla",
         "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
-        Double.NaN, "", "too big")));
+        Double.NaN, "", "too big")), List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1,
+        4096, 16, 0, 80, 79, 81, 100, 40, "mma", null)));
     ReportData data = MarkdownReportTest.data(jmh, gpu);
     folder.save(data);
     ReportData back = ReportFolder.existing(folder.dir()).load();
