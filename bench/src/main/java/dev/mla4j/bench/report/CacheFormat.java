@@ -22,9 +22,45 @@ public interface CacheFormat {
   /** Bytes per token over all layers of the preset's MHA/GQA baseline cache in this format. */
   long mhaBytesPerToken(DecodePreset preset);
 
-  /** The formats the library's caches have today. */
+  /**
+   * The formats the library's caches have today: F32, BF16, and int8/int4 with BF16 group
+   * scales; the last row quantizes the MLA rope keys too, as the paper's int4 setting does
+   * (spec 5.2), with groups of 128.
+   */
   static List<CacheFormat> standard() {
-    return List.of(new Plain(DType.F32), new Plain(DType.BF16));
+    return List.of(new Plain(DType.F32), new Plain(DType.BF16),
+        new Quantized(dev.mla4j.cache.CacheFormat.int8(64), dev.mla4j.cache.CacheFormat.int8(64)),
+        new Quantized(dev.mla4j.cache.CacheFormat.int4(64), dev.mla4j.cache.CacheFormat.int4(64)),
+        new Quantized(dev.mla4j.cache.CacheFormat.int4(128).withQuantizedRopeKeys(),
+            dev.mla4j.cache.CacheFormat.int4(128)));
+  }
+
+  /**
+   * A quantized cache: the MLA cache in {@code mla}, the MHA baseline in {@code mha} (the same
+   * codes and group size; an MHA cache has no separate rope keys). Bytes, scales included, are
+   * what the caches report for themselves.
+   */
+  record Quantized(dev.mla4j.cache.CacheFormat mla, dev.mla4j.cache.CacheFormat mha)
+      implements CacheFormat {
+    @Override
+    public String name() {
+      return mla.quantization() + " g" + mla.groupSize()
+          + (mla.quantizeRopeKeys() ? ", rope " + mla.quantization() : ", rope BF16");
+    }
+
+    @Override
+    public long mlaBytesPerToken(DecodePreset preset) {
+      try (LatentCache cache = new LatentCache(preset.mla(), preset.layers(), mla, 1)) {
+        return cache.bytesPerToken();
+      }
+    }
+
+    @Override
+    public long mhaBytesPerToken(DecodePreset preset) {
+      try (KvCache cache = new KvCache(preset.mha(), preset.layers(), mha, 1)) {
+        return cache.bytesPerToken();
+      }
+    }
   }
 
   /**
