@@ -33,6 +33,7 @@ final class SimdQuantMhaBlock {
   private final SoftmaxState state;
   private final int firstQueryPos;
   private final float[] p;    // [rows][BLOCK]
+  private final float[] ws = new float[BLOCK]; // probability x group scale per token
 
   SimdQuantMhaBlock(MhaShape s, CacheFormat format, float[] qs, SoftmaxState state,
       int firstQueryPos, float[] p) {
@@ -59,9 +60,7 @@ final class SimdQuantMhaBlock {
       Arrays.fill(p, o + visible, o + BLOCK, 0f);
       if (visible > 0) {
         SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, state.acc, s.headDim());
-        for (int t = 0; t < visible; t++) {
-          addValue(row, values, t, kv, p[o + t]);
-        }
+        addValues(row, values, visible, kv, o);
       }
     }
   }
@@ -108,41 +107,50 @@ final class SimdQuantMhaBlock {
     return total.reduceLanes(VectorOperators.ADD) + tail;
   }
 
-  /** {@code acc[row] += weight · V(t)} for kv head {@code kv}, weight times each group's scale. */
-  private void addValue(int row, QuantizedBlock values, int t, int kv, float weight) {
-    if (weight == 0) {
-      return;
-    }
+  /**
+   * {@code acc[row] += Σ_t p[t] · V(t)} over the block's first {@code visible} tokens, kv head
+   * {@code kv}. Tokens are the inner loop, so each accumulator vector stays in registers across
+   * the block (one load and one store per block, not per token); {@code ws[t]} is the
+   * probability times token t's group scale.
+   */
+  private void addValues(int row, QuantizedBlock values, int visible, int kv, int o) {
     MemorySegment seg = values.data();
-    long codes = values.codeRow(t);
-    long scales = values.scaleRow(t);
     int groups = layout.groupsPerSegment();
     float[] acc = state.acc;
     int a0 = row * s.headDim();
     for (int g = 0; g < groups; g++) {
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
-      long group = codes + layout.groupOffset(kv, g);
+      long offset = layout.groupOffset(kv, g);
       int ag = a0 + g * layout.groupSize();
-      float ws = weight * SimdQuantLoads.scale(seg, scales, kv * groups + g);
-      FloatVector x = FloatVector.broadcast(FLOATS, ws);
+      for (int t = 0; t < visible; t++) {
+        ws[t] = p[o + t] * SimdQuantLoads.scale(seg, values.scaleRow(t), kv * groups + g);
+      }
       int bound = FLOATS.loopBound(m / 2);
       for (int j = 0; j < bound; j += LANES) {
-        FloatVector lo;
-        FloatVector hi;
-        if (int4) {
-          lo = SimdQuantLoads.lowNibbles(seg, group + j);
-          hi = SimdQuantLoads.highNibbles(seg, group + j);
-        } else {
-          lo = SimdQuantLoads.int8(seg, group + j);
-          hi = SimdQuantLoads.int8(seg, group + half + j);
+        FloatVector lo = FloatVector.fromArray(FLOATS, acc, ag + j);
+        FloatVector hi = FloatVector.fromArray(FLOATS, acc, ag + half + j);
+        for (int t = 0; t < visible; t++) {
+          FloatVector x = FloatVector.broadcast(FLOATS, ws[t]);
+          long group = values.codeRow(t) + offset;
+          if (int4) {
+            lo = SimdQuantLoads.lowNibbles(seg, group + j).fma(x, lo);
+            hi = SimdQuantLoads.highNibbles(seg, group + j).fma(x, hi);
+          } else {
+            lo = SimdQuantLoads.int8(seg, group + j).fma(x, lo);
+            hi = SimdQuantLoads.int8(seg, group + half + j).fma(x, hi);
+          }
         }
-        lo.fma(x, FloatVector.fromArray(FLOATS, acc, ag + j)).intoArray(acc, ag + j);
-        hi.fma(x, FloatVector.fromArray(FLOATS, acc, ag + half + j)).intoArray(acc, ag + half + j);
+        lo.intoArray(acc, ag + j);
+        hi.intoArray(acc, ag + half + j);
       }
       for (int j = bound; j < half; j++) {
         for (int e = j; e < m; e += half) {
-          acc[ag + e] += ws * SimdQuantLoads.code(seg, group, e, m, int4);
+          float sum = 0;
+          for (int t = 0; t < visible; t++) {
+            sum += ws[t] * SimdQuantLoads.code(seg, values.codeRow(t) + offset, e, m, int4);
+          }
+          acc[ag + e] += sum;
         }
       }
     }
