@@ -143,6 +143,16 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 
   // Queues the cp.async copies of tile i into stage i % 2 (rows past tok_end are zero-filled,
   // so that no stale value, NaN included, meets a zero probability in the second product).
+  // Each thread walks its (token, 16-byte chunk) cells of a tile by adding MLA_THREADS cells at a
+  // time as (dt rows, dc chunks) with a carry: no integer division per cp.async (it cost ~20
+  // instructions each, in an issue-bound loop).
+  const int rc = (L + drs) / 8;
+  const int rc_dt = MLA_THREADS / rc, rc_dc = MLA_THREADS - rc_dt * rc;
+  const int rc_t0 = tid / rc, rc_c0 = tid - rc_t0 * rc;
+  const int pc = span / 8;
+  const int pc_dt = pc > 0 ? MLA_THREADS / pc : 0, pc_dc = pc > 0 ? MLA_THREADS - pc_dt * pc : 0;
+  const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
+
   auto load_tile = [&](int i) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
@@ -150,24 +160,32 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const bf16_t* b = (const bf16_t*)(block + p.b_offset);
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
-    const int row_chunks = (L + drs) / 8;
-    for (int c = tid; c < TK * row_chunks; c += MLA_THREADS) {
-      const int tt = c / row_chunks;
-      const int col = (c - tt * row_chunks) * 8;
+    for (int tt = rc_t0, cc = rc_c0; tt < TK;) {
+      const int col = cc * 8;
       const bool valid = tok0 + tt < tok_end;
       const long long slot = slot0 + tt;
       const bf16_t* src = col < L ? a + slot * p.a_row + col : b + slot * p.b_row + col - L;
       cp_async16(tile + tt * qs + col, valid ? src : a, valid);
+      tt += rc_dt;
+      cc += rc_dc;
+      if (cc >= rc) {
+        cc -= rc;
+        tt++;
+      }
     }
     if (drh > 0) {
       bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rs;
-      const int rope_chunks = span / 8;
-      for (int c = tid; c < TK * rope_chunks; c += MLA_THREADS) {
-        const int tt = c / rope_chunks;
-        const int col = (c - tt * rope_chunks) * 8;
+      for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
+        const int col = cc * 8;
         const bool valid = tok0 + tt < tok_end;
         const bf16_t* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + col;
         cp_async16(rope + tt * rs + col, valid ? src : b, valid);
+        tt += pc_dt;
+        cc += pc_dc;
+        if (cc >= pc) {
+          cc -= pc;
+          tt++;
+        }
       }
     }
     asm volatile("cp.async.commit_group;\n" ::);
