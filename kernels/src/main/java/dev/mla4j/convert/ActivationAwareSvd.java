@@ -65,14 +65,8 @@ public final class ActivationAwareSvd {
     if (!(floor > 0 && floor < 1)) {
       throw new IllegalArgumentException("eigenvalue floor must be in (0, 1), got " + floor);
     }
-    // symmetrised: moments summed by a float GEMM may differ from their transpose in the last bit
-    double[][] sym = new double[d][d];
-    for (int i = 0; i < d; i++) {
-      for (int j = 0; j < d; j++) {
-        sym[i][j] = 0.5 * (moments[i][j] + moments[j][i]);
-      }
-    }
-    SymmetricEigen.Result eig = SymmetricEigen.of(sym);
+    // moments summed by a float GEMM may differ from their transpose in the last bit
+    SymmetricEigen.Result eig = SymmetricEigen.of(Dense.symmetrized(moments));
     double[] lambda = eig.values();
     double[][] vectorsT = eig.vectorsT();
     double max = lambda[0];

@@ -115,15 +115,7 @@ final class AttentionErrorWeights {
   private static double[][] product(Backend b, Tensor x, Tensor y, Arena tmp) {
     Tensor p = Tensor.allocate(tmp, DType.F32, x.rows(), y.rows());
     b.linear(x, y, p);
-    double[][] out = Dense.toDouble(p);
-    for (int i = 0; i < out.length; i++) { // symmetrised: the float GEMM is not exactly symmetric
-      for (int k = 0; k < i; k++) {
-        double avg = 0.5 * (out[i][k] + out[k][i]);
-        out[i][k] = avg;
-        out[k][i] = avg;
-      }
-    }
-    return out;
+    return Dense.symmetrized(Dense.toDouble(p)); // the float GEMM is not exactly symmetric
   }
 
   private static double[] project(Tensor w, double[] x) {

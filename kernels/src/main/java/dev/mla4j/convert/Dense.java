@@ -92,4 +92,16 @@ final class Dense {
       }
     }
   }
+
+  /** {@code (a + aᵀ) / 2} of a square matrix, a fresh array. */
+  static double[][] symmetrized(double[][] a) {
+    int n = a.length;
+    double[][] out = new double[n][n];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < n; j++) {
+        out[i][j] = 0.5 * (a[i][j] + a[j][i]);
+      }
+    }
+    return out;
+  }
 }

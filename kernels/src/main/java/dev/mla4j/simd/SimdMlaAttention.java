@@ -23,13 +23,10 @@ import dev.mla4j.tensor.Tensor;
  * along L and d_r and to a multiple of four rows, so the micro-kernels have no tails
  * ({@link SimdMlaTile}).
  *
- * <p>Quantized caches: with more than one group of four query rows (decode with n_h > 4, or
- * prefill), each block below the cache's quantized length is dequantized once into the same
- * one-block F32 staging the BF16 path widens into ({@link SimdQuantStage}) and reused by every
- * group, as BF16 blocks are: decoding a code costs about what widening a BF16 value does. With a
- * single group there is no reuse to gain, and {@link SimdQuantMlaBlock} reads codes and scales
- * straight from the block, dequantizing in registers. The recent-token window (BF16, not
- * quantized) goes through the plain path.
+ * <p>Quantized caches: each block below the cache's quantized length is dequantized once into
+ * the same one-block F32 staging the BF16 path widens into ({@link SimdQuantStage}) and reused by
+ * every group of query rows, as BF16 blocks are: decoding a code costs about what widening a
+ * BF16 value does. The recent-token window (BF16, not quantized) goes through the plain path.
  */
 final class SimdMlaAttention implements MlaKernel {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
@@ -50,15 +47,10 @@ final class SimdMlaAttention implements MlaKernel {
       }
     } else {
       int quantizedEnd = Math.min(to, cache.quantizedLength(layer));
-      if (from < quantizedEnd && tile.rowsP > SimdMlaTile.ROWS) {
+      if (from < quantizedEnd) {
         SimdQuantStage staged = new SimdQuantStage(tile, cache);
         for (int p0 = from; p0 < quantizedEnd; p0 += BLOCK) {
           staged.fold(layer, p0, Math.min(BLOCK, quantizedEnd - p0));
-        }
-      } else if (from < quantizedEnd) {
-        SimdQuantMlaBlock quantized = new SimdQuantMlaBlock(tile, cache);
-        for (int p0 = from; p0 < quantizedEnd; p0 += BLOCK) {
-          quantized.fold(layer, p0, Math.min(BLOCK, quantizedEnd - p0));
         }
       }
       foldWindow(tile, cache, layer, Math.max(from, quantizedEnd), to);

@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Scratch, dimensions and micro-kernels of one MLA attention call over plain rows (see
  * {@link SimdMlaAttention}): queries, accumulators and softmax statistics padded to
- * {@link #ROWS} rows and whole vectors; {@link SimdQuantMlaBlock} folds quantized blocks into
- * the same state.
+ * {@link #ROWS} rows and whole vectors; {@link SimdQuantStage} stages quantized blocks into the
+ * same rows.
  */
 final class SimdMlaTile {
   /** Query rows per micro-tile. */

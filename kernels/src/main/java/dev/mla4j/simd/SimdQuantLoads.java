@@ -4,8 +4,6 @@ import static dev.mla4j.simd.SimdConstants.BYTES;
 import static dev.mla4j.simd.SimdConstants.INTS;
 import static dev.mla4j.simd.SimdConstants.ORDER;
 
-import dev.mla4j.cache.CacheFormat.Quantization;
-import dev.mla4j.cache.QuantizedBlock;
 import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.MemorySegment;
@@ -71,29 +69,5 @@ final class SimdQuantLoads {
   /** Scale {@code index} of the row whose scales start at byte {@code row}. */
   static float scale(MemorySegment seg, long row, int index) {
     return DType.bf16ToFloat(seg.get(SHORT, row + 2L * index));
-  }
-
-  /**
-   * {@code Σ_e q[qOff + e] · k[e]} over segment {@code s} of the quantized row in {@code slot}:
-   * the rope-key part of a score when rope keys are quantized (d_r elements, too short to
-   * vectorize across groups).
-   */
-  static float dot(float[] q, int qOff, QuantizedBlock b, int slot, int s) {
-    QuantizedLayout l = b.layout();
-    MemorySegment seg = b.data();
-    boolean int4 = l.quantization() == Quantization.INT4;
-    long codes = b.codeRow(slot);
-    long scales = b.scaleRow(slot);
-    float sum = 0;
-    for (int g = 0; g < l.groupsPerSegment(); g++) {
-      int m = l.groupLength(g);
-      long group = codes + l.groupOffset(s, g);
-      float part = 0;
-      for (int e = 0; e < m; e++) {
-        part += q[qOff + g * l.groupSize() + e] * code(seg, group, e, m, int4);
-      }
-      sum += part * scale(seg, scales, s * l.groupsPerSegment() + g);
-    }
-    return sum;
   }
 }

@@ -25,6 +25,8 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class SimdQuantMhaBlock {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
+  /** Scratch slot after {@link SimdMhaAttention}'s. */
+  private static final int WEIGHTS = 5;
 
   private final MhaShape s;
   private final QuantizedLayout layout;
@@ -33,7 +35,7 @@ final class SimdQuantMhaBlock {
   private final SoftmaxState state;
   private final int firstQueryPos;
   private final float[] p;    // [rows][BLOCK]
-  private final float[] ws = new float[BLOCK]; // probability x group scale per token
+  private final float[] ws = SimdScratch.floats(WEIGHTS, BLOCK); // probability x group scale per token
 
   SimdQuantMhaBlock(MhaShape s, CacheFormat format, float[] qs, SoftmaxState state,
       int firstQueryPos, float[] p) {

@@ -13,11 +13,14 @@ import java.util.Arrays;
  * Dequantizes one quantized 64-token block into a {@link SimdMlaTile}'s staging rows
  * ({@code c [64][lp]}, {@code kr [64][krw]}), the same one-block F32 staging the BF16 path widens
  * into, so that every group of query rows reuses the decoded block instead of decoding each code
- * again per group ({@link SimdQuantMlaBlock}). The staging holds one block, never the cache:
- * 64·lp floats, reused for the next block. Vector loads of codes as in {@link SimdQuantLoads};
+ * again per group (an earlier kernel that did so, in registers, ran 2-3x slower than BF16). The
+ * staging holds one block, never the cache: 64·lp floats, reused for the next block. Vector loads of codes as in {@link SimdQuantLoads};
  * group tails element by element.
  */
 final class SimdQuantStage {
+  /** Scratch slot after {@link SimdMlaTile}'s. */
+  private static final int ROPE_ROW = 7;
+
   private final SimdMlaTile tile;
   private final LatentCache cache;
   private final boolean int4;
@@ -27,7 +30,7 @@ final class SimdQuantStage {
     this.tile = tile;
     this.cache = cache;
     this.int4 = cache.format().quantization() == Quantization.INT4;
-    this.ropeRow = new float[tile.ropeKeys * tile.ropeDim];
+    this.ropeRow = SimdScratch.floats(ROPE_ROW, tile.ropeKeys * tile.ropeDim);
   }
 
   /** Stages and folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64). */

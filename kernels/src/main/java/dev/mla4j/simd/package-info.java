@@ -1,7 +1,8 @@
 /**
  * The SIMD backend: {@link dev.mla4j.simd.SimdBackend} and its kernels (linear layers, partial
- * RoPE, absorbed MLA and MHA/GQA attention, over plain caches and over int8/int4 caches whose codes
- * are dequantized in registers) written with the JDK Vector API.
+ * RoPE, absorbed MLA and MHA/GQA attention, over plain caches and over int8/int4 caches, whose
+ * codes MLA dequantizes once per block into its F32 staging and MHA in registers) written with
+ * the JDK Vector API.
  *
  * <p>This is the only package that imports {@code jdk.incubator.vector}; nothing outside it may
  * reference its classes directly ({@link dev.mla4j.api.Backends} loads the backend by name after
