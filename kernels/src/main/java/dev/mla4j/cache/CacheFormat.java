@@ -12,7 +12,8 @@ import java.util.Locale;
  * V), each segment into groups of {@link #groupSize} elements, the last group of a segment
  * shorter when the group size does not divide it. Each group has one scale: symmetric absmax,
  * {@code scale = max|x| / qmax} (qmax 127 for int8, 7 for int4) stored as BF16 rounded up so no
- * code clips, and codes {@code round(x / scale)} in {@code [-qmax, qmax]}. Layout and bytes:
+ * code clips, and codes {@code round(x / scale)} in {@code [-qmax, qmax]} (FP8: the E4M3 value
+ * nearest {@code x / scale}, qmax 448). Layout and bytes:
  * {@link QuantizedLayout}.
  *
  * @param dtype storage of everything not quantized: plain caches, rope keys by default, and the
@@ -32,7 +33,14 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
   public enum Quantization {
     NONE(0),
     INT8(127),
-    INT4(7);
+    INT4(7),
+    /**
+     * OCP FP8 E4M3 ("e4m3fn": bias 7, no infinities, largest 448, NaN 0x7f/0xff) codes of
+     * {@code x / scale}, rounded to nearest even ({@link E4m3}); the format the GPU decode kernels
+     * read natively. "Per-block" scales in the FP8 sense: one scale per 1 x groupSize block of a
+     * token's row, as for int8.
+     */
+    FP8(448);
 
     private final int qmax;
 
@@ -79,6 +87,10 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
     return new CacheFormat(DType.BF16, Quantization.INT4, groupSize, 0, false);
   }
 
+  public static CacheFormat fp8(int groupSize) {
+    return new CacheFormat(DType.BF16, Quantization.FP8, groupSize, 0, false);
+  }
+
   public static CacheFormat int8() {
     return int8(DEFAULT_GROUP);
   }
@@ -102,20 +114,20 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
   }
 
   /**
-   * Parses {@code f32}, {@code bf16}, {@code f16}, {@code int8} or {@code int4} (any case); the
+   * Parses {@code f32}, {@code bf16}, {@code f16}, {@code int8}, {@code int4} or {@code fp8} (any case); the
    * quantized ones take {@code groupSize}, {@code window} and {@code quantizeRopeKeys}.
    */
   public static CacheFormat parse(String name, int groupSize, int window, boolean quantizeRopeKeys) {
     String n = name.trim().toUpperCase(Locale.ROOT);
     return switch (n) {
-      case "INT8", "INT4" -> {
+      case "INT8", "INT4", "FP8" -> {
         CacheFormat f = new CacheFormat(DType.BF16, Quantization.valueOf(n), groupSize, window,
             quantizeRopeKeys);
         yield f;
       }
       case "F32", "BF16", "F16" -> plain(DType.valueOf(n));
       default -> throw new IllegalArgumentException("unknown cache format '" + name
-          + "': use F32, BF16, F16, INT8 or INT4");
+          + "': use F32, BF16, F16, INT8, INT4 or FP8");
     };
   }
 

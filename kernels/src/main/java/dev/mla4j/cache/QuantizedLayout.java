@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
  * elements when that is not 0 (no padding, no error). Groups are stored one after the other:
  * <ul>
  *   <li>INT8: one signed byte per element, in element order.
+ *   <li>FP8: one E4M3 byte per element ({@link E4m3}), in element order.
  *   <li>INT4: a group of m elements takes {@code ceil(m/2)} bytes; byte j holds element j in its
  *       low nibble and element {@code j + ceil(m/2)} (if any) in its high nibble, both two's
  *       complement. This "half-split" order lets a kernel turn one vector of bytes into two
@@ -29,7 +30,7 @@ public record QuantizedLayout(Quantization quantization, int segments, int segme
 
   public QuantizedLayout {
     if (quantization == Quantization.NONE) {
-      throw new IllegalArgumentException("a quantized layout needs INT8 or INT4");
+      throw new IllegalArgumentException("a quantized layout needs INT8, INT4 or FP8");
     }
     if (segments <= 0 || segmentLength <= 0 || groupSize < 2 || groupSize % 2 != 0) {
       throw new IllegalArgumentException("bad quantized layout: " + segments + " segments of "
@@ -59,7 +60,7 @@ public record QuantizedLayout(Quantization quantization, int segments, int segme
 
   /** Code bytes of a group of {@code m} elements. */
   public int groupBytes(int m) {
-    return quantization == Quantization.INT8 ? m : (m + 1) / 2;
+    return quantization == Quantization.INT4 ? (m + 1) / 2 : m;
   }
 
   /** Code bytes of one segment. */
@@ -107,6 +108,10 @@ public record QuantizedLayout(Quantization quantization, int segments, int segme
         long base = codes + groupOffset(s, g);
         int half = (m + 1) / 2;
         for (int i = 0; i < m; i++) {
+          if (quantization == Quantization.FP8) {
+            seg.set(ValueLayout.JAVA_BYTE, base + i, E4m3.encode(divide ? x[first + i] / scale : 0f));
+            continue;
+          }
           int q = Math.max(-qmax, Math.min(qmax, divide ? Math.round(x[first + i] / scale) : 0));
           if (quantization == Quantization.INT8) {
             seg.set(ValueLayout.JAVA_BYTE, base + i, (byte) q);
@@ -132,6 +137,10 @@ public record QuantizedLayout(Quantization quantization, int segments, int segme
         long base = codes + groupOffset(s, g);
         int half = (m + 1) / 2;
         for (int i = 0; i < m; i++) {
+          if (quantization == Quantization.FP8) {
+            dst[first + i] = E4m3.decode(seg.get(ValueLayout.JAVA_BYTE, base + i)) * scale;
+            continue;
+          }
           int q;
           if (quantization == Quantization.INT8) {
             q = seg.get(ValueLayout.JAVA_BYTE, base + i);
