@@ -9,6 +9,14 @@
 #define MLA4J_BF16 1
 #define MLA4J_F16 2
 
+// Quantization of a cache part (same order as dev.mla4j.cache.CacheFormat.Quantization): codes
+// [64][code_row] bytes then scales [64][scale_row] BF16 in the block; each segment of seg elements
+// is cut into groups of quant_group, one scale per group (QuantizedLayout in Java).
+#define MLA4J_Q_NONE 0
+#define MLA4J_Q_INT8 1
+#define MLA4J_Q_INT4 2
+#define MLA4J_Q_FP8 3
+
 // Tokens per cache block (PagedLayers.BLOCK_TOKENS).
 #define MLA4J_BLOCK_TOKENS 64
 // Threads of one attention CTA and of one merge CTA.
@@ -34,6 +42,7 @@ typedef struct {
   long long a_offset;           // byte offset of part A inside a block
   long long b_offset;
   long long v_offset;
+  long long a_scales, b_scales, v_scales;  // byte offset of a quantized part's scales in a block
   int a_row, b_row, v_row;      // elements per token row of each part
   int a_width, b_width, v_width;        // elements used per head
   int a_kv_stride, b_kv_stride, v_kv_stride;  // column step per kv head (0: shared by all)
@@ -49,6 +58,11 @@ typedef struct {
   int dtype;                    // MLA4J_F32 / BF16 / F16
   float scale;                  // softmax scale
   int value_is_a;               // 1: V is part A (MLA), no separate V tile
+  int a_quant, b_quant, v_quant;            // MLA4J_Q_* of each part
+  int a_seg, b_seg, v_seg;                  // elements per quantized segment
+  int a_code_row, b_code_row, v_code_row;   // code bytes per token row
+  int a_scale_row, b_scale_row, v_scale_row;  // scales per token row
+  int quant_group;              // elements per scale (quantized parts)
 } PagedAttnParams;
 
 // Log-sum-exp merge of split partial states: one CTA per query row.

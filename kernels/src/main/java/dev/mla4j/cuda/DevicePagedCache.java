@@ -1,39 +1,95 @@
 package dev.mla4j.cuda;
 
+import dev.mla4j.cache.CacheFormat.Quantization;
 import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 
 /**
  * A pool of 64-token cache blocks in device memory, addressed through block tables: block b
- * holds part 0 {@code [64][width(0)]}, then part 1 {@code [64][width(1)]} (latent and rope keys
- * for MLA, K and V for MHA), each part 16-byte aligned. Which blocks belong to which sequence is
- * the caller's block table ({@code [seqs][max_blocks]} int32 in device memory).
+ * holds part 0, then part 1 (latent and rope keys for MLA, K and V for MHA), each 16-byte aligned.
+ * A plain part is {@code [64][width]} of the cache's dtype; a quantized part is its codes
+ * {@code [64][codeRowBytes]} followed by its BF16 scales {@code [64][scalesPerRow]}, the same
+ * row layout as a host block ({@link QuantizedLayout}), so a host block mirrors with two copies.
+ * Which blocks belong to which sequence is the caller's block table ({@code [seqs][max_blocks]}
+ * int32 in device memory).
  */
 public final class DevicePagedCache implements AutoCloseable {
-  private final int[] widths;
+  /** One per-token row: plain {@code width} elements, or quantized when {@code quant != null}. */
+  public record Part(int width, QuantizedLayout quant) {
+    public Part {
+      if (width <= 0 || (quant != null && quant.width() != width)) {
+        throw new IllegalArgumentException("bad cache part: width " + width + ", layout " + quant);
+      }
+    }
+
+    public static Part plain(int width) {
+      return new Part(width, null);
+    }
+
+    public static Part quantized(QuantizedLayout layout) {
+      return new Part(layout.width(), layout);
+    }
+
+    boolean isQuantized() {
+      return quant != null;
+    }
+  }
+
+  private final Part[] parts;
   private final long[] offsets;
+  private final long[] scaleOffsets;
   private final long blockBytes;
   private final int blocks;
   private final DType dtype;
   private final DeviceBuffer pool;
 
+  /** A plain cache: every part {@code [64][width]} of {@code dtype}. */
   public DevicePagedCache(CudaContext context, DType dtype, int blocks, int... widths) {
+    this(context, dtype, blocks, plainParts(widths));
+  }
+
+  /**
+   * @param dtype storage of the plain parts (a quantized part's codes have their own format)
+   */
+  public DevicePagedCache(CudaContext context, DType dtype, int blocks, Part... parts) {
     if (blocks <= 0) {
       throw new IllegalArgumentException("device cache needs > 0 blocks, got " + blocks);
     }
-    this.widths = widths.clone();
+    this.parts = parts.clone();
     this.dtype = dtype;
     this.blocks = blocks;
-    this.offsets = new long[widths.length];
+    this.offsets = new long[parts.length];
+    this.scaleOffsets = new long[parts.length];
     long offset = 0;
-    for (int p = 0; p < widths.length; p++) {
+    for (int p = 0; p < parts.length; p++) {
       offsets[p] = offset;
-      offset += ((long) PagedLayers.BLOCK_TOKENS * widths[p] * dtype.bytes() + 15) & ~15L;
+      Part part = parts[p];
+      if (part.isQuantized()) {
+        offset = align16(offset + (long) PagedLayers.BLOCK_TOKENS * part.quant().rowBytes());
+        scaleOffsets[p] = offset;
+        offset = align16(offset + 2L * PagedLayers.BLOCK_TOKENS * part.quant().scalesPerRow());
+      } else {
+        offset = align16(offset + (long) PagedLayers.BLOCK_TOKENS * part.width() * dtype.bytes());
+      }
     }
     this.blockBytes = Math.max(16, offset);
     this.pool = context.allocate(blockBytes * blocks);
   }
 
+  private static Part[] plainParts(int[] widths) {
+    Part[] parts = new Part[widths.length];
+    for (int p = 0; p < widths.length; p++) {
+      parts[p] = Part.plain(widths[p]);
+    }
+    return parts;
+  }
+
+  private static long align16(long bytes) {
+    return (bytes + 15) & ~15L;
+  }
+
+  /** Storage dtype of the plain parts. */
   public DType dtype() {
     return dtype;
   }
@@ -42,17 +98,33 @@ public final class DevicePagedCache implements AutoCloseable {
     return blocks;
   }
 
+  /** Elements per token row of {@code part}. */
   public int width(int part) {
-    return widths[part];
+    return parts[part].width();
+  }
+
+  /** The quantized layout of {@code part}, or null when it is plain. */
+  public QuantizedLayout quantization(int part) {
+    return parts[part].quant();
+  }
+
+  /** {@link Quantization#NONE} for a plain part. */
+  public Quantization quantizationKind(int part) {
+    return parts[part].isQuantized() ? parts[part].quant().quantization() : Quantization.NONE;
   }
 
   public long blockBytes() {
     return blockBytes;
   }
 
-  /** Byte offset of part {@code part} inside a block. */
+  /** Byte offset of part {@code part} (its codes, when quantized) inside a block. */
   public long partOffset(int part) {
     return offsets[part];
+  }
+
+  /** Byte offset of a quantized part's scales inside a block (0 for a plain part). */
+  public long scalesOffset(int part) {
+    return scaleOffsets[part];
   }
 
   public DeviceBuffer pool() {

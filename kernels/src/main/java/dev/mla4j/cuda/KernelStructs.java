@@ -25,7 +25,7 @@ final class KernelStructs {
     return JAVA_INT.withName(name);
   }
 
-  /** PagedAttnParams (184 bytes). */
+  /** PagedAttnParams (256 bytes). */
   static final StructLayout PAGED_ATTN = MemoryLayout.structLayout(
       ptr("qa"),           // [seqs·T·n_h][a_width]
       ptr("qb"),           // [seqs·T·n_h][b_width]
@@ -37,11 +37,15 @@ final class KernelStructs {
       ptr("part_ml"),      // [splits][rows][2]
       JAVA_LONG.withName("block_bytes"), JAVA_LONG.withName("a_offset"),
       JAVA_LONG.withName("b_offset"), JAVA_LONG.withName("v_offset"),
+      JAVA_LONG.withName("a_scales"), JAVA_LONG.withName("b_scales"),
+      JAVA_LONG.withName("v_scales"),
       i32("a_row"), i32("b_row"), i32("v_row"), i32("a_width"), i32("b_width"), i32("v_width"),
       i32("a_kv_stride"), i32("b_kv_stride"), i32("v_kv_stride"), i32("heads"), i32("group"),
       i32("tokens"), i32("seqs"), i32("max_blocks"), i32("splits"), i32("blocks_per_split"),
       i32("heads_per_cta"), i32("tile_tokens"), i32("dtype"), JAVA_FLOAT.withName("scale"),
-      i32("value_is_a"), MemoryLayout.paddingLayout(4));
+      i32("value_is_a"), i32("a_quant"), i32("b_quant"), i32("v_quant"), i32("a_seg"),
+      i32("b_seg"), i32("v_seg"), i32("a_code_row"), i32("b_code_row"), i32("v_code_row"),
+      i32("a_scale_row"), i32("b_scale_row"), i32("v_scale_row"), i32("quant_group"));
 
   /** MergeParams (40 bytes). */
   static final StructLayout MERGE = MemoryLayout.structLayout(

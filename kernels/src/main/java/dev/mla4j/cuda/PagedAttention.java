@@ -3,7 +3,9 @@ package dev.mla4j.cuda;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat.Quantization;
 import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.Arena;
 
@@ -88,6 +90,10 @@ public final class PagedAttention implements AutoCloseable {
           + seqs + ", " + tokens + ", " + maxKeys);
     }
     this.context = context;
+    if (fast == null && (cache.quantization(g.aPart()) != null || cache.quantization(g.bPart()) != null)) {
+      throw new UnsupportedOperationException("the generic attention kernel does not read "
+          + "quantized cache parts yet");
+    }
     KernelChoice choice = fast != null ? fast : generic(context, cache, g);
     this.kernel = choice.kernel();
     this.threads = choice.threads();
@@ -126,10 +132,27 @@ public final class PagedAttention implements AutoCloseable {
         .set("splits", splits).set("blocks_per_split", perSplit).set("heads_per_cta", hg)
         .set("tile_tokens", choice.tileTokens()).set("dtype", cache.dtype().ordinal())
         .set("scale", g.scale()).set("value_is_a", g.valueIsA() ? 1 : 0);
+    describeQuantized(params, "a", cache, g.aPart());
+    describeQuantized(params, "b", cache, g.bPart());
+    describeQuantized(params, "v", cache, g.vPart());
     this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
         .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
         .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
     assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
+    assert Quantization.INT8.ordinal() == 1 && Quantization.INT4.ordinal() == 2
+        && Quantization.FP8.ordinal() == 3;
+  }
+
+  /** The x_quant, x_seg, x_code_row, x_scale_row and x_scales fields of part {@code prefix}. */
+  private static void describeQuantized(KernelStructs.Writer params, String prefix,
+      DevicePagedCache cache, int part) {
+    QuantizedLayout q = cache.quantization(part);
+    params.set(prefix + "_quant", cache.quantizationKind(part).ordinal());
+    if (q != null) {
+      params.set(prefix + "_seg", q.segmentLength()).set(prefix + "_code_row", q.rowBytes())
+          .set(prefix + "_scale_row", q.scalesPerRow())
+          .set(prefix + "_scales", cache.scalesOffset(part)).set("quant_group", q.groupSize());
+    }
   }
 
   /** The generic kernel: HG and TK from the shared memory one of CTAS_PER_SM CTAs may use. */
