@@ -6,9 +6,53 @@
 // stages the tile in shared memory as float, computes the HG x TK scores (one warp per score,
 // lanes over the reduction), updates the online softmax per head and folds the tile's values
 // into acc [HG][v_width] held in shared memory.
+//
+// Q (the _q instances): parts may be quantized (PagedAttnParams x_quant); their tile elements are
+// code · scale in FP32, exact (mla4j_quant.h), so the arithmetic after staging is unchanged. The
+// plain instances compile without that branch.
 #include "mla4j_device.h"
+#include "mla4j_quant.h"
 
-template <int DT>
+// Stages columns [col0, col0 + span) of one token row of a part into dst (float, lanes over
+// columns): a plain row of DT (slot·row + col0 elements into part), or a quantized row of kind
+// quant (codes at part, BF16 scales at scales). The geometry is re-read from the parameters per
+// row rather than kept in registers across the tile loop, and the quantized loops are not
+// unrolled; the _q instances still need 72 registers (3 CTAs of 256 threads per SM, launch
+// bounds below) where 64 spilled on sm_80/89. The plain instances stay at 64.
+template <int DT, bool Q>
+__device__ __forceinline__ void stage_row(float* dst, const unsigned char* part,
+                                          const unsigned char* scales, int quant, int seg,
+                                          int group, int code_row, int scale_row, int slot,
+                                          int row, int col0, int span, int lane) {
+  if (!Q || quant == MLA4J_Q_NONE) {
+    const long long r0 = (long long)slot * row + col0;
+    for (int c = lane; c < span; c += 32) {
+      dst[c] = load_elem<DT>(part, r0 + c);
+    }
+    return;
+  }
+  const QuantRow q = quant_row(quant, row, seg, group, code_row, scale_row);
+  const unsigned char* codes = part + (long long)slot * code_row;
+  const unsigned short* sc = (const unsigned short*)scales + (long long)slot * scale_row;
+  if (quant == MLA4J_Q_INT8) {
+#pragma unroll 1
+    for (int c = lane; c < span; c += 32) {
+      dst[c] = quant_elem<MLA4J_Q_INT8>(codes, sc, q, col0 + c);
+    }
+  } else if (quant == MLA4J_Q_INT4) {
+#pragma unroll 1
+    for (int c = lane; c < span; c += 32) {
+      dst[c] = quant_elem<MLA4J_Q_INT4>(codes, sc, q, col0 + c);
+    }
+  } else {
+#pragma unroll 1
+    for (int c = lane; c < span; c += 32) {
+      dst[c] = quant_elem<MLA4J_Q_FP8>(codes, sc, q, col0 + c);
+    }
+  }
+}
+
+template <int DT, bool Q>
 __device__ void paged_attention(const PagedAttnParams& p) {
   extern __shared__ float smem[];
   const int HG = p.heads_per_cta;
@@ -57,7 +101,8 @@ __device__ void paged_attention(const PagedAttnParams& p) {
     l_s[tid] = 0.f;
   }
 
-  const int key_end = p.first_pos[seq] + t + 1;  // causal: keys [0, key_end)
+  // causal, and below key_limit: keys [0, key_end)
+  const int key_end = min(p.first_pos[seq] + t + 1, p.key_limit);
   const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
   const int b_begin = split * p.blocks_per_split;
   const int b_end = min(blocks, b_begin + p.blocks_per_split);
@@ -72,21 +117,15 @@ __device__ void paged_attention(const PagedAttnParams& p) {
       const int pos = tok0 + tt;
       const unsigned char* block = p.pool + (long long)table[pos / MLA4J_BLOCK_TOKENS] * p.block_bytes;
       const int slot = pos % MLA4J_BLOCK_TOKENS;
-      const void* a = block + p.a_offset;
-      const long long a0 = (long long)slot * p.a_row + kv0 * p.a_kv_stride;
-      for (int c = lane; c < a_span; c += 32) {
-        tile_a[tt * a_span + c] = load_elem<DT>(a, a0 + c);
-      }
-      const void* b = block + p.b_offset;
-      const long long b0 = (long long)slot * p.b_row + kv0 * p.b_kv_stride;
-      for (int c = lane; c < b_span; c += 32) {
-        tile_b[tt * b_span + c] = load_elem<DT>(b, b0 + c);
-      }
-      const void* v = block + p.v_offset;
-      const long long v0 = (long long)slot * p.v_row + kv0 * p.v_kv_stride;
-      for (int c = lane; c < v_span; c += 32) {
-        tile_v[tt * v_span + c] = load_elem<DT>(v, v0 + c);
-      }
+      stage_row<DT, Q>(tile_a + tt * a_span, block + p.a_offset, block + p.a_scales, p.a_quant,
+                       p.a_seg, p.quant_group, p.a_code_row, p.a_scale_row, slot, p.a_row,
+                       kv0 * p.a_kv_stride, a_span, lane);
+      stage_row<DT, Q>(tile_b + tt * b_span, block + p.b_offset, block + p.b_scales, p.b_quant,
+                       p.b_seg, p.quant_group, p.b_code_row, p.b_scale_row, slot, p.b_row,
+                       kv0 * p.b_kv_stride, b_span, lane);
+      stage_row<DT, Q>(tile_v + tt * v_span, block + p.v_offset, block + p.v_scales, p.v_quant,
+                       p.v_seg, p.quant_group, p.v_code_row, p.v_scale_row, slot, p.v_row,
+                       kv0 * p.v_kv_stride, v_span, lane);
     }
     __syncthreads();
 
@@ -147,7 +186,7 @@ __device__ void paged_attention(const PagedAttnParams& p) {
     __syncthreads();
   }
 
-  if (p.splits == 1) {
+  if (p.part_acc == nullptr) {  // one split: the normalized output
     for (int i = tid; i < HG * p.v_width; i += blockDim.x) {
       const float l = l_s[i / p.v_width];
       p.out[row0 * p.v_width + i] = l > 0.f ? acc[i] / l : 0.f;
@@ -166,13 +205,22 @@ __device__ void paged_attention(const PagedAttnParams& p) {
 }
 
 extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
-mla4j_paged_attention_f32(const PagedAttnParams p) { paged_attention<MLA4J_F32>(p); }
+mla4j_paged_attention_f32(const PagedAttnParams p) { paged_attention<MLA4J_F32, false>(p); }
 
 extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
-mla4j_paged_attention_bf16(const PagedAttnParams p) { paged_attention<MLA4J_BF16>(p); }
+mla4j_paged_attention_bf16(const PagedAttnParams p) { paged_attention<MLA4J_BF16, false>(p); }
 
 extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS)
-mla4j_paged_attention_f16(const PagedAttnParams p) { paged_attention<MLA4J_F16>(p); }
+mla4j_paged_attention_f16(const PagedAttnParams p) { paged_attention<MLA4J_F16, false>(p); }
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
+mla4j_paged_attention_f32_q(const PagedAttnParams p) { paged_attention<MLA4J_F32, true>(p); }
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
+mla4j_paged_attention_bf16_q(const PagedAttnParams p) { paged_attention<MLA4J_BF16, true>(p); }
+
+extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
+mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16, true>(p); }
 
 // out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s; one CTA per row.
 extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)

@@ -17,7 +17,8 @@ for cu in "$here"/*.cu; do
   name=$(basename "$cu" .cu)
   # newer sources only: an unchanged tree costs nothing on the next build
   if [ "$out/$name.fatbin" -nt "$cu" ] && [ "$out/$name.fatbin" -nt "$here/mla4j_params.h" ] \
-      && [ "$out/$name.fatbin" -nt "$here/mla4j_device.h" ]; then
+      && [ "$out/$name.fatbin" -nt "$here/mla4j_device.h" ] \
+      && [ "$out/$name.fatbin" -nt "$here/mla4j_quant.h" ]; then
     continue
   fi
   nvcc -fatbin -O3 -std=c++17 "${gencode[@]}" -Xptxas -warn-spills -o "$out/$name.fatbin" "$cu" &

@@ -63,6 +63,9 @@ typedef struct {
   int a_code_row, b_code_row, v_code_row;   // code bytes per token row
   int a_scale_row, b_scale_row, v_scale_row;  // scales per token row
   int quant_group;              // elements per scale (quantized parts)
+  int key_limit;                // keys at positions >= key_limit are skipped (generic kernel;
+                                // INT_MAX: none); a window's keys then come from another cache
+  int pad;
 } PagedAttnParams;
 
 // Log-sum-exp merge of split partial states: one CTA per query row.

@@ -23,10 +23,12 @@ public final class CudaContext {
   /** Forces run-time compilation of the bundled sources even when fatbins are present. */
   public static final String NVRTC_PROPERTY = "mla4j.cuda.nvrtc";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
-  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h");
+  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
+      "mla4j_quant.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
-          "mla4j_paged_attention_f16", "mla4j_merge_splits"),
+          "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
+          "mla4j_paged_attention_bf16_q", "mla4j_paged_attention_f16_q", "mla4j_merge_splits"),
       "rope", List.of("mla4j_rope", "mla4j_fill_random"),
       "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
           "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16"),

@@ -18,7 +18,7 @@ public final class DevicePagedCache implements AutoCloseable {
   /** One per-token row: plain {@code width} elements, or quantized when {@code quant != null}. */
   public record Part(int width, QuantizedLayout quant) {
     public Part {
-      if (width <= 0 || (quant != null && quant.width() != width)) {
+      if (width < 0 || (quant != null && quant.width() != width)) {
         throw new IllegalArgumentException("bad cache part: width " + width + ", layout " + quant);
       }
     }
@@ -96,6 +96,11 @@ public final class DevicePagedCache implements AutoCloseable {
 
   public int blocks() {
     return blocks;
+  }
+
+  /** Parts per token (2: latent and rope keys, or K and V). */
+  public int parts() {
+    return parts.length;
   }
 
   /** Elements per token row of {@code part}. */

@@ -25,7 +25,7 @@ final class KernelStructs {
     return JAVA_INT.withName(name);
   }
 
-  /** PagedAttnParams (256 bytes). */
+  /** PagedAttnParams (264 bytes). */
   static final StructLayout PAGED_ATTN = MemoryLayout.structLayout(
       ptr("qa"),           // [seqs·T·n_h][a_width]
       ptr("qb"),           // [seqs·T·n_h][b_width]
@@ -45,7 +45,8 @@ final class KernelStructs {
       i32("heads_per_cta"), i32("tile_tokens"), i32("dtype"), JAVA_FLOAT.withName("scale"),
       i32("value_is_a"), i32("a_quant"), i32("b_quant"), i32("v_quant"), i32("a_seg"),
       i32("b_seg"), i32("v_seg"), i32("a_code_row"), i32("b_code_row"), i32("v_code_row"),
-      i32("a_scale_row"), i32("b_scale_row"), i32("v_scale_row"), i32("quant_group"));
+      i32("a_scale_row"), i32("b_scale_row"), i32("v_scale_row"), i32("quant_group"),
+      i32("key_limit"), i32("pad"));
 
   /** MergeParams (40 bytes). */
   static final StructLayout MERGE = MemoryLayout.structLayout(

@@ -16,7 +16,9 @@ import java.lang.foreign.Arena;
  * memory-bound kernel where its head dim and dtype have an instance (FP32 arithmetic, so the host
  * API uses it too); MLA takes the tensor-core kernel only through {@link #mlaTensorCore} (BF16
  * queries, a BF16-level error) and otherwise the generic FP32 kernel, whose heads per CTA (HG)
- * and tokens per tile (TK) follow from the device's shared memory. The number of key-range splits
+ * and tokens per tile (TK) follow from the device's shared memory. A cache with quantized parts
+ * takes the generic kernel's {@code _q} instances, which stage code · scale exactly in FP32.
+ * The number of key-range splits
  * makes the grid fill the GPU even at batch 1; the plan owns the split workspace. {@link #launch} queues the attention kernel and,
  * with more than one split, the log-sum-exp merge, on the given stream; nothing waits.
  */
@@ -42,6 +44,7 @@ public final class PagedAttention implements AutoCloseable {
   private final int splits;
   private final int sharedBytes;
   private final int rows;
+  private final int valueWidth;
   private final DeviceBuffer partAcc;
   private final DeviceBuffer partMl;
 
@@ -64,8 +67,9 @@ public final class PagedAttention implements AutoCloseable {
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
     Geometry g = mlaGeometry(s);
-    KernelChoice mma = KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
-        g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+    KernelChoice mma = quantized(cache) ? null : KernelChoice.mlaMma(cache.dtype(), g.heads(),
+        g.group(), g.aWidth(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+        context.sharedMemoryOptin());
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }
 
@@ -74,7 +78,17 @@ public final class PagedAttention implements AutoCloseable {
     int dh = s.headDim();
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
         s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false, s.softmaxScale()),
-        KernelChoice.mha(cache.dtype(), dh, s.groupSize()));
+        quantized(cache) ? null : KernelChoice.mha(cache.dtype(), dh, s.groupSize()));
+  }
+
+  /** Whether a part is quantized: only the generic kernel reads those. */
+  private static boolean quantized(DevicePagedCache cache) {
+    for (int p = 0; p < cache.parts(); p++) {
+      if (cache.quantization(p) != null) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static Geometry mlaGeometry(MlaShape s) {
@@ -90,10 +104,6 @@ public final class PagedAttention implements AutoCloseable {
           + seqs + ", " + tokens + ", " + maxKeys);
     }
     this.context = context;
-    if (fast == null && (cache.quantization(g.aPart()) != null || cache.quantization(g.bPart()) != null)) {
-      throw new UnsupportedOperationException("the generic attention kernel does not read "
-          + "quantized cache parts yet");
-    }
     KernelChoice choice = fast != null ? fast : generic(context, cache, g);
     this.kernel = choice.kernel();
     this.threads = choice.threads();
@@ -101,6 +111,7 @@ public final class PagedAttention implements AutoCloseable {
     this.headGroups = g.heads() / hg;
     this.tokenRows = seqs * tokens;
     this.rows = tokenRows * g.heads();
+    this.valueWidth = g.vWidth();
     int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
     long base = (long) tokenRows * headGroups;
     long target = (long) choice.ctasPerSm() * context.multiprocessors();
@@ -117,8 +128,6 @@ public final class PagedAttention implements AutoCloseable {
 
     this.params = new KernelStructs.Writer(arena, KernelStructs.PAGED_ATTN)
         .set("pool", cache.pool().pointer())
-        .set("part_acc", partAcc == null ? 0L : partAcc.pointer())
-        .set("part_ml", partMl == null ? 0L : partMl.pointer())
         .set("block_bytes", cache.blockBytes())
         .set("a_offset", cache.partOffset(g.aPart()))
         .set("b_offset", cache.partOffset(g.bPart()))
@@ -131,7 +140,8 @@ public final class PagedAttention implements AutoCloseable {
         .set("heads", g.heads()).set("group", g.group()).set("tokens", tokens).set("seqs", seqs)
         .set("splits", splits).set("blocks_per_split", perSplit).set("heads_per_cta", hg)
         .set("tile_tokens", choice.tileTokens()).set("dtype", cache.dtype().ordinal())
-        .set("scale", g.scale()).set("value_is_a", g.valueIsA() ? 1 : 0);
+        .set("scale", g.scale()).set("value_is_a", g.valueIsA() ? 1 : 0)
+        .set("key_limit", Integer.MAX_VALUE);
     describeQuantized(params, "a", cache, g.aPart());
     describeQuantized(params, "b", cache, g.bPart());
     describeQuantized(params, "v", cache, g.vPart());
@@ -143,11 +153,21 @@ public final class PagedAttention implements AutoCloseable {
         && Quantization.FP8.ordinal() == 3;
   }
 
-  /** The x_quant, x_seg, x_code_row, x_scale_row and x_scales fields of part {@code prefix}. */
+  /**
+   * The x_quant, x_seg, x_code_row, x_scale_row and x_scales fields of part {@code prefix}, and
+   * quant_group, which the quantized parts must share.
+   */
   private static void describeQuantized(KernelStructs.Writer params, String prefix,
       DevicePagedCache cache, int part) {
     QuantizedLayout q = cache.quantization(part);
     params.set(prefix + "_quant", cache.quantizationKind(part).ordinal());
+    for (int other = 0; q != null && other < cache.parts(); other++) {
+      QuantizedLayout o = cache.quantization(other);
+      if (o != null && o.groupSize() != q.groupSize()) {
+        throw new IllegalArgumentException("quantized cache parts with different group sizes ("
+            + q.groupSize() + ", " + o.groupSize() + "): the attention kernels take one");
+      }
+    }
     if (q != null) {
       params.set(prefix + "_seg", q.segmentLength()).set(prefix + "_code_row", q.rowBytes())
           .set(prefix + "_scale_row", q.scalesPerRow())
@@ -186,7 +206,7 @@ public final class PagedAttention implements AutoCloseable {
       case F32 -> "f32";
       case BF16 -> "bf16";
       case F16 -> "f16";
-    };
+    } + (quantized(cache) ? "_q" : "");
     return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM, 1, Integer.MAX_VALUE);
   }
 
@@ -225,13 +245,76 @@ public final class PagedAttention implements AutoCloseable {
    */
   public void launch(CudaStream stream, long qa, long qb, long blockTable, int maxBlocks,
       long firstPos, long out) {
-    params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
-        .set("first_pos", firstPos).set("out", out);
-    context.launch(kernel, splits, headGroups, tokenRows, threads, sharedBytes, stream,
-        params.segment);
+    queue(stream, qa, qb, blockTable, maxBlocks, firstPos, out,
+        partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
       context.launch("mla4j_merge_splits", rows, 1, 1, MERGE_THREADS, 0, stream, merge.segment);
+    }
+  }
+
+  /** Query rows {@code seqs·T·n_h}: the rows of the output and of each split's partial state. */
+  public int rows() {
+    return rows;
+  }
+
+  /** Output elements per query row: L for MLA, d_h for MHA. */
+  public int valueWidth() {
+    return valueWidth;
+  }
+
+  /**
+   * Skips keys at positions {@code >= limit} (a host cache's quantized blocks end there; its
+   * window's tokens, in another cache, are attended by a second plan, see
+   * {@link #launchPartial}). Generic kernel only.
+   */
+  public PagedAttention limitKeys(int limit) {
+    requireGeneric("a key limit");
+    params.set("key_limit", limit);
+    return this;
+  }
+
+  /**
+   * As {@link #launch}, but writes the unnormalized partial states of this plan's
+   * {@link #splits} key ranges to {@code partAcc} ({@code [splits][rows][valueWidth]} F32) and
+   * {@code partMl} ({@code [splits][rows][2]}: running max and sum) and merges nothing: for a
+   * merge ({@link #mergeSplits}) with the partial states of another plan over other keys, written
+   * behind these. Generic kernel only.
+   */
+  public void launchPartial(CudaStream stream, long qa, long qb, long blockTable, int maxBlocks,
+      long firstPos, long partAcc, long partMl) {
+    requireGeneric("partial states");
+    queue(stream, qa, qb, blockTable, maxBlocks, firstPos, 0L, partAcc, partMl);
+  }
+
+  /** The attention kernel alone; a null partAcc makes it write the normalized output. */
+  private void queue(CudaStream stream, long qa, long qb, long blockTable, int maxBlocks,
+      long firstPos, long out, long partAcc, long partMl) {
+    params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
+        .set("first_pos", firstPos).set("out", out).set("part_acc", partAcc)
+        .set("part_ml", partMl);
+    context.launch(kernel, splits, headGroups, tokenRows, threads, sharedBytes, stream,
+        params.segment);
+  }
+
+  /**
+   * Queues the log-sum-exp merge of {@code splits} partial states ({@code partAcc}
+   * {@code [splits][rows][width]}, {@code partMl} {@code [splits][rows][2]}) into {@code out}
+   * {@code [rows][width]} F32; a split that saw no key (max -inf) adds nothing.
+   */
+  public static void mergeSplits(CudaContext context, CudaStream stream, long partAcc,
+      long partMl, int rows, int width, int splits, long out) {
+    try (Arena tmp = Arena.ofConfined()) {
+      var m = new KernelStructs.Writer(tmp, KernelStructs.MERGE).set("part_acc", partAcc)
+          .set("part_ml", partMl).set("out", out).set("rows", rows).set("width", width)
+          .set("splits", splits);
+      context.launch("mla4j_merge_splits", rows, 1, 1, MERGE_THREADS, 0, stream, m.segment);
+    }
+  }
+
+  private void requireGeneric(String what) {
+    if (!kernel.startsWith("mla4j_paged_attention_")) {
+      throw new IllegalStateException(what + " need the generic kernel; this plan runs " + kernel);
     }
   }
 
