@@ -22,6 +22,8 @@
 // Threads of one attention CTA and of one merge CTA.
 #define MLA4J_ATTN_THREADS 256
 #define MLA4J_MERGE_THREADS 128
+// Threads of one append CTA (8 warps: 8 groups of a quantized part at a time).
+#define MLA4J_APPEND_THREADS 256
 
 // Paged decode/prefill attention, one kernel for MLA (absorbed) and MHA/GQA.
 // Query row = (seq·T + t)·n_h + h, at position first_pos[seq] + t, causal.
@@ -67,6 +69,29 @@ typedef struct {
                                 // INT_MAX: none); a window's keys then come from another cache
   int pad;
 } PagedAttnParams;
+
+// Writes F32 rows into one part of a paged cache: row seq·T + t goes to position
+// pos = first_pos[seq] + t, slot pos % 64 of block block_table[seq][pos / 64]. A plain part stores
+// dtype (round to nearest even, as Tensor.set); a quantized part codes and BF16 scales exactly as
+// QuantizedLayout.quantize (one warp per group).
+typedef struct {
+  const float* src;             // [seqs·T][src_stride], width columns used
+  unsigned char* pool;          // cache blocks, block_bytes each
+  const int* block_table;       // [seqs][max_blocks]
+  const int* first_pos;         // [seqs] position of row 0 of each sequence
+  long long block_bytes;
+  long long part_offset;        // byte offset of the part (its codes) in a block
+  long long scales_offset;      // byte offset of a quantized part's scales in a block
+  long long src_stride;         // elements between rows of src
+  int width;                    // elements per row
+  int tokens;                   // T rows per sequence
+  int seqs;
+  int max_blocks;               // columns of block_table
+  int dtype;                    // plain part: MLA4J_F32 / BF16 / F16
+  int quant;                    // MLA4J_Q_*
+  int seg, group;               // quantized part: elements per segment and per scale
+  int code_row, scale_row;      // quantized part: code bytes and scales per row
+} AppendParams;
 
 // Log-sum-exp merge of split partial states: one CTA per query row.
 typedef struct {

@@ -29,6 +29,8 @@ public final class CudaContext {
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
           "mla4j_paged_attention_bf16_q", "mla4j_paged_attention_f16_q", "mla4j_merge_splits"),
+      "quantize", List.of("mla4j_append_plain", "mla4j_append_quantized",
+          "mla4j_append_quantized_sw"),
       "rope", List.of("mla4j_rope", "mla4j_fill_random"),
       "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
           "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16"),

@@ -1,16 +1,19 @@
 package dev.mla4j.cuda;
 
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.Arena;
 
 /**
- * Launches of the element-wise and linear kernels on device pointers (rope.cu, linear.cu).
- * Each queues work on the given stream and returns; nothing waits.
+ * Launches of the element-wise, linear and cache-append kernels on device pointers (rope.cu,
+ * linear.cu, quantize.cu). Each queues work on the given stream and returns; nothing waits.
  */
 public final class CudaOps {
   /** Threads per CTA of the linear and rope kernels. */
   static final int THREADS = 256;
   private static final int WARPS = THREADS / 32;
+  /** CTAs of a grid-stride launch: enough to fill any current GPU several times over. */
+  private static final long MAX_GRID = 1 << 16;
 
   private CudaOps() {}
 
@@ -65,6 +68,45 @@ public final class CudaOps {
       long total = (long) tokens * heads * r;
       ctx.launch("mla4j_rope", (int) ((total + THREADS - 1) / THREADS), 1, 1, THREADS, 0, stream,
           p.segment);
+    }
+  }
+
+  /**
+   * {@link DevicePagedCache#append}; {@code softwareFp8} runs the FP8 encode of sm_80 (no
+   * {@code cvt.rn.satfinite.e4m3x2}) on any GPU, so tests check it where the instruction exists.
+   */
+  static void append(CudaContext ctx, CudaStream stream, DevicePagedCache cache, int part,
+      long rows, long rowStride, int tokens, int seqs, long blockTable, int maxBlocks,
+      long firstPos, boolean softwareFp8) {
+    int width = cache.width(java.util.Objects.checkIndex(part, cache.parts()));
+    if (tokens <= 0 || seqs <= 0 || maxBlocks <= 0 || rowStride < width) {
+      throw new IllegalArgumentException("device cache append needs tokens, seqs and maxBlocks "
+          + "> 0 and a row stride >= the part's width " + width + ", got " + tokens + ", " + seqs
+          + ", " + maxBlocks + ", " + rowStride);
+    }
+    if (width == 0) {
+      return;
+    }
+    QuantizedLayout q = cache.quantization(part);
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.APPEND).set("src", rows)
+          .set("pool", cache.pool().pointer()).set("block_table", blockTable)
+          .set("first_pos", firstPos).set("block_bytes", cache.blockBytes())
+          .set("part_offset", cache.partOffset(part)).set("scales_offset", cache.scalesOffset(part))
+          .set("src_stride", rowStride).set("width", width).set("tokens", tokens)
+          .set("seqs", seqs).set("max_blocks", maxBlocks).set("dtype", cache.dtype().ordinal())
+          .set("quant", cache.quantizationKind(part).ordinal());
+      long rowCount = (long) tokens * seqs;
+      if (q == null) {
+        long blocks = Math.min(MAX_GRID, (rowCount * width + THREADS - 1) / THREADS);
+        ctx.launch("mla4j_append_plain", (int) blocks, 1, 1, THREADS, 0, stream, p.segment);
+        return;
+      }
+      p.set("seg", q.segmentLength()).set("group", q.groupSize()).set("code_row", q.rowBytes())
+          .set("scale_row", q.scalesPerRow());
+      long groups = rowCount * q.scalesPerRow(); // one warp each
+      ctx.launch(softwareFp8 ? "mla4j_append_quantized_sw" : "mla4j_append_quantized",
+          Math.toIntExact((groups + WARPS - 1) / WARPS), 1, 1, THREADS, 0, stream, p.segment);
     }
   }
 

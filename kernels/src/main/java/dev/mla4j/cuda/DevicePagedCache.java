@@ -42,6 +42,7 @@ public final class DevicePagedCache implements AutoCloseable {
   private final long blockBytes;
   private final int blocks;
   private final DType dtype;
+  private final CudaContext context;
   private final DeviceBuffer pool;
 
   /** A plain cache: every part {@code [64][width]} of {@code dtype}. */
@@ -58,6 +59,7 @@ public final class DevicePagedCache implements AutoCloseable {
     }
     this.parts = parts.clone();
     this.dtype = dtype;
+    this.context = context;
     this.blocks = blocks;
     this.offsets = new long[parts.length];
     this.scaleOffsets = new long[parts.length];
@@ -134,6 +136,25 @@ public final class DevicePagedCache implements AutoCloseable {
 
   public DeviceBuffer pool() {
     return pool;
+  }
+
+  /**
+   * Queues on {@code stream} the write of {@code seqs·tokens} F32 rows into part {@code part}:
+   * row {@code seq·tokens + t} of {@code rows} to position {@code pos = firstPos[seq] + t} of
+   * sequence seq, i.e. slot {@code pos mod 64} of block {@code blockTable[seq][pos / 64]}. A
+   * plain part stores the rows rounded to the cache's dtype (nearest even), a quantized part
+   * their codes and scales, quantized on the device: the bytes a host cache stores for the same
+   * rows ({@code Tensor.set}, {@link QuantizedLayout#quantize}), bit for bit. Positions must map
+   * to distinct (block, slot) pairs; nothing waits.
+   *
+   * @param rows device address of F32 {@code [seqs·tokens][rowStride]}, width(part) columns used
+   * @param blockTable device address of int32 {@code [seqs][maxBlocks]}
+   * @param firstPos device address of int32 {@code [seqs]}
+   */
+  public void append(CudaStream stream, int part, long rows, long rowStride, int tokens,
+      int seqs, long blockTable, int maxBlocks, long firstPos) {
+    CudaOps.append(context, stream, this, part, rows, rowStride, tokens, seqs, blockTable,
+        maxBlocks, firstPos, false);
   }
 
   @Override

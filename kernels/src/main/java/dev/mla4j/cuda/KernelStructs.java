@@ -48,6 +48,17 @@ final class KernelStructs {
       i32("a_scale_row"), i32("b_scale_row"), i32("v_scale_row"), i32("quant_group"),
       i32("key_limit"), i32("pad"));
 
+  /** AppendParams (104 bytes). */
+  static final StructLayout APPEND = MemoryLayout.structLayout(
+      ptr("src"),          // [seqs·T][src_stride] F32
+      ptr("pool"),         // blocks of block_bytes
+      ptr("block_table"),  // [seqs][max_blocks]
+      ptr("first_pos"),    // [seqs]
+      JAVA_LONG.withName("block_bytes"), JAVA_LONG.withName("part_offset"),
+      JAVA_LONG.withName("scales_offset"), JAVA_LONG.withName("src_stride"),
+      i32("width"), i32("tokens"), i32("seqs"), i32("max_blocks"), i32("dtype"), i32("quant"),
+      i32("seg"), i32("group"), i32("code_row"), i32("scale_row"));
+
   /** MergeParams (40 bytes). */
   static final StructLayout MERGE = MemoryLayout.structLayout(
       ptr("part_acc"),     // [splits][rows][width]

@@ -23,6 +23,12 @@ public final class BackendCases {
         : List.of("scalar", "simd");
   }
 
+  /** Skips the calling test (or class, from {@code @BeforeAll}) with the reason when no GPU is usable. */
+  public static void assumeCuda() {
+    Optional<String> why = Backends.cudaUnavailableReason();
+    Assumptions.assumeTrue(why.isEmpty(), () -> "no usable GPU: " + why.get());
+  }
+
   /** As {@link #names()} without cuda: for caches only the CPU backends read (quantized ones). */
   public static List<String> cpuNames() {
     return names().stream().filter(n -> !n.equals("cuda")).toList();
