@@ -5,24 +5,22 @@ import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.attention.MhaKernel;
 import dev.mla4j.attention.MlaKernel;
-import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.rope.PartialRope;
-import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Optional;
-import java.util.function.IntFunction;
 
 /**
  * The CUDA backend behind the host-tensor API: each call copies its operands to the device,
  * runs the kernels on this backend's stream, waits, and copies the result back. Host caches are
- * mirrored block by block into a {@link DevicePagedCache} for the call (the simplest correct
- * form; {@link PagedAttention} over device-resident caches is the fast path). Work is on the GPU,
- * so the CPU thread count is 1.
+ * mirrored block by block, as stored (quantized codes and scales included), into device caches
+ * for the call ({@link HostCacheMirror}; the simplest correct form, {@link PagedAttention} over
+ * device-resident caches is the fast path). Every {@link dev.mla4j.cache.CacheFormat} runs.
+ * Work is on the GPU, so the CPU thread count is 1.
  */
 public final class CudaBackend extends Backend {
   private static final int NAN_BITS = Float.floatToRawIntBits(Float.NaN);
@@ -111,17 +109,14 @@ public final class CudaBackend extends Backend {
   public void mlaAttention(MlaShape shape, Tensor qRope, Tensor qLatent, LatentCache cache,
       int layer, int firstQueryPos, Tensor out) {
     int tokens = checkMla(shape, qRope, qLatent, cache, out);
-    requireSupported(cache.format(), "latent cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     int keys = firstQueryPos + tokens;
-    int blocks = (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
     try (Arena arena = Arena.ofConfined();
-        DevicePagedCache device = mirror(arena, cache.dtype(), blocks,
-            b -> cache.latentBlock(layer, b), b -> cache.ropeBlock(layer, b));
-        PagedAttention plan = PagedAttention.mla(context, shape, device, 1, tokens, keys);
+        HostCacheMirror mirror = HostCacheMirror.of(context, stream, arena, cache, layer, keys);
         DeviceBuffer qa = upload(arena, qLatent);
         DeviceBuffer qb = upload(arena, qRope)) {
-      attend(arena, plan, qa, shape.ropeDim() > 0 ? qb.pointer() : 0L, blocks, firstQueryPos, out);
+      attend(arena, mirror, (dc, maxKeys) -> PagedAttention.mla(context, shape, dc, 1, tokens,
+          maxKeys), qa, shape.ropeDim() > 0 ? qb.pointer() : 0L, keys, firstQueryPos, out);
     }
   }
 
@@ -129,65 +124,65 @@ public final class CudaBackend extends Backend {
   public void mhaAttention(MhaShape shape, Tensor q, KvCache cache, int layer, int firstQueryPos,
       Tensor out) {
     int tokens = checkMha(shape, q, cache, out);
-    requireSupported(cache.format(), "KV cache");
     cache.checkQueries(layer, firstQueryPos, tokens);
     int keys = firstQueryPos + tokens;
-    int blocks = (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
     try (Arena arena = Arena.ofConfined();
-        DevicePagedCache device = mirror(arena, cache.dtype(), blocks,
-            b -> cache.keyBlock(layer, b), b -> cache.valueBlock(layer, b));
-        PagedAttention plan = PagedAttention.mha(context, shape, device, 1, tokens, keys);
+        HostCacheMirror mirror = HostCacheMirror.of(context, stream, arena, cache, layer, keys);
         DeviceBuffer qa = upload(arena, q)) {
-      attend(arena, plan, qa, 0L, blocks, firstQueryPos, out);
+      attend(arena, mirror, (dc, maxKeys) -> PagedAttention.mha(context, shape, dc, 1, tokens,
+          maxKeys), qa, 0L, keys, firstQueryPos, out);
     }
   }
 
-  /** Quantized host caches are not mirrored to the GPU yet: only plain F32/BF16/F16 caches. */
-  @Override
-  protected void requireSupported(CacheFormat format, String cacheName) {
-    refuseQuantized(format, cacheName);
+  /** A plan over one device cache of the mirror, for at most {@code maxKeys} keys. */
+  private interface Plans {
+    PagedAttention over(DevicePagedCache cache, int maxKeys);
   }
 
-  static void refuseQuantized(CacheFormat format, String cacheName) {
-    if (format.isQuantized()) {
-      throw new UnsupportedOperationException(cacheName + " format " + format
-          + " is not supported on the cuda backend yet; use a plain BF16, F16 or F32 cache on "
-          + "cuda, or run quantized caches on the simd or scalar backend (-Dmla4j.backend=simd)");
-    }
-  }
-
-  /** One sequence, identity block table; the output is poisoned with NaN before the launch. */
-  private void attend(Arena arena, PagedAttention plan, DeviceBuffer qa, long qb, int blocks,
-      int firstQueryPos, Tensor out) {
-    int[] table = new int[blocks];
+  /**
+   * One sequence, identity block tables; the output is poisoned with NaN before the launch. A
+   * mirror with both caches runs two plans, the blocks' limited to the quantized positions and the
+   * window's with its positions shifted by {@code split}, writing partial states that one
+   * log-sum-exp merge combines: the same sums as one pass, in another order.
+   */
+  private void attend(Arena arena, HostCacheMirror mirror, Plans plans, DeviceBuffer qa, long qb,
+      int keys, int firstQueryPos, Tensor out) {
+    int split = mirror.split;
+    int[] table = new int[(Math.max(split, keys - split) + PagedLayers.BLOCK_TOKENS - 1)
+        / PagedLayers.BLOCK_TOKENS];
     java.util.Arrays.setAll(table, i -> i);
     try (DeviceBuffer dtable = upload(arena, MemorySegment.ofArray(table));
-        DeviceBuffer dfirst = upload(arena, MemorySegment.ofArray(new int[] {firstQueryPos}));
+        DeviceBuffer dfirst = upload(arena, MemorySegment.ofArray(
+            new int[] {firstQueryPos, firstQueryPos - split}));
         DeviceBuffer dout = context.allocate((long) out.rows() * out.cols() * Float.BYTES)) {
       dout.fill32(stream, NAN_BITS);
-      plan.launch(stream, qa.pointer(), qb, dtable.pointer(), blocks, dfirst.pointer(), dout.pointer());
-      download(arena, dout, out);
+      if (mirror.window == null || mirror.blocks == null) {
+        // one cache; a window-only mirror has split 0, so positions are unshifted
+        try (PagedAttention plan = plans.over(mirror.blocks != null ? mirror.blocks
+            : mirror.window, keys)) {
+          plan.launch(stream, qa.pointer(), qb, dtable.pointer(), table.length, dfirst.pointer(),
+              dout.pointer());
+          download(arena, dout, out);
+        }
+        return;
+      }
+      try (PagedAttention head = plans.over(mirror.blocks, split).limitKeys(split);
+          PagedAttention tail = plans.over(mirror.window, keys - split);
+          DeviceBuffer acc = context.allocate((long) (head.splits() + tail.splits())
+              * head.rows() * head.valueWidth() * Float.BYTES);
+          DeviceBuffer ml = context.allocate(
+              (long) (head.splits() + tail.splits()) * head.rows() * 2 * Float.BYTES)) {
+        head.launchPartial(stream, qa.pointer(), qb, dtable.pointer(), table.length,
+            dfirst.pointer(), acc.pointer(), ml.pointer());
+        tail.launchPartial(stream, qa.pointer(), qb, dtable.pointer(), table.length,
+            dfirst.pointer(Integer.BYTES),
+            acc.pointer((long) head.splits() * head.rows() * head.valueWidth() * Float.BYTES),
+            ml.pointer((long) head.splits() * head.rows() * 2 * Float.BYTES));
+        PagedAttention.mergeSplits(context, stream, acc.pointer(), ml.pointer(), head.rows(),
+            head.valueWidth(), head.splits() + tail.splits(), dout.pointer());
+        download(arena, dout, out);
+      }
     }
-  }
-
-  /** Copies the first {@code blocks} host blocks (two parts each) into a new device cache. */
-  private DevicePagedCache mirror(Arena arena, DType dtype, int blocks, IntFunction<Tensor> part0,
-      IntFunction<Tensor> part1) {
-    Tensor first0 = part0.apply(0);
-    Tensor first1 = part1.apply(0);
-    DevicePagedCache device = new DevicePagedCache(context, dtype, blocks, first0.cols(), first1.cols());
-    MemorySegment staging = arena.allocate(device.blockBytes() * blocks, 16);
-    for (int b = 0; b < blocks; b++) {
-      long base = b * device.blockBytes();
-      Tensor p0 = part0.apply(b);
-      Tensor p1 = part1.apply(b);
-      MemorySegment.copy(p0.data(), 0, staging, base + device.partOffset(0),
-          (long) PagedLayers.BLOCK_TOKENS * p0.cols() * dtype.bytes());
-      MemorySegment.copy(p1.data(), 0, staging, base + device.partOffset(1),
-          (long) PagedLayers.BLOCK_TOKENS * p1.cols() * dtype.bytes());
-    }
-    device.pool().upload(stream, staging, 0);
-    return device;
   }
 
   /** A device copy of {@code t} with dense rows ({@code [rows][cols]}, no row gaps). */

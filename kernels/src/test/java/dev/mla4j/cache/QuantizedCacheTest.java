@@ -150,7 +150,7 @@ class QuantizedCacheTest {
       assertTrue(gr.scale() >= exact && gr.scale() <= exact * (1 + 0x1p-7),
           "scale " + gr.scale() + " for max|x| " + absMax);
       for (int i = 0; i < gr.codes().length; i++) {
-        int code = gr.codes()[i];
+        double code = gr.codes()[i];
         assertTrue(Math.abs(code) <= q.qmax(), "code " + code);
         double err = Math.abs(x[off + g * group + i] - code * gr.scale());
         assertTrue(err <= gr.scale() * 0.5000001, "error " + err + " above half a step "

@@ -62,6 +62,12 @@ class QuantizedMhaAttentionTest {
   @MethodSource("cases")
   void matchesOracleOnDecodedCache(String label, MhaShape s, CacheFormat format, Queries q,
       int threads, int poisoned) {
+    check(label, s, format, q, threads, poisoned, BackendCases.cpuNames());
+  }
+
+  /** One case on {@code backends}, against the oracle and the scalar reference. */
+  static void check(String label, MhaShape s, CacheFormat format, Queries q, int threads,
+      int poisoned, List<String> backends) {
     Seeds.Case c = Seeds.forCase("qmha " + label + " " + s + " " + format + " " + q + " " + threads);
     int ctx = q.firstQueryPos() + q.tokens();
     int rows = q.tokens() * s.heads();
@@ -76,7 +82,7 @@ class QuantizedMhaAttentionTest {
           Caches.values(cache, layer, ctx), s.heads(), s.kvHeads(), s.headDim(),
           q.firstQueryPos(), s.softmaxScale());
       double floor = ErrorCheck.floor(DType.F32, s.headDim() + ctx);
-      Conformance.check("quantized mha attention", c, threads, ref, floor, BackendCases.cpuNames(),
+      Conformance.check("quantized mha attention", c, threads, ref, floor, backends,
           b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.headDim());
             b.mhaAttention(s, query, cache, layer, q.firstQueryPos(), out);

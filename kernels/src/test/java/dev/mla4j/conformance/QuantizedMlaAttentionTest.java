@@ -71,6 +71,12 @@ class QuantizedMlaAttentionTest {
   @MethodSource("cases")
   void matchesOracleOnDecodedCache(String label, MlaShape s, CacheFormat format, Queries q,
       int threads, int poisoned) {
+    check(label, s, format, q, threads, poisoned, BackendCases.cpuNames());
+  }
+
+  /** One case on {@code backends}, against the oracle and the scalar reference. */
+  static void check(String label, MlaShape s, CacheFormat format, Queries q, int threads,
+      int poisoned, List<String> backends) {
     Seeds.Case c = Seeds.forCase("qmla " + label + " " + s + " " + format + " " + q + " " + threads);
     int ctx = q.firstQueryPos() + q.tokens();
     int rows = q.tokens() * s.heads();
@@ -87,7 +93,7 @@ class QuantizedMlaAttentionTest {
           Caches.latents(cache, layer, ctx), s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(),
           s.ropeKeys() == RopeKeyLayout.SHARED, q.firstQueryPos(), s.softmaxScale());
       double floor = ErrorCheck.floor(DType.F32, s.ropeDim() + s.latentDim() + ctx);
-      Conformance.check("quantized mla attention", c, threads, ref, floor, BackendCases.cpuNames(),
+      Conformance.check("quantized mla attention", c, threads, ref, floor, backends,
           b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
             b.mlaAttention(s, qRope, qLatent, cache, layer, q.firstQueryPos(), out);

@@ -10,12 +10,12 @@ import dev.mla4j.api.Backends;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
-import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
+import dev.mla4j.testing.BackendCases;
 import dev.mla4j.testing.Caches;
 import dev.mla4j.testing.Inputs;
 import dev.mla4j.testing.Seeds;
@@ -25,7 +25,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.BiFunction;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -42,8 +41,7 @@ class CudaBackendTest {
 
   @BeforeAll
   static void needsGpu() {
-    var why = Backends.cudaUnavailableReason();
-    Assumptions.assumeTrue(why.isEmpty(), () -> "no usable GPU: " + why.get());
+    BackendCases.assumeCuda();
     ctx = CudaContext.get();
     System.out.println("CUDA device: " + ctx.describe());
   }
@@ -131,27 +129,11 @@ class CudaBackendTest {
   }
 
   private static DeviceBuffer ints(Arena arena, CudaStream s, int[] values) {
-    DeviceBuffer d = ctx.allocate(4L * values.length);
-    MemorySegment h = arena.allocate(4L * values.length, 4);
-    h.copyFrom(MemorySegment.ofArray(values));
-    d.upload(s, h, 0);
-    return d;
+    return DeviceData.ints(ctx, arena, s, values);
   }
 
   private static DeviceBuffer floats(Arena arena, CudaStream s, List<Tensor> parts) {
-    long bytes = 0;
-    for (Tensor t : parts) {
-      bytes += t.data().byteSize();
-    }
-    DeviceBuffer d = ctx.allocate(Math.max(16, bytes));
-    MemorySegment h = arena.allocate(Math.max(16, bytes), 16);
-    long off = 0;
-    for (Tensor t : parts) {
-      MemorySegment.copy(t.data(), 0, h, off, t.data().byteSize());
-      off += t.data().byteSize();
-    }
-    d.upload(s, h, 0);
-    return d;
+    return DeviceData.floats(ctx, arena, s, parts);
   }
 
   private static void compare(String what, List<Tensor> expected, MemorySegment got, int width,
@@ -318,23 +300,5 @@ class CudaBackendTest {
       cuda.mhaAttention(s, q, cache, 0, 199, Tensor.allocate(arena, DType.F32, s.heads(), s.headDim()));
     }
     assertEquals(before, DeviceBuffer.live());
-  }
-
-  @Test
-  void quantizedHostCachesAreRefusedBeforeAnythingIsAppended() {
-    MlaShape s = MlaShape.mha2mla(4, 4, 32, 2, 8);
-    Seeds.Case c = Seeds.forCase("cuda quantized refusal");
-    try (Arena arena = Arena.ofShared(); Backend cuda = Backends.named("cuda", 1);
-        LatentCache cache = new LatentCache(s, 1, CacheFormat.int4(32), 8)) {
-      Tensor qRope = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.ropeDim(), 1);
-      Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.latentDim(), 1);
-      Tensor latent = Inputs.gaussian(arena, c, DType.F32, 1, s.latentDim(), 1);
-      Tensor rope = Inputs.gaussian(arena, c, DType.F32, 1, s.ropeKeyWidth(), 1);
-      Tensor out = Tensor.allocate(arena, DType.F32, s.heads(), s.latentDim());
-      UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-          () -> cuda.mlaPrefill(s, qRope, qLatent, latent, rope, cache, 0, out));
-      assertTrue(e.getMessage().contains("INT4"), e.getMessage());
-      assertEquals(0, cache.length(0));
-    }
   }
 }
