@@ -115,8 +115,8 @@ public final class CudaBackend extends Backend {
         HostCacheMirror mirror = HostCacheMirror.of(context, stream, arena, cache, layer, keys);
         DeviceBuffer qa = upload(arena, qLatent);
         DeviceBuffer qb = upload(arena, qRope)) {
-      attend(arena, mirror, (dc, maxKeys) -> PagedAttention.mla(context, shape, dc, 1, tokens,
-          maxKeys), qa, shape.ropeDim() > 0 ? qb.pointer() : 0L, keys, firstQueryPos, out);
+      attend(arena, mirror, (dc, maxKeys, generic) -> PagedAttention.mla(context, shape, dc, 1,
+          tokens, maxKeys), qa, shape.ropeDim() > 0 ? qb.pointer() : 0L, keys, firstQueryPos, out);
     }
   }
 
@@ -129,14 +129,19 @@ public final class CudaBackend extends Backend {
     try (Arena arena = Arena.ofConfined();
         HostCacheMirror mirror = HostCacheMirror.of(context, stream, arena, cache, layer, keys);
         DeviceBuffer qa = upload(arena, q)) {
-      attend(arena, mirror, (dc, maxKeys) -> PagedAttention.mha(context, shape, dc, 1, tokens,
-          maxKeys), qa, 0L, keys, firstQueryPos, out);
+      attend(arena, mirror, (dc, maxKeys, generic) -> generic
+          ? PagedAttention.mhaGeneric(context, shape, dc, 1, tokens, maxKeys)
+          : PagedAttention.mha(context, shape, dc, 1, tokens, maxKeys), qa, 0L, keys,
+          firstQueryPos, out);
     }
   }
 
-  /** A plan over one device cache of the mirror, for at most {@code maxKeys} keys. */
+  /**
+   * A plan over one device cache of the mirror, for at most {@code maxKeys} keys; on the generic
+   * kernel when {@code generic} (partial states, key limits), as every MLA plan here is.
+   */
   private interface Plans {
-    PagedAttention over(DevicePagedCache cache, int maxKeys);
+    PagedAttention over(DevicePagedCache cache, int maxKeys, boolean generic);
   }
 
   /**
@@ -159,15 +164,15 @@ public final class CudaBackend extends Backend {
       if (mirror.window == null || mirror.blocks == null) {
         // one cache; a window-only mirror has split 0, so positions are unshifted
         try (PagedAttention plan = plans.over(mirror.blocks != null ? mirror.blocks
-            : mirror.window, keys)) {
+            : mirror.window, keys, false)) {
           plan.launch(stream, qa.pointer(), qb, dtable.pointer(), table.length, dfirst.pointer(),
               dout.pointer());
           download(arena, dout, out);
         }
         return;
       }
-      try (PagedAttention head = plans.over(mirror.blocks, split).limitKeys(split);
-          PagedAttention tail = plans.over(mirror.window, keys - split);
+      try (PagedAttention head = plans.over(mirror.blocks, split, true).limitKeys(split);
+          PagedAttention tail = plans.over(mirror.window, keys - split, true);
           DeviceBuffer acc = context.allocate((long) (head.splits() + tail.splits())
               * head.rows() * head.valueWidth() * Float.BYTES);
           DeviceBuffer ml = context.allocate(

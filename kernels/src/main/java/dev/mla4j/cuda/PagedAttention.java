@@ -75,10 +75,23 @@ public final class PagedAttention implements AutoCloseable {
 
   public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s),
+        quantized(cache) ? null : KernelChoice.mha(cache.dtype(), s.headDim(), s.groupSize()));
+  }
+
+  /**
+   * MHA/GQA on the generic FP32 kernel whatever the cache: what {@link #limitKeys} and
+   * {@link #launchPartial} need.
+   */
+  public static PagedAttention mhaGeneric(CudaContext context, MhaShape s,
+      DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s), null);
+  }
+
+  private static Geometry mhaGeometry(MhaShape s) {
     int dh = s.headDim();
-    return new PagedAttention(context, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
-        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false, s.softmaxScale()),
-        quantized(cache) ? null : KernelChoice.mha(cache.dtype(), dh, s.groupSize()));
+    return new Geometry(s.heads(), s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false,
+        s.softmaxScale());
   }
 
   /** Whether a part is quantized: only the generic kernel reads those. */
