@@ -154,7 +154,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int span_max = drh == 0 ? drs : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
   const int rs = span_max == 0 ? 0 : span_max + MLQ_PAD;
   const int ss = TK + 4;
-  const int units = MT * (TK / 16);
+  constexpr int MU = MT >= 2 ? 2 : 1;  // m16 head tiles per score unit: they share widened codes
+  const int units = (MT / MU) * (TK / 16);
   const int kparts = units >= MLQ_WARPS ? 1 : MLQ_WARPS / units;
   const int ps = TK + MLQ_PAD;
 
@@ -173,6 +174,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   float* sm_gdown = sm_rowpow + HS;  // [ng] 2^-E_g of the current tile
   float* sm_gratio = sm_gdown + ng;  // [ng] 2^(E_g old - E_g new), O's rescale
   int* sm_gexp = (int*)(sm_gratio + ng);  // [ng] E_g, INT_MIN before the first nonzero scale
+  unsigned* spair = (unsigned*)(sm_gexp + ng);  // [ng][TK/2] FP16 pairs s'(2j), s'(2j+1)
 
   const int split = blockIdx.x;
   const int h0 = blockIdx.y * HS;
@@ -309,54 +311,77 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     // per group, scaled by the tokens' group scales in FP32; the shared rope joins the last part.
     const int kp = units >= MLQ_WARPS ? 0 : warp / units;
     for (int u = warp % units; u < units; u += MLQ_WARPS) {
-      const int m = u % MT;
-      const int np = u / MT;
-      float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+      const int m0 = (u % (MT / MU)) * MU;
+      const int np = u / (MT / MU);
+      float acc[MU][2][4];
+#pragma unroll
+      for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+          for (int c = 0; c < 4; c++) acc[mu][nt][c] = 0.f;
       const int g_end = (kp + 1) * ng / kparts;
       for (int gi = kp * ng / kparts; gi < g_end; gi++) {
-        float part[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+        float part[MU][2][4];
+#pragma unroll
+        for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+          for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) part[mu][nt][c] = 0.f;
         for (int ks = gi * G / 16; ks < (gi + 1) * G / 16; ks += 2) {
-          unsigned b[4], a0[4], a1[4];
+          unsigned b[4];
           // matrices: (tokens 0-7 | 8-15) x (chunk ks | ks+1)
           mlq_ldsm4(b, ct + (np * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + (ks + (lane >> 4)) * 16);
-          mlq_ldsm4(a0, sq + (m * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
-          mlq_ldsm4(a1, sq + (m * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
-          unsigned lo, hi;
-          mlq_widen<Q>(b[0], lo, hi);
-          mlq_mma_f16(part[0], a0, lo, hi);
-          mlq_widen<Q>(b[1], lo, hi);
-          mlq_mma_f16(part[1], a0, lo, hi);
-          mlq_widen<Q>(b[2], lo, hi);
-          mlq_mma_f16(part[0], a1, lo, hi);
-          mlq_widen<Q>(b[3], lo, hi);
-          mlq_mma_f16(part[1], a1, lo, hi);
+          unsigned w[4][2];
+#pragma unroll
+          for (int j = 0; j < 4; j++) mlq_widen<Q>(b[j], w[j][0], w[j][1]);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            unsigned a0[4], a1[4];
+            mlq_ldsm4(a0, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
+            mlq_ldsm4(a1, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
+            mlq_mma_f16(part[mu][0], a0, w[0][0], w[0][1]);
+            mlq_mma_f16(part[mu][1], a0, w[1][0], w[1][1]);
+            mlq_mma_f16(part[mu][0], a1, w[2][0], w[2][1]);
+            mlq_mma_f16(part[mu][1], a1, w[3][0], w[3][1]);
+          }
         }
 #pragma unroll
         for (int nt = 0; nt < 2; nt++) {
           const int tt = np * 16 + nt * 8 + 2 * tq;
           const float s0 = mlq_bf16(sc[tt * ng + gi]);
           const float s1 = mlq_bf16(sc[(tt + 1) * ng + gi]);
-          acc[nt][0] = fmaf(part[nt][0], s0, acc[nt][0]);
-          acc[nt][1] = fmaf(part[nt][1], s1, acc[nt][1]);
-          acc[nt][2] = fmaf(part[nt][2], s0, acc[nt][2]);
-          acc[nt][3] = fmaf(part[nt][3], s1, acc[nt][3]);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            acc[mu][nt][0] = fmaf(part[mu][nt][0], s0, acc[mu][nt][0]);
+            acc[mu][nt][1] = fmaf(part[mu][nt][1], s1, acc[mu][nt][1]);
+            acc[mu][nt][2] = fmaf(part[mu][nt][2], s0, acc[mu][nt][2]);
+            acc[mu][nt][3] = fmaf(part[mu][nt][3], s1, acc[mu][nt][3]);
+          }
         }
       }
       if (drs > 0 && kp == kparts - 1) {
         for (int ks = 0; ks < drs / 16; ks++) {
-          unsigned b[4], a[4];
+          unsigned b[4];
           mlq_ldsm4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
-          mlq_ldsm4(a, sqr + (m * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
-          mlq_mma_bf16(acc[0], a, b[0], b[1]);
-          mlq_mma_bf16(acc[1], a, b[2], b[3]);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            unsigned a[4];
+            mlq_ldsm4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
+            mlq_mma_bf16(acc[mu][0], a, b[0], b[1]);
+            mlq_mma_bf16(acc[mu][1], a, b[2], b[3]);
+          }
         }
       }
 #pragma unroll
-      for (int nt = 0; nt < 2; nt++) {
-        float* s0 = s_s + (kp * HS + m * 16 + g) * ss + np * 16 + nt * 8 + 2 * tq;
-        *(float2*)s0 = make_float2(acc[nt][0], acc[nt][1]);
-        *(float2*)(s0 + 8 * ss) = make_float2(acc[nt][2], acc[nt][3]);
-      }
+      for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+          float* s0 = s_s + (kp * HS + (m0 + mu) * 16 + g) * ss + np * 16 + nt * 8 + 2 * tq;
+          *(float2*)s0 = make_float2(acc[mu][nt][0], acc[mu][nt][1]);
+          *(float2*)(s0 + 8 * ss) = make_float2(acc[mu][nt][2], acc[mu][nt][3]);
+        }
     }
     __syncthreads();
 
@@ -408,14 +433,21 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       float smax = 0.f;
       for (int tt = lane; tt < n_valid; tt += 32) smax = fmaxf(smax, mlq_bf16(sc[tt * ng + gi]));
       for (int off = 16; off > 0; off >>= 1) smax = fmaxf(smax, __shfl_xor_sync(0xffffffffu, smax, off));
+      const int e_old = sm_gexp[gi];
+      // scales are BF16, so their exponents lie in [-133, 127]; clamp to 2^±126 factors
+      const int e_tile = smax > 0.f ? max(((__float_as_int(smax) >> 23) & 0xff) - 127, -100) : e_old;
+      const int e_new = max(e_old, e_tile);
+      const bool unset = e_new == -2147483647 - 1;
+      const float down = unset ? 1.f : mlq_pow2(-e_new);
+      // s' of tokens (2j, 2j+1) as one FP16 pair: the A-operand scale of P·codes
+      for (int j = lane; j < TK / 2; j += 32) {
+        spair[gi * (TK / 2) + j] = mlq_half2(mlq_bf16(sc[2 * j * ng + gi]) * down,
+                                             mlq_bf16(sc[(2 * j + 1) * ng + gi]) * down);
+      }
+      __syncwarp();
       if (lane == 0) {
-        const int e_old = sm_gexp[gi];
-        // scales are BF16, so their exponents lie in [-133, 127]; clamp to 2^±126 factors
-        const int e_tile = smax > 0.f ? max(((__float_as_int(smax) >> 23) & 0xff) - 127, -100) : e_old;
-        const int e_new = max(e_old, e_tile);
         sm_gexp[gi] = e_new;
-        const bool unset = e_new == -2147483647 - 1;
-        sm_gdown[gi] = unset ? 1.f : mlq_pow2(-e_new);
+        sm_gdown[gi] = down;
         sm_gratio[gi] = (unset || e_old == -2147483647 - 1) ? 1.f : mlq_pow2(max(e_old - e_new, -126));
       }
     }
@@ -453,9 +485,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         const int gi = col / G;
         if (gi != gprev) {  // P·s' for this group: tokens t0, t0+1 (regs 0, 1) and t0+8, t0+9 (2, 3)
           gprev = gi;
-          const float down = sm_gdown[gi];
-          const unsigned s01 = mlq_half2(mlq_bf16(sc[t0 * ng + gi]) * down, mlq_bf16(sc[(t0 + 1) * ng + gi]) * down);
-          const unsigned s89 = mlq_half2(mlq_bf16(sc[(t0 + 8) * ng + gi]) * down, mlq_bf16(sc[(t0 + 9) * ng + gi]) * down);
+          const unsigned s01 = spair[gi * (TK / 2) + t0 / 2];
+          const unsigned s89 = spair[gi * (TK / 2) + t0 / 2 + 4];
 #pragma unroll
           for (int m = 0; m < MT; m++) {
             a[m][0] = mlq_hmul2(pa[m][0], s01);

@@ -154,12 +154,13 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
       int drh, int ropeKvStride, int tk) {
     int spanMax = drh == 0 ? drs : ((hs - 1) / group + 1) * ropeKvStride + drh;
     int rs = spanMax == 0 ? 0 : spanMax + MLA_PAD;
-    int units = hs / 16 * (tk / 16);
+    int mt = hs / 16;
+    int units = mt / (mt >= 2 ? 2 : 1) * (tk / 16);
     int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
     int halves = hs * (latent + MLA_PAD) + (drs > 0 ? hs * (drs + MLA_PAD) : 0)
         + MLA_STAGES * tk * scales + MLA_STAGES * tk * rs + hs * (tk + MLA_PAD);
     int codes = MLA_STAGES * tk * (latent + 2 * MLA_PAD);
-    int words = hs * drh + kparts * hs * (tk + 4) + 4 * hs + 3 * scales;
+    int words = hs * drh + kparts * hs * (tk + 4) + 4 * hs + 3 * scales + scales * tk / 2;
     return 2 * halves + codes + 4 * words;
   }
 
