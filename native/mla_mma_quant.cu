@@ -321,6 +321,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
 #pragma unroll
           for (int c = 0; c < 4; c++) acc[mu][nt][c] = 0.f;
       const int g_end = (kp + 1) * ng / kparts;
+#pragma unroll 2
       for (int gi = kp * ng / kparts; gi < g_end; gi++) {
         float part[MU][2][4];
 #pragma unroll
@@ -329,6 +330,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
           for (int nt = 0; nt < 2; nt++)
 #pragma unroll
             for (int c = 0; c < 4; c++) part[mu][nt][c] = 0.f;
+#pragma unroll 2
         for (int ks = gi * G / 16; ks < (gi + 1) * G / 16; ks += 2) {
           unsigned b[4];
           // matrices: (tokens 0-7 | 8-15) x (chunk ks | ks+1)
@@ -470,6 +472,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         }
       }
     }
+#pragma unroll 2
     for (int kt = 0; kt < TK / 16; kt++) {
       unsigned pa[MT][4];
 #pragma unroll
@@ -477,12 +480,18 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         mlq_ldsm4(pa[m], spr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
       }
       const int t0 = kt * 16 + 2 * tq;
+      // all of this k-step's code loads first, so their latency overlaps the widening and MMAs
+      unsigned r[SPANS][4];
+#pragma unroll
+      for (int sp = 0; sp < SPANS; sp++) {
+        // matrices: (tokens 0-7 | 8-15) x (bytes 0-15 | 16-31) of the span, transposed
+        mlq_ldsm4_trans(r[sp], ct + (kt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + wcol0 + sp * 32 + (lane >> 4) * 16);
+      }
       int gprev = -1;
       unsigned a[MT][4];
 #pragma unroll
       for (int sp = 0; sp < SPANS; sp++) {
-        const int col = wcol0 + sp * 32;
-        const int gi = col / G;
+        const int gi = (wcol0 + sp * 32) / G;
         if (gi != gprev) {  // P·s' for this group: tokens t0, t0+1 (regs 0, 1) and t0+8, t0+9 (2, 3)
           gprev = gi;
           const unsigned s01 = spair[gi * (TK / 2) + t0 / 2];
@@ -495,16 +504,13 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
             a[m][3] = mlq_hmul2(pa[m][3], s89);
           }
         }
-        unsigned r[4];
-        // matrices: (tokens 0-7 | 8-15) x (bytes 0-15 | 16-31) of the span, transposed
-        mlq_ldsm4_trans(r, ct + (kt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + col + (lane >> 4) * 16);
 #pragma unroll
         for (int h = 0; h < 2; h++) {
           unsigned lo, hi;
-          mlq_widen<Q>(mlq_prmt(r[2 * h], r[2 * h + 1], 0x6420u), lo, hi);  // even columns
+          mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x6420u), lo, hi);  // even columns
 #pragma unroll
           for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h], a[m], lo, hi);
-          mlq_widen<Q>(mlq_prmt(r[2 * h], r[2 * h + 1], 0x7531u), lo, hi);  // odd columns
+          mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x7531u), lo, hi);  // odd columns
 #pragma unroll
           for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h + 1], a[m], lo, hi);
         }
