@@ -2,7 +2,9 @@ package dev.mla4j.bench;
 
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.PagedLayers;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaEvent;
 import dev.mla4j.cuda.CudaException;
@@ -19,7 +21,7 @@ import java.util.Arrays;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
- * where the shape has an instance) or MHA decode, BF16 cache, T = 1, {@code batch} sequences of
+ * where the shape has an instance) or MHA decode, BF16 cache (or an INT8/FP8 latent), T = 1, {@code batch} sequences of
  * {@code context} tokens, timed with CUDA events around each launch (attention + merge) after a
  * warm-up; median of many reps. Cache copies are rotated so the bytes read exceed the L2 several
  * times. Costs are {@link KernelCost#mlaDecode} / {@link KernelCost#mhaDecode} times the batch.
@@ -43,11 +45,24 @@ public final class CudaDecode {
    */
   public record Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
       double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
-      String kernel, String skipped) {
+      String kernel, String skipped, String cache) {
 
-    static Row skip(String kind, String shape, int batch, int context, String why) {
+    static Row skip(String kind, String shape, int batch, int context, String why, String cache) {
       return new Row(kind, shape, batch, context, 0, 0, Double.NaN, Double.NaN, Double.NaN,
-          Double.NaN, Double.NaN, "", why);
+          Double.NaN, Double.NaN, "", why, cache);
+    }
+
+    /** A BF16 row. */
+    public Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
+        double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
+        String kernel, String skipped) {
+      this(kind, shape, batch, context, splits, sharedBytes, medianMicros, p10Micros, p90Micros,
+          gbps, tflops, kernel, skipped, null);
+    }
+
+    /** The cache format measured: BF16 unless the row says otherwise (older reports). */
+    public String cacheFormat() {
+      return cache == null ? "BF16" : cache;
     }
   }
 
@@ -91,27 +106,44 @@ public final class CudaDecode {
    */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
       MhaShape mha, int batch, int tokens, int context) {
+    return measure(ctx, stream, name, mla, mha, CacheFormat.plain(CACHE), batch, tokens, context);
+  }
+
+  /**
+   * As above with the MLA latent stored as {@code latent}: BF16, or INT8/FP8 codes with BF16
+   * group scales read directly by the tensor-core kernel (rope keys BF16). Bytes count what the
+   * kernel reads: codes, scales and rope keys.
+   */
+  public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
+      MhaShape mha, CacheFormat latent, int batch, int tokens, int context) {
     String kind = mla != null ? "mla" : "mha";
-    long bytesPerToken = (long) (mla != null ? mla.cacheElementsPerToken()
-        : mha.cacheElementsPerToken()) * CACHE.bytes();
+    QuantizedLayout quant = latent.isQuantized()
+        ? new QuantizedLayout(latent.quantization(), 1, mla.latentDim(), latent.groupSize()) : null;
+    long bytesPerToken = quant != null ? quant.bytesPerRow() + 2L * mla.ropeKeyWidth()
+        : (long) (mla != null ? mla.cacheElementsPerToken() : mha.cacheElementsPerToken())
+            * CACHE.bytes();
+    String format = quant != null ? latent.quantization() + " g" + latent.groupSize() : "BF16";
     long cacheBytes = (long) batch * context * bytesPerToken;
     if (cacheBytes > MAX_CACHE_BYTES) {
       return Row.skip(kind, name, batch, context, String.format(
-          "cache of %.1f GB over the %d GiB limit", cacheBytes / 1e9, MAX_CACHE_BYTES >> 30));
+          "cache of %.1f GB over the %d GiB limit", cacheBytes / 1e9, MAX_CACHE_BYTES >> 30),
+          format);
     }
     if (context % PagedLayers.BLOCK_TOKENS != 0) {
       throw new IllegalArgumentException("GPU decode context must be a multiple of "
           + PagedLayers.BLOCK_TOKENS + ", got " + context);
     }
     try {
-      return run(ctx, stream, name, mla, mha, batch, tokens, context, cacheBytes);
+      return run(ctx, stream, name, mla, mha, quant, batch, tokens, context, bytesPerToken, format);
     } catch (CudaException e) {
-      return Row.skip(kind, name, batch, context, "CUDA error: " + e.getMessage());
+      return Row.skip(kind, name, batch, context, "CUDA error: " + e.getMessage(), format);
     }
   }
 
   private static Row run(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
-      MhaShape mha, int batch, int tokens, int context, long cacheBytes) {
+      MhaShape mha, QuantizedLayout quant, int batch, int tokens, int context, long bytesPerToken,
+      String format) {
+    long cacheBytes = (long) batch * context * bytesPerToken;
     int copies = (int) Math.max(1, Math.min(8, (ROTATE_BYTES + cacheBytes - 1) / cacheBytes));
     while (copies > 1 && cacheBytes * copies > MAX_CACHE_BYTES) {
       copies--;
@@ -121,10 +153,13 @@ public final class CudaDecode {
     int heads = mla != null ? mla.heads() : mha.heads();
     int aWidth = mla != null ? mla.latentDim() : mha.headDim();
     int bWidth = mla != null ? mla.ropeDim() : 0;
-    int[] widths = mla != null ? new int[] {mla.latentDim(), mla.ropeKeyWidth()}
-        : new int[] {mha.kvWidth(), mha.kvWidth()};
+    DevicePagedCache.Part[] parts = mla != null
+        ? new DevicePagedCache.Part[] {quant != null ? DevicePagedCache.Part.quantized(quant)
+            : DevicePagedCache.Part.plain(mla.latentDim()), DevicePagedCache.Part.plain(mla.ropeKeyWidth())}
+        : new DevicePagedCache.Part[] {DevicePagedCache.Part.plain(mha.kvWidth()),
+            DevicePagedCache.Part.plain(mha.kvWidth())};
     try (Arena arena = Arena.ofConfined();
-        DevicePagedCache cache = new DevicePagedCache(ctx, CACHE, blocks, widths);
+        DevicePagedCache cache = new DevicePagedCache(ctx, CACHE, blocks, parts);
         PagedAttention plan = mla != null
             ? PagedAttention.mlaTensorCore(ctx, mla, cache, batch, tokens, context)
             : PagedAttention.mha(ctx, mha, cache, batch, tokens, context);
@@ -134,6 +169,9 @@ public final class CudaDecode {
         DeviceBuffer tables = ctx.allocate(4L * blocks);
         DeviceBuffer first = ctx.allocate(4L * batch)) {
       CudaOps.fillRandom(ctx, stream, cache.pool().pointer(), cache.pool().bytes() / 2, CACHE, 7);
+      if (quant != null) {
+        QuantizedBlocks.fill(arena, stream, cache, 0, 17);
+      }
       CudaOps.fillRandom(ctx, stream, qa.pointer(), qa.bytes() / 4, DType.F32, 11);
       CudaOps.fillRandom(ctx, stream, qb.pointer(), qb.bytes() / 4, DType.F32, 13);
       int[] table = new int[blocks];
@@ -162,12 +200,13 @@ public final class CudaDecode {
           ? (mla != null ? KernelCost.mlaDecode(mla, context, CACHE) : KernelCost.mhaDecode(mha, context, CACHE))
           : (mla != null ? KernelCost.mlaPrefill(mla, context, tokens, CACHE)
               : KernelCost.mhaPrefill(mha, context, tokens, CACHE));
+      cost = new KernelCost(cost.flops(), (double) context * bytesPerToken);
       double seconds = med * 1e-3;
       Arrays.sort(ms);
       return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),
           plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
           batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
-          plan.kernel(), null);
+          plan.kernel(), null, format);
     }
   }
 

@@ -3,8 +3,10 @@ package dev.mla4j.bench;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
+import dev.mla4j.tensor.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +16,9 @@ import java.util.List;
 /**
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy ceiling.
- * Args: [csv path] [quick]. The report ({@code ReportMain}) runs the same measurement per preset.
+ * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
+ * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K. The
+ * report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
   private CudaDecodeBench() {}
@@ -24,10 +28,11 @@ public final class CudaDecodeBench {
   public static void main(String[] args) throws IOException {
     Path csv = Path.of(args.length > 0 ? args[0] : "cuda-decode.csv");
     boolean quick = args.length > 1 && args[1].equals("quick");
+    boolean quant = args.length > 1 && args[1].equals("quant");
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
-    lines.add("kind,shape,batch,ctx,splits,smem,median_us,p10_us,p90_us,GBps,TFLOPs,kernel");
+    lines.add("kind,shape,batch,ctx,splits,smem,median_us,p10_us,p90_us,GBps,TFLOPs,kernel,cache");
     try (CudaStream stream = ctx.newStream()) {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
@@ -40,15 +45,23 @@ public final class CudaDecodeBench {
           new Case("MLA DeepSeek 576/512", new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale), null),
           new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128)),
           new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128)));
-      int[] batches = quick ? new int[] {1, 64} : new int[] {1, 64, 128};
-      int[] contexts = quick ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
+      int[] batches = quick || quant ? new int[] {1, 64} : new int[] {1, 64, 128};
+      int[] contexts = quick || quant ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
+      List<CacheFormat> formats = quant
+          ? List.of(CacheFormat.plain(DType.BF16), CacheFormat.int8(64), CacheFormat.fp8(64))
+          : List.of(CacheFormat.plain(DType.BF16));
       System.out.printf("%-22s %5s %6s %6s %10s %9s %8s%n", "shape", "batch", "ctx", "splits",
           "median us", "GB/s", "TFLOP/s");
       for (Case c : cases) {
+        if (quant && c.mla() == null) {
+          continue;
+        }
         for (int batch : batches) {
           for (int context : contexts) {
-            lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), batch,
-                context)));
+            for (CacheFormat f : formats) {
+              lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
+                  batch, 1, context)));
+            }
           }
         }
       }
@@ -60,12 +73,13 @@ public final class CudaDecodeBench {
     if (r.skipped() != null) {
       System.out.printf("%-22s %5d %6d   skipped: %s%n", r.shape(), r.batch(), r.context(),
           r.skipped());
-      return "skip," + r.shape() + "," + r.batch() + "," + r.context() + ",,,,,,,";
+      return "skip," + r.shape() + "," + r.batch() + "," + r.context() + ",,,,,,,," + r.cacheFormat();
     }
-    System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f  %s%n", r.shape(), r.batch(),
-        r.context(), r.splits(), r.medianMicros(), r.gbps(), r.tflops(), r.kernel());
-    return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f,%s", r.kind(), r.shape(),
+    System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f  %s %s%n", r.shape(), r.batch(),
+        r.context(), r.splits(), r.medianMicros(), r.gbps(), r.tflops(), r.kernel(),
+        r.cacheFormat());
+    return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f,%s,%s", r.kind(), r.shape(),
         r.batch(), r.context(), r.splits(), r.sharedBytes(), r.medianMicros(), r.p10Micros(),
-        r.p90Micros(), r.gbps(), r.tflops(), r.kernel());
+        r.p90Micros(), r.gbps(), r.tflops(), r.kernel(), r.cacheFormat());
   }
 }

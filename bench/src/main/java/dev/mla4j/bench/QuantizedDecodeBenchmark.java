@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One decode step (T = 1) of one layer at context N over a cache in each storage format: BF16,
- * or int8/int4 with per-token group scales read directly by the kernels (no window, rope keys
+ * or int8/int4/fp8 with per-token group scales read directly by the kernels (no window, rope keys
  * BF16 for MLA). MLA and its MHA baseline take the same format, so {@code int4 / bf16} of one
  * method is the quantized kernel's speed-up and {@code mha / mla} MLA's at that format. Each
  * trial prints the cache bytes per token and layer, scales included.
@@ -48,8 +48,8 @@ public class QuantizedDecodeBenchmark {
   @Param({"4096"})
   public int context;
 
-  /** {@code bf16}, {@code int8} or {@code int4}. */
-  @Param({"bf16", "int8", "int4"})
+  /** {@code bf16}, {@code int8}, {@code int4} or {@code fp8}. */
+  @Param({"bf16", "int8", "int4", "fp8"})
   public String format;
 
   /** Elements per scale of the quantized formats. */

@@ -17,7 +17,7 @@ import java.util.List;
  * One implementation of mla4j's kernels (scalar, SIMD, later CUDA). The public methods check
  * shapes once, split the work over the backend's threads and call the implementation's
  * single-threaded kernel bodies; activations are F32, weights F32, BF16 or F16, caches any
- * {@link CacheFormat} (plain, or int8/int4 read by the kernels directly).
+ * {@link CacheFormat} (plain, or int8/int4/fp8 read by the kernels directly).
  * Obtain one from {@link Backends}; close it to stop its worker threads.
  *
  * <p>With more than one thread, kernels read and write their operands from worker threads, so

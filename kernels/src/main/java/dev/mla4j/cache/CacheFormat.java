@@ -4,7 +4,7 @@ import dev.mla4j.tensor.DType;
 import java.util.Locale;
 
 /**
- * How a cache stores its tokens: plain F32/BF16/F16, or int8/int4 with per-token group scales
+ * How a cache stores its tokens: plain F32/BF16/F16, or int8/int4/fp8 with per-token group scales
  * (spec 5.2), optionally keeping the most recent {@code window} tokens unquantized.
  *
  * <p>Quantized rows (the MLA latent, and the rope keys when {@link #quantizeRopeKeys}; both K and
@@ -29,7 +29,7 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
   /** Group size of {@link #int8()} and {@link #int4()}: HF QuantizedCache's default. */
   public static final int DEFAULT_GROUP = 64;
 
-  /** Integer code width of a quantized cache. */
+  /** Code format of a quantized cache: integer codes, or FP8 E4M3 values. */
   public enum Quantization {
     NONE(0),
     INT8(127),
@@ -61,7 +61,7 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
     if (quantization == Quantization.NONE) {
       if (groupSize != 0 || window != 0 || quantizeRopeKeys) {
         throw new IllegalArgumentException("a plain " + dtype + " cache takes no group size, "
-            + "window or rope-key quantization (use int8 or int4 for those)");
+            + "window or rope-key quantization (use int8, int4 or fp8 for those)");
       }
     } else {
       if (groupSize < 2 || groupSize % 2 != 0) {
@@ -114,8 +114,9 @@ public record CacheFormat(DType dtype, Quantization quantization, int groupSize,
   }
 
   /**
-   * Parses {@code f32}, {@code bf16}, {@code f16}, {@code int8}, {@code int4} or {@code fp8} (any case); the
-   * quantized ones take {@code groupSize}, {@code window} and {@code quantizeRopeKeys}.
+   * Parses {@code f32}, {@code bf16}, {@code f16}, {@code int8}, {@code int4} or {@code fp8}
+   * (any case); the quantized ones take {@code groupSize}, {@code window} and
+   * {@code quantizeRopeKeys}.
    */
   public static CacheFormat parse(String name, int groupSize, int window, boolean quantizeRopeKeys) {
     String n = name.trim().toUpperCase(Locale.ROOT);

@@ -42,19 +42,20 @@ final class EvalCommand implements Callable<Integer> {
   int firstWindow;
 
   @Option(names = "--cache", defaultValue = "F32",
-      description = "cache storage: F32, BF16, F16, INT8 or INT4 (per-token group scales)")
+      description = "cache storage: F32, BF16, F16, or INT8, INT4 or FP8 (OCP E4M3) with "
+          + "per-token group scales")
   String cacheType;
 
   @Option(names = "--group-size", defaultValue = "" + CacheFormat.DEFAULT_GROUP,
-      description = "INT8/INT4: elements per BF16 scale (even; 32 to 128 are usual)")
+      description = "INT8/INT4/FP8: elements per BF16 scale (even; 32 to 128 are usual)")
   int groupSize;
 
   @Option(names = "--cache-window", defaultValue = "0",
-      description = "INT8/INT4: most recent tokens kept in BF16 before they are quantized")
+      description = "INT8/INT4/FP8: most recent tokens kept in BF16 before they are quantized")
   int cacheWindow;
 
   @Option(names = "--quantize-rope-keys",
-      description = "INT8/INT4, MLA checkpoints: quantize the rope keys too (default: BF16)")
+      description = "INT8/INT4/FP8, MLA checkpoints: quantize the rope keys too (default: BF16)")
   boolean quantizeRopeKeys;
 
   @Option(names = "--threads", description = "CPU threads (default: all processors)")

@@ -38,7 +38,9 @@ public final class CudaContext {
           List.of("_g1", "_g2", "_g4", "_g8")),
       "mla_mma", List.of("mla4j_mla_mma_bf16_m1_l8", "mla4j_mla_mma_bf16_m2_l8",
           "mla4j_mla_mma_bf16_m4_l8", "mla4j_mla_mma_bf16_m1_l16", "mla4j_mla_mma_bf16_m2_l16",
-          "mla4j_mla_mma_bf16_m1_l32", "mla4j_mma_peak_bf16"));
+          "mla4j_mla_mma_bf16_m1_l32", "mla4j_mma_peak_bf16"),
+      "mla_mma_quant", instances("mla4j_mla_mma_", List.of("int8", "fp8"), List.of("_m1_l8",
+          "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("")));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,

@@ -1,5 +1,7 @@
 package dev.mla4j.cuda;
 
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 
 /**
@@ -83,13 +85,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         || ropeRow % 8 != 0) {
       return null;
     }
-    int mt = 0;
-    for (int cand : MLA_MT) {
-      if (cand * lw <= MLA_MAX_ACC && heads % (16 * cand) == 0) {
-        mt = cand;
-        break;
-      }
-    }
+    int mt = mlaHeadTiles(heads, lw);
     if (mt == 0) {
       return null;
     }
@@ -103,6 +99,69 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
       }
     }
     return null;
+  }
+
+  /**
+   * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu), or null
+   * when the latent is not one segment of L 512/1024/2048 with groups of a multiple of 32 that
+   * divide L into a multiple of 4 scales, the rope keys are not BF16 (or absent), n_h is not a
+   * multiple of 16, or the tiles do not fit in {@code sharedLimit} bytes.
+   */
+  static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype, boolean ropeQuantized,
+      int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
+    int l = latent.width();
+    int lw = l / 64;
+    int g = latent.groupSize();
+    Quantization q = latent.quantization();
+    if ((q != Quantization.INT8 && q != Quantization.FP8) || latent.segments() != 1
+        || l % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0 || g % 32 != 0 || l % g != 0
+        || (l / g) % 4 != 0 || ropeQuantized || (ropeWidth > 0 && ropeDtype != DType.BF16)) {
+      return null;
+    }
+    boolean shared = ropeKvStride == 0;
+    if (shared ? ropeWidth % 16 != 0 : ropeWidth % 8 != 0 || ropeKvStride % 8 != 0
+        || ropeRow % 8 != 0) {
+      return null;
+    }
+    int mt = mlaHeadTiles(heads, lw);
+    if (mt == 0) {
+      return null;
+    }
+    int hs = 16 * mt;
+    for (int tk : MLA_TILES) {
+      int bytes = mlaQuantSharedBytes(hs, group, l, l / g, shared ? ropeWidth : 0,
+          shared ? 0 : ropeWidth, ropeKvStride, tk);
+      if (bytes <= sharedLimit) {
+        return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8") + "_m"
+            + mt + "_l" + lw, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM);
+      }
+    }
+    return null;
+  }
+
+  /** m16 head tiles per CTA: the largest MT dividing n_h/16 with MT·LW accumulator tiles <= 32. */
+  private static int mlaHeadTiles(int heads, int lw) {
+    for (int cand : MLA_MT) {
+      if (cand * lw <= MLA_MAX_ACC && heads % (16 * cand) == 0) {
+        return cand;
+      }
+    }
+    return 0;
+  }
+
+  /** The shared-memory carve-up of native/mla_mma_quant.cu, byte for byte. */
+  private static int mlaQuantSharedBytes(int hs, int group, int latent, int scales, int drs,
+      int drh, int ropeKvStride, int tk) {
+    int spanMax = drh == 0 ? drs : ((hs - 1) / group + 1) * ropeKvStride + drh;
+    int rs = spanMax == 0 ? 0 : spanMax + MLA_PAD;
+    int mt = hs / 16;
+    int units = mt / (mt >= 2 ? 2 : 1) * (tk / 16);
+    int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
+    int halves = hs * (latent + MLA_PAD) + (drs > 0 ? hs * (drs + MLA_PAD) : 0)
+        + MLA_STAGES * tk * scales + MLA_STAGES * tk * rs + hs * (tk + MLA_PAD);
+    int codes = MLA_STAGES * tk * (latent + 2 * MLA_PAD);
+    int words = hs * drh + kparts * hs * (tk + 4) + 4 * hs + 3 * scales + scales * tk / 2;
+    return 2 * halves + codes + 4 * words;
   }
 
   /** The carve-up of MlaSmem in native/mla_mma.cu, byte for byte. */

@@ -59,17 +59,26 @@ public final class PagedAttention implements AutoCloseable {
   }
 
   /**
-   * Absorbed MLA on tensor cores where the shape has an instance (BF16 cache, L 512/1024/2048,
-   * n_h a multiple of 16), else the generic kernel: queries and probabilities are rounded to
-   * BF16 for the MMA, so the error is BF16-level rather than FP32-level ({@link #kernel} says
-   * which one runs). The device-resident fast path.
+   * Absorbed MLA on tensor cores where the shape has an instance (BF16 latent, or INT8/FP8 codes
+   * read as stored, L 512/1024/2048, n_h a multiple of 16), else the generic kernel: queries
+   * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
+   * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). The
+   * device-resident fast path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
     Geometry g = mlaGeometry(s);
-    KernelChoice mma = quantized(cache) ? null : KernelChoice.mlaMma(cache.dtype(), g.heads(),
-        g.group(), g.aWidth(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
-        context.sharedMemoryOptin());
+    QuantizedLayout latent = cache.quantization(g.aPart());
+    KernelChoice mma;
+    if (latent != null) {
+      mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(),
+          cache.quantization(g.bPart()) != null, g.heads(), g.group(), g.bWidth(), g.bKv(),
+          cache.width(g.bPart()), context.sharedMemoryOptin());
+    } else {
+      // a quantized rope part beside a plain latent: only the generic kernel reads that
+      mma = quantized(cache) ? null : KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(),
+          g.aWidth(), g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+    }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }
 

@@ -46,8 +46,8 @@ public final class LlamaModel extends DecoderModel {
   }
 
   /**
-   * @param cacheFormat plain, or int8/int4 K and V (quantized on append), the MHA baseline of a
-   *     quantized latent cache
+   * @param cacheFormat plain, or int8/int4/fp8 K and V (quantized on append), the MHA baseline
+   *     of a quantized latent cache
    * @param keptPairs null for full RoPE, else {@code [layers][n_kv][r]} ascending pair indices
    */
   public LlamaModel(LlamaWeights weights, Backend backend, int maxTokens, CacheFormat cacheFormat,

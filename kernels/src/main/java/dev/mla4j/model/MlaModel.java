@@ -46,7 +46,7 @@ public final class MlaModel extends DecoderModel {
 
   /**
    * @param layers one converted attention per layer, all with the same r and L
-   * @param cacheFormat plain F32/BF16, or int8/int4 latents (quantized on append)
+   * @param cacheFormat plain F32/BF16, or int8/int4/fp8 latents (quantized on append)
    */
   public MlaModel(LlamaWeights weights, MlaAttentionWeights[] layers, Backend backend,
       int maxTokens, CacheFormat cacheFormat) {

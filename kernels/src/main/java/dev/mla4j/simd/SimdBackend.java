@@ -44,16 +44,6 @@ public final class SimdBackend extends Backend {
     return "simd";
   }
 
-  /** FP8 codes have no vector decoder here yet: the scalar backend and cuda read them. */
-  @Override
-  protected void requireSupported(dev.mla4j.cache.CacheFormat format, String cacheName) {
-    if (format.quantization() == dev.mla4j.cache.CacheFormat.Quantization.FP8) {
-      throw new UnsupportedOperationException(cacheName + " format " + format
-          + " is not supported on the simd backend yet; use int8 or int4 on simd, or FP8 on the "
-          + "scalar or cuda backend");
-    }
-  }
-
   @Override
   public String description() {
     return "simd (JDK Vector API, " + vectorBitSize() + "-bit vectors, " + SimdConstants.LANES

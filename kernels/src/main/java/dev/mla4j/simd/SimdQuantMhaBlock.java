@@ -17,8 +17,8 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * MHA/GQA attention over quantized blocks of a {@link dev.mla4j.cache.KvCache}: K and V are
- * int8/int4 with one segment per kv head ({@link QuantizedLayout}), read straight from the block
- * and dequantized in registers. Per (row, token) the score sums each group's
+ * int8/int4/fp8 with one segment per kv head ({@link QuantizedLayout}), read straight from the
+ * block and dequantized in registers. Per (row, token) the score sums each group's
  * {@code q · codes} in vector lanes and scales it once per group; the value update adds
  * {@code codes · (p · scale)} per group. Groups are walked as column pairs
  * {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers one by one.
@@ -30,7 +30,7 @@ final class SimdQuantMhaBlock {
 
   private final MhaShape s;
   private final QuantizedLayout layout;
-  private final boolean int4;
+  private final Quantization quantization;
   private final float[] qs;   // [rows][d_h]
   private final SoftmaxState state;
   private final int firstQueryPos;
@@ -42,7 +42,7 @@ final class SimdQuantMhaBlock {
     this.s = s;
     this.layout = new QuantizedLayout(format.quantization(), s.kvHeads(), s.headDim(),
         format.groupSize());
-    this.int4 = format.quantization() == Quantization.INT4;
+    this.quantization = format.quantization();
     this.qs = qs;
     this.state = state;
     this.firstQueryPos = firstQueryPos;
@@ -74,6 +74,8 @@ final class SimdQuantMhaBlock {
     long scales = keys.scaleRow(t);
     int groups = layout.groupsPerSegment();
     int q0 = row * s.headDim();
+    boolean int4 = quantization == Quantization.INT4;
+    boolean fp8 = quantization == Quantization.FP8;
     FloatVector total = FloatVector.zero(FLOATS);
     float tail = 0;
     for (int g = 0; g < groups; g++) {
@@ -91,8 +93,8 @@ final class SimdQuantMhaBlock {
           lo = SimdQuantLoads.lowNibbles(seg, group + j);
           hi = SimdQuantLoads.highNibbles(seg, group + j);
         } else {
-          lo = SimdQuantLoads.int8(seg, group + j);
-          hi = SimdQuantLoads.int8(seg, group + half + j);
+          lo = SimdQuantLoads.byteCodes(seg, group + j, fp8);
+          hi = SimdQuantLoads.byteCodes(seg, group + half + j, fp8);
         }
         a = lo.fma(FloatVector.fromArray(FLOATS, qs, qg + j), a);
         a = hi.fma(FloatVector.fromArray(FLOATS, qs, qg + half + j), a);
@@ -101,7 +103,7 @@ final class SimdQuantMhaBlock {
       float rest = 0;
       for (int j = bound; j < half; j++) {
         for (int e = j; e < m; e += half) {
-          rest += qs[qg + e] * SimdQuantLoads.code(seg, group, e, m, int4);
+          rest += qs[qg + e] * SimdQuantLoads.code(seg, group, e, m, quantization);
         }
       }
       tail += rest * scale;
@@ -120,6 +122,8 @@ final class SimdQuantMhaBlock {
     int groups = layout.groupsPerSegment();
     float[] acc = state.acc;
     int a0 = row * s.headDim();
+    boolean int4 = quantization == Quantization.INT4;
+    boolean fp8 = quantization == Quantization.FP8;
     for (int g = 0; g < groups; g++) {
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
@@ -139,8 +143,8 @@ final class SimdQuantMhaBlock {
             lo = SimdQuantLoads.lowNibbles(seg, group + j).fma(x, lo);
             hi = SimdQuantLoads.highNibbles(seg, group + j).fma(x, hi);
           } else {
-            lo = SimdQuantLoads.int8(seg, group + j).fma(x, lo);
-            hi = SimdQuantLoads.int8(seg, group + half + j).fma(x, hi);
+            lo = SimdQuantLoads.byteCodes(seg, group + j, fp8).fma(x, lo);
+            hi = SimdQuantLoads.byteCodes(seg, group + half + j, fp8).fma(x, hi);
           }
         }
         lo.intoArray(acc, ag + j);
@@ -150,7 +154,7 @@ final class SimdQuantMhaBlock {
         for (int e = j; e < m; e += half) {
           float sum = 0;
           for (int t = 0; t < visible; t++) {
-            sum += ws[t] * SimdQuantLoads.code(seg, values.codeRow(t) + offset, e, m, int4);
+            sum += ws[t] * SimdQuantLoads.code(seg, values.codeRow(t) + offset, e, m, quantization);
           }
           acc[ag + e] += sum;
         }

@@ -23,13 +23,13 @@ final class SimdQuantStage {
 
   private final SimdMlaTile tile;
   private final LatentCache cache;
-  private final boolean int4;
+  private final Quantization quantization;
   private final float[] ropeRow;
 
   SimdQuantStage(SimdMlaTile tile, LatentCache cache) {
     this.tile = tile;
     this.cache = cache;
-    this.int4 = cache.format().quantization() == Quantization.INT4;
+    this.quantization = cache.format().quantization();
     this.ropeRow = SimdScratch.floats(ROPE_ROW, tile.ropeKeys * tile.ropeDim);
   }
 
@@ -70,15 +70,16 @@ final class SimdQuantStage {
       long group = codes + l.groupOffset(0, g);
       float s = SimdQuantLoads.scale(seg, scales, g);
       int at = off + g * l.groupSize();
-      if (int4) {
+      if (quantization == Quantization.INT4) {
         int4Group(seg, group, m, s, dst, at);
       } else {
+        boolean fp8 = quantization == Quantization.FP8;
         int e = 0;
         for (; e + LANES <= m; e += LANES) {
-          SimdQuantLoads.int8(seg, group + e).mul(s).intoArray(dst, at + e);
+          SimdQuantLoads.byteCodes(seg, group + e, fp8).mul(s).intoArray(dst, at + e);
         }
         for (; e < m; e++) {
-          dst[at + e] = s * SimdQuantLoads.code(seg, group, e, m, false);
+          dst[at + e] = s * SimdQuantLoads.code(seg, group, e, m, quantization);
         }
       }
     }
@@ -93,10 +94,10 @@ final class SimdQuantStage {
       SimdQuantLoads.highNibbles(seg, group + e).mul(s).intoArray(dst, at + half + e);
     }
     for (int i = e; i < half; i++) {
-      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, true);
+      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, Quantization.INT4);
     }
     for (int i = half + e; i < m; i++) {
-      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, true);
+      dst[at + i] = s * SimdQuantLoads.code(seg, group, i, m, Quantization.INT4);
     }
   }
 }

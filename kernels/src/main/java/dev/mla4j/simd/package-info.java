@@ -1,6 +1,6 @@
 /**
  * The SIMD backend: {@link dev.mla4j.simd.SimdBackend} and its kernels (linear layers, partial
- * RoPE, absorbed MLA and MHA/GQA attention, over plain caches and over int8/int4 caches, whose
+ * RoPE, absorbed MLA and MHA/GQA attention, over plain caches and over int8/int4/fp8 caches, whose
  * codes MLA dequantizes once per block into its F32 staging and MHA in registers) written with
  * the JDK Vector API.
  *

@@ -26,15 +26,16 @@ import org.junit.jupiter.params.provider.CsvSource;
 class QuantizedCacheTest {
 
   /**
-   * Bytes per token and layer of one quantized row of width w, group g: int8 w + 2·groups, int4
-   * Σ ceil(m/2) + 2·groups over groups of m elements (the last one w mod g when g does not
-   * divide w), one BF16 scale per group. Values worked out by hand.
+   * Bytes per token and layer of one quantized row of width w, group g: int8 and fp8
+   * w + 2·groups, int4 Σ ceil(m/2) + 2·groups over groups of m elements (the last one w mod g
+   * when g does not divide w), one BF16 scale per group. Values worked out by hand.
    */
   @ParameterizedTest(name = "{0} L={1} g={2}")
   @CsvSource({
       "INT8, 512, 64, 528", "INT4, 512, 64, 272", "INT4, 512, 128, 264", "INT4, 512, 32, 288",
       "INT8, 48, 32, 52", "INT4, 48, 32, 28", "INT4, 33, 32, 21", "INT8, 33, 32, 37",
       "INT4, 96, 64, 52", "INT4, 7, 64, 6", "INT8, 1, 2, 3",
+      "FP8, 512, 64, 528", "FP8, 48, 32, 52", "FP8, 33, 32, 37", "FP8, 1, 2, 3",
   })
   void latentBytesPerTokenIncludeScales(Quantization q, int latentDim, int group, long bytes) {
     MlaShape s = new MlaShape(2, 2, 0, latentDim, RopeKeyLayout.PER_KV_HEAD, 0.1f);
@@ -61,6 +62,36 @@ class QuantizedCacheTest {
     }
   }
 
+  /**
+   * FP8 costs what int8 costs: one byte per element plus one BF16 scale per group, for the MLA
+   * latent (rope keys plain or quantized) and for MHA K/V, whole caches of several layers.
+   */
+  @ParameterizedTest(name = "g={0}")
+  @CsvSource({"64", "32", "6", "128"})
+  void fp8BytesPerTokenEqualInt8(int group) {
+    MlaShape mla = MlaShape.mha2mla(32, 32, 128, 8, 16);
+    MlaShape odd = new MlaShape(3, 1, 7, 33, RopeKeyLayout.SHARED, 0.1f);
+    MhaShape mha = MhaShape.of(9, 3, 130);
+    for (boolean rope : new boolean[] {false, true}) {
+      CacheFormat int8 = new CacheFormat(DType.BF16, Quantization.INT8, group, 5, rope);
+      CacheFormat fp8 = new CacheFormat(DType.BF16, Quantization.FP8, group, 5, rope);
+      for (MlaShape s : new MlaShape[] {mla, odd}) {
+        try (LatentCache a = new LatentCache(s, 3, int8, 1);
+            LatentCache b = new LatentCache(s, 3, fp8, 1)) {
+          assertEquals(a.bytesPerToken(), b.bytesPerToken(), s + " rope quantized " + rope);
+        }
+      }
+    }
+    try (KvCache a = new KvCache(mha, 2, CacheFormat.int8(group), 1);
+        KvCache b = new KvCache(mha, 2, CacheFormat.fp8(group), 1)) {
+      assertEquals(a.bytesPerToken(), b.bytesPerToken());
+    }
+    // Llama-2-7B MHA at g64: 32 layers x K,V x 32 heads x (128 codes + 2 scales x 2 B)
+    try (KvCache c = new KvCache(MhaShape.of(32, 32, 128), 32, CacheFormat.fp8(64), 1)) {
+      assertEquals(32L * 2 * 32 * (128 + 2 * 2), c.bytesPerToken());
+    }
+  }
+
   @Test
   void badFormatsAreRefusedWithTheFix() {
     expect(IllegalArgumentException.class, "even",
@@ -69,9 +100,9 @@ class QuantizedCacheTest {
         () -> CacheFormat.int8(0));
     expect(IllegalArgumentException.class, "window must be >= 0",
         () -> CacheFormat.int8(32).withWindow(-1));
-    expect(IllegalArgumentException.class, "use int8 or int4",
+    expect(IllegalArgumentException.class, "use int8, int4 or fp8",
         () -> new CacheFormat(DType.BF16, Quantization.NONE, 32, 0, false));
-    expect(IllegalArgumentException.class, "use F32, BF16, F16, INT8 or INT4",
+    expect(IllegalArgumentException.class, "use F32, BF16, F16, INT8, INT4 or FP8",
         () -> CacheFormat.parse("int3", 32, 0, false));
     expect(IllegalArgumentException.class, "MLA option",
         () -> new KvCache(MhaShape.of(2, 2, 8), 1, CacheFormat.int4(8).withQuantizedRopeKeys(), 4));
@@ -86,18 +117,22 @@ class QuantizedCacheTest {
               Tensor.allocate(arena, DType.F32, 1, 8)));
     }
     assertEquals(CacheFormat.int4(64), CacheFormat.parse("int4", 64, 0, false));
+    assertEquals(CacheFormat.fp8(32).withWindow(7).withQuantizedRopeKeys(),
+        CacheFormat.parse(" Fp8 ", 32, 7, true));
     assertEquals(CacheFormat.plain(DType.BF16), CacheFormat.parse("bf16", 64, 0, false));
   }
 
   /**
    * What is stored, decoded by the oracle: every code within [-qmax, qmax], each scale the
-   * group's max|x| / qmax rounded up to BF16, every element within half a step of its input;
-   * the library's own row decoder (scalar kernels) gives the same values.
+   * group's max|x| / qmax rounded up to BF16, every element within half a step of its input
+   * (fp8: of its E4M3 binade at {@code x / scale}); the library's own row decoder (scalar
+   * kernels) gives the same values.
    */
   @ParameterizedTest(name = "{0} L={1} g={2} rope={3}")
   @CsvSource({
       "INT8, 512, 32, 16", "INT4, 512, 64, 16", "INT4, 512, 128, 16", "INT8, 48, 32, 8",
       "INT4, 33, 32, 7", "INT4, 65, 6, 0", "INT8, 17, 40, 3",
+      "FP8, 512, 64, 16", "FP8, 48, 32, 8", "FP8, 33, 32, 7", "FP8, 65, 6, 0",
   })
   void storedCodesAreWithinHalfAStep(Quantization q, int latentDim, int group, int ropeDim) {
     Seeds.Case c = Seeds.forCase("quant round trip " + q + latentDim + " " + group);
@@ -151,12 +186,23 @@ class QuantizedCacheTest {
           "scale " + gr.scale() + " for max|x| " + absMax);
       for (int i = 0; i < gr.codes().length; i++) {
         double code = gr.codes()[i];
+        double xi = x[off + g * group + i];
         assertTrue(Math.abs(code) <= q.qmax(), "code " + code);
-        double err = Math.abs(x[off + g * group + i] - code * gr.scale());
-        assertTrue(err <= gr.scale() * 0.5000001, "error " + err + " above half a step "
-            + gr.scale() / 2 + " at group " + g + " element " + i);
+        double step = q == Quantization.FP8 ? fp8Step(xi / gr.scale()) : 1;
+        double err = Math.abs(xi - code * gr.scale());
+        assertTrue(err <= gr.scale() * step * 0.5000001, "error " + err + " above half a step "
+            + gr.scale() * step / 2 + " at group " + g + " element " + i);
       }
     }
+  }
+
+  /**
+   * Spacing of the E4M3 values around {@code y} (|y| <= 448): 2^(e-3) in the binade
+   * [2^e, 2^(e+1)), e >= -6; 2^-9 among the subnormals below 2^-6.
+   */
+  private static double fp8Step(double y) {
+    int e = Math.max(-6, Math.getExponent(y));
+    return Math.scalb(1.0, e - 3);
   }
 
   /**

@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The MHA/GQA baseline over int8/int4 K/V caches on the CPU backends vs the oracle on the values
- * its own decoder reads from the stored bytes (see {@link QuantizedMlaAttentionTest}).
+ * The MHA/GQA baseline over int8/int4/fp8 K/V caches on the CPU backends vs the oracle on the
+ * values its own decoder reads from the stored bytes (see {@link QuantizedMlaAttentionTest}).
  */
 @Tag("simd")
 class QuantizedMhaAttentionTest {
@@ -37,17 +37,18 @@ class QuantizedMhaAttentionTest {
     int[] windows = {0, 5, 0, 70};
     List<Arguments> cases = new ArrayList<>();
     int k = 0;
-    for (int dh : headDims) {
-      for (CacheFormat.Quantization q : new CacheFormat.Quantization[] {
-          CacheFormat.Quantization.INT8, CacheFormat.Quantization.INT4}) {
-        for (int v = 0; v < 2; v++) {
-          int[] h = heads[k % heads.length];
-          CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
-              windows[k % windows.length], false);
-          cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), f,
-              MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length], 1 + k % 2,
-              k % 4 == 1 ? 3 : 0));
-          k++;
+    for (CacheFormat.Quantization[] sweep : QuantizedMlaAttentionTest.SWEEPS) {
+      for (int dh : headDims) {
+        for (CacheFormat.Quantization q : sweep) {
+          for (int v = 0; v < 2; v++) {
+            int[] h = heads[k % heads.length];
+            CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
+                windows[k % windows.length], false);
+            cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), f,
+                MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length], 1 + k % 2,
+                k % 4 == 1 ? 3 : 0));
+            k++;
+          }
         }
       }
     }
@@ -55,6 +56,8 @@ class QuantizedMhaAttentionTest {
         new Queries(1, 700), 2, 0));
     cases.add(Arguments.of("splitKV", MhaShape.of(9, 3, 64), CacheFormat.int8(32).withWindow(128),
         new Queries(1, 600), 2, 2));
+    cases.add(Arguments.of("splitKV", MhaShape.of(8, 2, 128), CacheFormat.fp8(64).withWindow(70),
+        new Queries(1, 650), 2, 2));
     return cases.stream();
   }
 

@@ -10,8 +10,11 @@ import dev.mla4j.api.Backends;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
+import dev.mla4j.cache.QuantizedBlock;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
@@ -128,6 +131,27 @@ class CudaBackendTest {
     dc.pool().upload(s, staging, 0);
   }
 
+  /** As {@link #upload}, for a quantized latent (codes and scales) and plain rope keys. */
+  private static void uploadQuantizedLatent(Arena arena, CudaStream s, DevicePagedCache dc,
+      Batch batch, List<LatentCache> caches) {
+    MemorySegment staging = arena.allocate(dc.blockBytes() * dc.blocks(), 16);
+    QuantizedLayout layout = dc.quantization(0);
+    for (int q = 0; q < batch.lens().length; q++) {
+      int nb = (batch.lens()[q] + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+      for (int b = 0; b < nb; b++) {
+        long base = batch.table()[q][b] * dc.blockBytes();
+        QuantizedBlock codes = caches.get(q).latentCodes(0, b);
+        MemorySegment.copy(codes.data(), codes.codeRow(0), staging, base + dc.partOffset(0),
+            (long) PagedLayers.BLOCK_TOKENS * layout.rowBytes());
+        MemorySegment.copy(codes.data(), codes.scaleRow(0), staging, base + dc.scalesOffset(0),
+            2L * PagedLayers.BLOCK_TOKENS * layout.scalesPerRow());
+        Tensor rope = caches.get(q).ropeBlock(0, b);
+        MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1), rope.data().byteSize());
+      }
+    }
+    dc.pool().upload(s, staging, 0);
+  }
+
   private static DeviceBuffer ints(Arena arena, CudaStream s, int[] values) {
     return DeviceData.ints(ctx, arena, s, values);
   }
@@ -184,20 +208,49 @@ class CudaBackendTest {
     batchedMla(s, true, BF16_TOLERANCE);
   }
 
+  /**
+   * The quantized tensor-core kernel widens INT8/FP8 codes exactly and rounds queries,
+   * probabilities and the normalized scales to FP16 (11 significant bits) for the MMA; its
+   * reference is the scalar backend reading the same codes. The bound is the BF16 one scaled to
+   * FP16's precision, 8·2^-11 of the output's largest magnitude; a wrong scale, token or column
+   * gives errors of the order of the output. Group sizes 32/64/128, both rope layouts, L 512 and
+   * 1024.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0", "FP8,64,0", "INT8,32,1", "FP8,128,1",
+      "FP8,32,2", "INT8,128,2"})
+  void tensorCoreMlaReadsQuantizedLatentWithinFp16Tolerance(String quant, int group, int which) {
+    MlaShape s = switch (which) {
+      case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);
+      case 1 -> new MlaShape(32, 1, 64, 512, RopeKeyLayout.SHARED, 0.06f);
+      default -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
+    };
+    batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
+  }
+
   private static final double FP32_TOLERANCE = 1e-4;
   private static final double BF16_TOLERANCE = 8 * Math.pow(2, -8);
+  private static final double FP16_TOLERANCE = 8 * Math.pow(2, -11);
 
   private void batchedMla(MlaShape s, boolean tensorCore, double tolerance) {
+    batchedMla(s, CacheFormat.plain(DType.BF16), tensorCore, tolerance);
+  }
+
+  private void batchedMla(MlaShape s, CacheFormat format, boolean tensorCore, double tolerance) {
     RopeKeyLayout layout = s.ropeKeys();
+    QuantizedLayout quant = format.isQuantized()
+        ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
     for (int tokens : new int[] {1, 3}) {
       Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
-          + (tensorCore ? " mma " + s : ""));
+          + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : ""));
       Batch batch = Batch.of(c, tokens, 70, 1000, 5, 4100);
       int rowsPerSeq = tokens * s.heads();
       try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
           CudaStream st = ctx.newStream();
           DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
-              s.latentDim(), s.ropeKeyWidth());
+              quant != null ? DevicePagedCache.Part.quantized(quant)
+                  : DevicePagedCache.Part.plain(s.latentDim()),
+              DevicePagedCache.Part.plain(s.ropeKeyWidth()));
           PagedAttention plan = tensorCore
               ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
               : PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
@@ -208,7 +261,7 @@ class CudaBackendTest {
         List<Tensor> ref = new ArrayList<>();
         int[] first = new int[batch.lens().length];
         for (int q = 0; q < batch.lens().length; q++) {
-          LatentCache cache = new LatentCache(s, 1, DType.BF16, batch.lens()[q]);
+          LatentCache cache = new LatentCache(s, 1, format, batch.lens()[q]);
           Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
           caches.add(cache);
           first[q] = batch.lens()[q] - tokens;
@@ -218,8 +271,12 @@ class CudaBackendTest {
           scalar.mlaAttention(s, qr.get(q), ql.get(q), cache, 0, first[q], out);
           ref.add(out);
         }
-        upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
-            ? caches.get(q).latentBlock(0, bp[0]) : caches.get(q).ropeBlock(0, bp[0]));
+        if (quant != null) {
+          uploadQuantizedLatent(arena, st, dc, batch, caches);
+        } else {
+          upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
+              ? caches.get(q).latentBlock(0, bp[0]) : caches.get(q).ropeBlock(0, bp[0]));
+        }
         int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
         long outBytes = 4L * batch.lens().length * rowsPerSeq * s.latentDim();
         try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * How a cache stores its elements, for the report's cache-size section: the bytes per token
  * (all layers) of the MLA cache and of the MHA baseline cache in this format. The report lists
- * one row per format; a quantized cache (int8/int4 with per-group scales) becomes one more
+ * one row per format; a quantized cache (int8/int4/fp8 with per-group scales) becomes one more
  * implementation added to {@link #standard()}, whose bytes must come from that cache's own class.
  */
 public interface CacheFormat {
@@ -23,13 +23,15 @@ public interface CacheFormat {
   long mhaBytesPerToken(DecodePreset preset);
 
   /**
-   * The formats the library's caches have today: F32, BF16, and int8/int4 with BF16 group
-   * scales; the last row quantizes the MLA rope keys too, as the paper's int4 setting does
+   * The formats the library's caches have today: F32, BF16, and int8/fp8/int4 with BF16 group
+   * scales; fp8 is OCP E4M3, the GPU's native 8-bit format, at int8's bytes (one byte per
+   * element); the last row quantizes the MLA rope keys too, as the paper's int4 setting does
    * (spec 5.2), with groups of 128.
    */
   static List<CacheFormat> standard() {
     return List.of(new Plain(DType.F32), new Plain(DType.BF16),
         new Quantized(dev.mla4j.cache.CacheFormat.int8(64), dev.mla4j.cache.CacheFormat.int8(64)),
+        new Quantized(dev.mla4j.cache.CacheFormat.fp8(64), dev.mla4j.cache.CacheFormat.fp8(64)),
         new Quantized(dev.mla4j.cache.CacheFormat.int4(64), dev.mla4j.cache.CacheFormat.int4(64)),
         new Quantized(dev.mla4j.cache.CacheFormat.int4(128).withQuantizedRopeKeys(),
             dev.mla4j.cache.CacheFormat.int4(128)));

@@ -17,7 +17,9 @@ final class CacheTables {
             + " layer), and the tokens of one sequence that fit in ").append(budget)
         .append(". Reduction = 1 − MLA/MHA in the same format; \"vs MHA BF16\" = 1 − MLA/(MHA in"
             + " BF16), the paper's \"KV Mem.\" column, whose int4 rows (−92.19%, −95.31%, −96.87%"
-            + " for Llama-2-7B, spec 5.3) leave out the scales that the bytes here include.\n\n");
+            + " for Llama-2-7B, spec 5.3) leave out the scales that the bytes here include."
+            + " FP8 is OCP E4M3, the GPU's native 8-bit format: one byte per element like INT8,"
+            + " so the same bytes.\n\n");
     java.util.Map<dev.mla4j.bench.DecodePreset, Long> bf16 = new java.util.HashMap<>();
     rows.stream().filter(r -> r.format().equals("BF16"))
         .forEach(r -> bf16.put(r.preset(), r.mhaBytesPerToken()));

@@ -95,6 +95,13 @@ class MarkdownReportTest {
     List<String> int4 = row(md, "| Llama-2-7B d_kv 16 | 32 | 32/32/128 | 512 + 512 | INT4 g128, rope INT4");
     assertEquals("18,688", int4.get(5));
     assertEquals("−96.44%", int4.get(8));
+    // fp8 g64 costs int8 g64's bytes: per layer 512 code bytes + 8 BF16 scales = 528 B, plus
+    // the BF16 rope keys 32 x 16 x 2 = 1,024 B; x 32 layers = 49,664 B
+    List<String> fp8 = row(md, "| Llama-2-7B d_kv 16 | 32 | 32/32/128 | 512 + 512 | FP8 g64, rope BF16");
+    List<String> int8 = row(md, "| Llama-2-7B d_kv 16 | 32 | 32/32/128 | 512 + 512 | INT8 g64, rope BF16");
+    assertEquals("49,664", fp8.get(5));
+    assertEquals(int8.subList(5, int8.size()), fp8.subList(5, fp8.size()));
+    assertTrue(md.contains("the GPU's native 8-bit format"), md);
     assertTrue(md.contains("![Tokens that fit](tokens-in-budget.svg)"), md);
     assertFalse(md.contains("on the GPU"), "no GPU section without GPU results");
   }

@@ -1,0 +1,568 @@
+// Absorbed MLA decode on tensor cores over a quantized latent cache (INT8 or FP8 E4M3 codes with
+// one BF16 scale per token and group of G latent columns; rope keys BF16). The codes are staged
+// in shared memory as stored (1 byte each) and widened in registers right before the MMAs: no
+// full-precision copy of the cache exists anywhere. Same CTA shape, split-state layout and merge
+// as mla_mma.cu (the BF16 kernel); what differs:
+//
+// * MMAs take FP16 operands (m16n8k16, FP32 accumulators): INT8 and E4M3 codes are exact in FP16,
+//   and sm_89+ converts two E4M3 codes to FP16 in one instruction. No scale enters an FP16 value
+//   unnormalized, so FP16's range never binds:
+//   - Q~ rows are scaled by a power of two 2^-E_r into [2^14, 2^15) before rounding; the
+//     softmax multiplies the score back by 2^E_r.
+//   - Scores: S = Σ_groups s[τ][g]·(Q~_g·codes_gᵀ): one MMA chain per group, scaled in FP32.
+//   - Values: O += (P·s'[τ][g])·codes with s' = s·2^-E_g, E_g the exponent of the largest scale
+//     of group g seen so far (never decreasing, so O is only ever scaled down); O is kept in
+//     units of 2^E_g and multiplied back at the end.
+// * Fragments come from ldmatrix on the byte tile: a b16 "element" is two codes. Non-transposed,
+//   a thread gets bytes 4q..4q+3 of a 16-byte chunk, used as k = 2q, 2q+1, 2q+8, 2q+9, so Q~ is
+//   stored with that permutation inside each 16-column chunk. Transposed, it gets byte pairs of
+//   two tokens; one byte permute gives the 4 tokens of an even and of an odd column, so a warp's
+//   O columns are interleaved (even / odd n8 tiles) and unscrambled by the final store.
+#include "mla4j_device.h"
+
+#define MLQ_WARPS 8
+#define MLQ_THREADS (MLQ_WARPS * 32)
+#define MLQ_STAGES 2
+#define MLQ_PAD 8        // halves of padding per Q~ / P / rope row: 16 bytes
+#define MLQ_CODE_PAD 16  // bytes of padding per code row: 8 rows of one ldmatrix hit 32 banks
+
+__device__ __forceinline__ unsigned mlq_smem(const void* p) {
+  return (unsigned)__cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ void mlq_cp16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(mlq_smem(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void mlq_cp8(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(mlq_smem(dst)), "l"(src),
+               "r"(valid ? 8 : 0));
+}
+
+__device__ __forceinline__ void mlq_ldsm4(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(mlq_smem(p)));
+}
+
+__device__ __forceinline__ void mlq_ldsm4_trans(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(mlq_smem(p)));
+}
+
+__device__ __forceinline__ void mlq_mma_f16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void mlq_mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/** FP16 pair {lo, hi} (lo in the low half), round to nearest even. */
+__device__ __forceinline__ unsigned mlq_half2(float lo, float hi) {
+  unsigned d;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+
+__device__ __forceinline__ unsigned short mlq_half(float f) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+__device__ __forceinline__ float mlq_from_half(unsigned short h) {
+  float f;
+  asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f) : "h"(h));
+  return f;
+}
+
+__device__ __forceinline__ unsigned mlq_hmul2(unsigned a, unsigned b) {
+  unsigned d;
+  asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+
+__device__ __forceinline__ unsigned mlq_prmt(unsigned a, unsigned b, unsigned sel) {
+  unsigned d;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
+  return d;
+}
+
+__device__ __forceinline__ float mlq_bf16(unsigned short h) { return __uint_as_float(((unsigned)h) << 16); }
+
+__device__ __forceinline__ unsigned short mlq_to_bf16(float f) {
+  unsigned u = __float_as_uint(f);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (unsigned short)(u >> 16);
+}
+
+// Four codes (bytes 0..3 of w) as FP16 pairs: lo = {byte 0, byte 1}, hi = {byte 2, byte 3};
+// exact for both formats.
+template <int Q>
+__device__ __forceinline__ void mlq_widen(unsigned w, unsigned& lo, unsigned& hi) {
+  if (Q == MLA4J_Q_INT8) {
+    // 0x6400 | (code + 128) is the FP16 1024 + code + 128; subtracting 1152 leaves the code.
+    const unsigned u = w ^ 0x80808080u;
+    const unsigned bias = 0x64806480u;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(lo) : "r"(mlq_prmt(u, 0x64646464u, 0x4140u)), "r"(bias));
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(hi) : "r"(mlq_prmt(u, 0x64646464u, 0x4342u)), "r"(bias));
+  } else {
+#if __CUDA_ARCH__ >= 890
+    asm("{.reg .b16 a, b; mov.b32 {a, b}, %2;\n"
+        " cvt.rn.f16x2.e4m3x2 %0, a; cvt.rn.f16x2.e4m3x2 %1, b;}"
+        : "=r"(lo), "=r"(hi) : "r"(w));
+#else
+    // E4M3 bits s.eeee.mmm placed as FP16 s.0eeee.mmm0000000 are the value times 2^-8 (subnormals
+    // included); multiplying by 2^8 is exact.
+    const unsigned t0 = mlq_prmt(w, 0u, 0x1404u);
+    const unsigned t1 = mlq_prmt(w, 0u, 0x3424u);
+    const unsigned two8 = 0x5c005c00u;
+    lo = mlq_hmul2((t0 & 0x80008000u) | ((t0 >> 1) & 0x3f803f80u), two8);
+    hi = mlq_hmul2((t1 & 0x80008000u) | ((t1 >> 1) & 0x3f803f80u), two8);
+#endif
+  }
+}
+
+// 2^e for integer e in [-126, 127].
+__device__ __forceinline__ float mlq_pow2(int e) { return __int_as_float((e + 127) << 23); }
+
+template <int MT, int LW, int Q>
+__device__ void mla_mma_quant(const PagedAttnParams& p) {
+  constexpr int HS = 16 * MT;
+  constexpr int L = 64 * LW;
+  constexpr int WCOLS = L / MLQ_WARPS;  // O columns per warp
+  constexpr int SPANS = WCOLS / 32;     // 32-column spans per warp: one ldmatrix.trans each
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int TK = p.tile_tokens;
+  const int G = p.quant_group;
+  const int ng = L / G;  // scales per token
+  const bool shared_rope = p.b_kv_stride == 0;
+  const int drs = shared_rope ? p.b_width : 0;  // shared rope columns: a BF16 MMA
+  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns: CUDA cores
+  const int qs = L + MLQ_PAD;
+  const int qrs_s = drs + MLQ_PAD;
+  const int cs = L + MLQ_CODE_PAD;
+  const int span_max = drh == 0 ? drs : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
+  const int rs = span_max == 0 ? 0 : span_max + MLQ_PAD;
+  const int ss = TK + 4;
+  constexpr int MU = MT >= 2 ? 2 : 1;  // m16 head tiles per score unit: they share widened codes
+  const int units = (MT / MU) * (TK / 16);
+  const int kparts = units >= MLQ_WARPS ? 1 : MLQ_WARPS / units;
+  const int ps = TK + MLQ_PAD;
+
+  unsigned short* sq = (unsigned short*)smem_raw;           // [HS][qs] Q~·2^-E_r, FP16, permuted
+  unsigned short* sqr = sq + HS * qs;                       // [HS][qrs_s] shared q_R·2^-E_r, BF16
+  unsigned char* sct = (unsigned char*)(sqr + HS * (drs > 0 ? qrs_s : 0));  // [ST][TK][cs] codes
+  unsigned short* ssc = (unsigned short*)(sct + MLQ_STAGES * TK * cs);      // [ST][TK][ng] scales
+  unsigned short* srope = ssc + MLQ_STAGES * TK * ng;       // [ST][TK][rs] rope keys, BF16
+  float* sqh = (float*)(srope + MLQ_STAGES * TK * rs);      // [HS][drh] per-head q_R, FP32
+  float* s_s = sqh + HS * drh;                              // [kparts][HS][ss] partial scores
+  unsigned short* spr = (unsigned short*)(s_s + kparts * HS * ss);  // [HS][ps] P, FP16
+  float* sm_m = (float*)(spr + HS * ps);
+  float* sm_l = sm_m + HS;
+  float* sm_alpha = sm_l + HS;
+  float* sm_rowpow = sm_alpha + HS;  // [HS] 2^E_r
+  float* sm_gdown = sm_rowpow + HS;  // [ng] 2^-E_g of the current tile
+  float* sm_gratio = sm_gdown + ng;  // [ng] 2^(E_g old - E_g new), O's rescale
+  int* sm_gexp = (int*)(sm_gratio + ng);  // [ng] E_g, INT_MIN before the first nonzero scale
+  unsigned* spair = (unsigned*)(sm_gexp + ng);  // [ng][TK/2] FP16 pairs s'(2j), s'(2j+1)
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * HS;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int kv0 = h0 / p.group;
+  const int span = drh == 0 ? drs : ((h0 + HS - 1) / p.group - kv0) * p.b_kv_stride + drh;
+  const long long row0 = (long long)token_row * p.heads + h0;
+
+  // Q~ rows, one warp per row: max |q|, then 2^-E_r·q rounded to FP16 in the k permutation.
+  for (int r = warp; r < HS; r += MLQ_WARPS) {
+    const float* qa = p.qa + (row0 + r) * L;
+    float amax = 0.f;
+    for (int c = lane * 4; c < L; c += 128) {
+      const float4 v = *(const float4*)(qa + c);
+      amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    }
+    for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    // E_r with amax·2^-E_r in [2^14, 2^15): FP16 holds every value to 11 bits, none overflows.
+    const int e = amax > 0.f ? min(max(((__float_as_int(amax) >> 23) & 0xff) - 127 - 14, -100), 100) : 0;
+    const float down = mlq_pow2(-e);
+    for (int c = lane * 4; c < L; c += 128) {
+      const float4 v = *(const float4*)(qa + c);
+      const int chunk = c & ~15, q4 = (c & 15) >> 2;  // source bytes 4q..4q+3 are k 2q, 2q+1, 2q+8, 2q+9
+      *(unsigned*)(sq + r * qs + chunk + 2 * q4) = mlq_half2(v.x * down, v.y * down);
+      *(unsigned*)(sq + r * qs + chunk + 2 * q4 + 8) = mlq_half2(v.z * down, v.w * down);
+    }
+    for (int c = lane; c < drs; c += 32) {
+      sqr[r * qrs_s + c] = mlq_to_bf16(p.qb[(row0 + r) * drs + c] * down);
+    }
+    if (lane == 0) {
+      sm_rowpow[r] = mlq_pow2(e);
+      sm_m[r] = MLA4J_NEG_INF;
+      sm_l[r] = 0.f;
+    }
+  }
+  for (int i = tid; i < HS * drh; i += MLQ_THREADS) sqh[i] = p.qb[row0 * drh + i];
+  for (int i = tid; i < ng; i += MLQ_THREADS) sm_gexp[i] = -2147483647 - 1;
+
+  const int key_end = p.first_pos[seq] + t + 1;
+  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
+  const int b_begin = split * p.blocks_per_split;
+  const int b_end = min(blocks, b_begin + p.blocks_per_split);
+  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
+  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const int* table = p.block_table + (long long)seq * p.max_blocks;
+  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
+
+  // Cells of a tile a thread copies, walked with a carry (no division per copy, see mla_mma.cu).
+  const int cc_n = L / 16;
+  const int cc_dt = MLQ_THREADS / cc_n, cc_dc = MLQ_THREADS - cc_dt * cc_n;
+  const int cc_t0 = tid / cc_n, cc_c0 = tid - cc_t0 * cc_n;
+  const int sc_n = ng / 4;  // 8-byte scale chunks per token
+  const int pc = span / 8;
+  const int pc_dt = pc > 0 ? MLQ_THREADS / pc : 0, pc_dc = pc > 0 ? MLQ_THREADS - pc_dt * pc : 0;
+  const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
+
+  // Rows past tok_end are zero-filled (codes, scales and rope keys), so that no stale value meets
+  // a zero probability.
+  auto load_tile = [&](int i) {
+    const int tok0 = tok_begin + i * TK;
+    const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
+    const unsigned char* codes = block + p.a_offset;
+    const unsigned char* scales = block + p.a_scales;
+    const unsigned short* b = (const unsigned short*)(block + p.b_offset);
+    const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
+    unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs;
+    for (int tt = cc_t0, cc = cc_c0; tt < TK;) {
+      const bool valid = tok0 + tt < tok_end;
+      mlq_cp16(ct + tt * cs + cc * 16, valid ? codes + (long long)(slot0 + tt) * p.a_code_row + cc * 16 : codes, valid);
+      tt += cc_dt;
+      cc += cc_dc;
+      if (cc >= cc_n) {
+        cc -= cc_n;
+        tt++;
+      }
+    }
+    unsigned short* sc = ssc + (i % MLQ_STAGES) * TK * ng;
+    for (int c = tid; c < TK * sc_n; c += MLQ_THREADS) {
+      const int tt = c / sc_n, k = c - tt * sc_n;
+      const bool valid = tok0 + tt < tok_end;
+      mlq_cp8(sc + tt * ng + 4 * k, valid ? scales + ((long long)(slot0 + tt) * p.a_scale_row + 4 * k) * 2 : scales, valid);
+    }
+    if (pc > 0) {
+      unsigned short* rope = srope + (i % MLQ_STAGES) * TK * rs;
+      for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
+        const bool valid = tok0 + tt < tok_end;
+        const unsigned short* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + cc * 8;
+        mlq_cp16(rope + tt * rs + cc * 8, valid ? src : b, valid);
+        tt += pc_dt;
+        cc += pc_dc;
+        if (cc >= pc) {
+          cc -= pc;
+          tt++;
+        }
+      }
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+
+  float o[MT][LW][4];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int n = 0; n < LW; n++)
+#pragma unroll
+      for (int c = 0; c < 4; c++) o[m][n][c] = 0.f;
+
+  const int g = lane >> 2;
+  const int tq = lane & 3;
+  const int wcol0 = warp * WCOLS;
+  __syncthreads();
+
+  if (tiles > 0) load_tile(0);
+  for (int i = 0; i < tiles; i++) {
+    if (i + 1 < tiles) {
+      load_tile(i + 1);
+    } else {
+      asm volatile("cp.async.commit_group;\n" ::);
+    }
+    asm volatile("cp.async.wait_group 1;\n" ::);
+    __syncthreads();
+    const int tok0 = tok_begin + i * TK;
+    const int n_valid = min(TK, tok_end - tok0);
+    const unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs;
+    const unsigned short* sc = ssc + (i % MLQ_STAGES) * TK * ng;
+    const unsigned short* rope = srope + (i % MLQ_STAGES) * TK * rs;
+
+    // S partials: per unit (m16 head tile, 16 tokens) and k-range of whole groups, one MMA chain
+    // per group, scaled by the tokens' group scales in FP32; the shared rope joins the last part.
+    const int kp = units >= MLQ_WARPS ? 0 : warp / units;
+    for (int u = warp % units; u < units; u += MLQ_WARPS) {
+      const int m0 = (u % (MT / MU)) * MU;
+      const int np = u / (MT / MU);
+      float acc[MU][2][4];
+#pragma unroll
+      for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+          for (int c = 0; c < 4; c++) acc[mu][nt][c] = 0.f;
+      const int g_end = (kp + 1) * ng / kparts;
+#pragma unroll 2
+      for (int gi = kp * ng / kparts; gi < g_end; gi++) {
+        float part[MU][2][4];
+#pragma unroll
+        for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+          for (int nt = 0; nt < 2; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) part[mu][nt][c] = 0.f;
+#pragma unroll 2
+        for (int ks = gi * G / 16; ks < (gi + 1) * G / 16; ks += 2) {
+          unsigned b[4];
+          // matrices: (tokens 0-7 | 8-15) x (chunk ks | ks+1)
+          mlq_ldsm4(b, ct + (np * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + (ks + (lane >> 4)) * 16);
+          unsigned w[4][2];
+#pragma unroll
+          for (int j = 0; j < 4; j++) mlq_widen<Q>(b[j], w[j][0], w[j][1]);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            unsigned a0[4], a1[4];
+            mlq_ldsm4(a0, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
+            mlq_ldsm4(a1, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
+            mlq_mma_f16(part[mu][0], a0, w[0][0], w[0][1]);
+            mlq_mma_f16(part[mu][1], a0, w[1][0], w[1][1]);
+            mlq_mma_f16(part[mu][0], a1, w[2][0], w[2][1]);
+            mlq_mma_f16(part[mu][1], a1, w[3][0], w[3][1]);
+          }
+        }
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+          const int tt = np * 16 + nt * 8 + 2 * tq;
+          const float s0 = mlq_bf16(sc[tt * ng + gi]);
+          const float s1 = mlq_bf16(sc[(tt + 1) * ng + gi]);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            acc[mu][nt][0] = fmaf(part[mu][nt][0], s0, acc[mu][nt][0]);
+            acc[mu][nt][1] = fmaf(part[mu][nt][1], s1, acc[mu][nt][1]);
+            acc[mu][nt][2] = fmaf(part[mu][nt][2], s0, acc[mu][nt][2]);
+            acc[mu][nt][3] = fmaf(part[mu][nt][3], s1, acc[mu][nt][3]);
+          }
+        }
+      }
+      if (drs > 0 && kp == kparts - 1) {
+        for (int ks = 0; ks < drs / 16; ks++) {
+          unsigned b[4];
+          mlq_ldsm4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+          for (int mu = 0; mu < MU; mu++) {
+            unsigned a[4];
+            mlq_ldsm4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
+            mlq_mma_bf16(acc[mu][0], a, b[0], b[1]);
+            mlq_mma_bf16(acc[mu][1], a, b[2], b[3]);
+          }
+        }
+      }
+#pragma unroll
+      for (int mu = 0; mu < MU; mu++)
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+          float* s0 = s_s + (kp * HS + (m0 + mu) * 16 + g) * ss + np * 16 + nt * 8 + 2 * tq;
+          *(float2*)s0 = make_float2(acc[mu][nt][0], acc[mu][nt][1]);
+          *(float2*)(s0 + 8 * ss) = make_float2(acc[mu][nt][2], acc[mu][nt][3]);
+        }
+    }
+    __syncthreads();
+
+    // Online softmax (one warp per head row, P rounded to FP16, the row sum from the rounded
+    // values), and the groups' running scale exponents (one warp per group).
+    for (int r = warp; r < HS; r += MLQ_WARPS) {
+      float sv[2];
+      float mx = MLA4J_NEG_INF;
+      const float rowpow = sm_rowpow[r];
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        const int tt = lane + 32 * k;
+        sv[k] = MLA4J_NEG_INF;
+        if (tt < n_valid) {
+          float x = 0.f;
+          for (int kk = 0; kk < kparts; kk++) x += s_s[(kk * HS + r) * ss + tt];
+          x *= rowpow;
+          if (drh > 0) {
+            const unsigned short* kr = rope + tt * rs + ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+            const float* qr = sqh + r * drh;
+            for (int j = 0; j < drh; j++) x = fmaf(qr[j], mlq_bf16(kr[j]), x);
+          }
+          sv[k] = x * p.scale;
+        }
+        mx = fmaxf(mx, sv[k]);
+      }
+      for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+      const float m_old = sm_m[r];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.f;
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        const int tt = lane + 32 * k;
+        if (tt < TK) {
+          const unsigned short e = mlq_half(sv[k] == MLA4J_NEG_INF ? 0.f : expf(sv[k] - m_new));
+          spr[r * ps + tt] = e;
+          sum += mlq_from_half(e);
+        }
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : expf(m_old - m_new);
+        sm_alpha[r] = alpha;
+        sm_m[r] = m_new;
+        sm_l[r] = sm_l[r] * alpha + sum;
+      }
+    }
+    for (int gi = warp; gi < ng; gi += MLQ_WARPS) {
+      float smax = 0.f;
+      for (int tt = lane; tt < n_valid; tt += 32) smax = fmaxf(smax, mlq_bf16(sc[tt * ng + gi]));
+      for (int off = 16; off > 0; off >>= 1) smax = fmaxf(smax, __shfl_xor_sync(0xffffffffu, smax, off));
+      const int e_old = sm_gexp[gi];
+      // scales are BF16, so their exponents lie in [-133, 127]; clamp to 2^±126 factors
+      const int e_tile = smax > 0.f ? max(((__float_as_int(smax) >> 23) & 0xff) - 127, -100) : e_old;
+      const int e_new = max(e_old, e_tile);
+      const bool unset = e_new == -2147483647 - 1;
+      const float down = unset ? 1.f : mlq_pow2(-e_new);
+      // s' of tokens (2j, 2j+1) as one FP16 pair: the A-operand scale of P·codes
+      for (int j = lane; j < TK / 2; j += 32) {
+        spair[gi * (TK / 2) + j] = mlq_half2(mlq_bf16(sc[2 * j * ng + gi]) * down,
+                                             mlq_bf16(sc[(2 * j + 1) * ng + gi]) * down);
+      }
+      __syncwarp();
+      if (lane == 0) {
+        sm_gexp[gi] = e_new;
+        sm_gdown[gi] = down;
+        sm_gratio[gi] = (unset || e_old == -2147483647 - 1) ? 1.f : mlq_pow2(max(e_old - e_new, -126));
+      }
+    }
+    __syncthreads();
+
+    // O = O·alpha·ratio + (P·s')·codes over this warp's columns.
+#pragma unroll
+    for (int sp = 0; sp < SPANS; sp++) {
+      const float ratio = sm_gratio[(wcol0 + sp * 32) / G];
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        const float a0 = sm_alpha[m * 16 + g] * ratio;
+        const float a1 = sm_alpha[m * 16 + g + 8] * ratio;
+#pragma unroll
+        for (int n = 4 * sp; n < 4 * sp + 4; n++) {
+          o[m][n][0] *= a0;
+          o[m][n][1] *= a0;
+          o[m][n][2] *= a1;
+          o[m][n][3] *= a1;
+        }
+      }
+    }
+#pragma unroll 2
+    for (int kt = 0; kt < TK / 16; kt++) {
+      unsigned pa[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        mlq_ldsm4(pa[m], spr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
+      }
+      const int t0 = kt * 16 + 2 * tq;
+      // all of this k-step's code loads first, so their latency overlaps the widening and MMAs
+      unsigned r[SPANS][4];
+#pragma unroll
+      for (int sp = 0; sp < SPANS; sp++) {
+        // matrices: (tokens 0-7 | 8-15) x (bytes 0-15 | 16-31) of the span, transposed
+        mlq_ldsm4_trans(r[sp], ct + (kt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + wcol0 + sp * 32 + (lane >> 4) * 16);
+      }
+      int gprev = -1;
+      unsigned a[MT][4];
+#pragma unroll
+      for (int sp = 0; sp < SPANS; sp++) {
+        const int gi = (wcol0 + sp * 32) / G;
+        if (gi != gprev) {  // P·s' for this group: tokens t0, t0+1 (regs 0, 1) and t0+8, t0+9 (2, 3)
+          gprev = gi;
+          const unsigned s01 = spair[gi * (TK / 2) + t0 / 2];
+          const unsigned s89 = spair[gi * (TK / 2) + t0 / 2 + 4];
+#pragma unroll
+          for (int m = 0; m < MT; m++) {
+            a[m][0] = mlq_hmul2(pa[m][0], s01);
+            a[m][1] = mlq_hmul2(pa[m][1], s01);
+            a[m][2] = mlq_hmul2(pa[m][2], s89);
+            a[m][3] = mlq_hmul2(pa[m][3], s89);
+          }
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          unsigned lo, hi;
+          mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x6420u), lo, hi);  // even columns
+#pragma unroll
+          for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h], a[m], lo, hi);
+          mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x7531u), lo, hi);  // odd columns
+#pragma unroll
+          for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h + 1], a[m], lo, hi);
+        }
+      }
+    }
+    __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+
+  // Thread (g, q) holds, per 16-column half h of a span, columns 4q..4q+3 as
+  // (even c0, odd c0, even c1, odd c1) for row g and (c2, c3) for row g + 8.
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long base = p.splits == 1 ? row0 : (long long)split * rows + row0;
+  float* dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float l = sm_l[r];
+      const float norm = p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
+#pragma unroll
+      for (int sp = 0; sp < SPANS; sp++) {
+        const int gi = (wcol0 + sp * 32) / G;
+        const float up = norm / sm_gdown[gi];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const float* ev = o[m][4 * sp + 2 * h];
+          const float* od = o[m][4 * sp + 2 * h + 1];
+          const float4 v = make_float4(ev[2 * half] * up, od[2 * half] * up, ev[2 * half + 1] * up,
+                                       od[2 * half + 1] * up);
+          *(float4*)(dst + (base + r) * L + wcol0 + sp * 32 + h * 16 + 4 * tq) = v;
+        }
+      }
+    }
+  if (p.splits > 1 && tid < HS) {
+    p.part_ml[(base + tid) * 2] = sm_m[tid];
+    p.part_ml[(base + tid) * 2 + 1] = sm_l[tid];
+  }
+}
+
+#define MLQ_KERNEL(NAME, Q, MT, LW)                                            \
+  extern "C" __global__ void __launch_bounds__(MLQ_THREADS, 1)                 \
+  mla4j_mla_mma_##NAME##_m##MT##_l##LW(const PagedAttnParams p) {              \
+    mla_mma_quant<MT, LW, Q>(p);                                               \
+  }
+#define MLQ_SHAPES(NAME, Q) \
+  MLQ_KERNEL(NAME, Q, 1, 8) \
+  MLQ_KERNEL(NAME, Q, 2, 8) \
+  MLQ_KERNEL(NAME, Q, 4, 8) \
+  MLQ_KERNEL(NAME, Q, 1, 16) \
+  MLQ_KERNEL(NAME, Q, 2, 16) \
+  MLQ_KERNEL(NAME, Q, 1, 32)
+MLQ_SHAPES(int8, MLA4J_Q_INT8)
+MLQ_SHAPES(fp8, MLA4J_Q_FP8)
