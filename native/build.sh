@@ -16,9 +16,11 @@ pids=()
 for cu in "$here"/*.cu; do
   name=$(basename "$cu" .cu)
   # newer sources only: an unchanged tree costs nothing on the next build
-  if [ "$out/$name.fatbin" -nt "$cu" ] && [ "$out/$name.fatbin" -nt "$here/mla4j_params.h" ] \
-      && [ "$out/$name.fatbin" -nt "$here/mla4j_device.h" ] \
-      && [ "$out/$name.fatbin" -nt "$here/mla4j_quant.h" ]; then
+  fresh=1
+  for dep in "$cu" "$here"/*.h; do
+    [ "$out/$name.fatbin" -nt "$dep" ] || fresh=0
+  done
+  if [ $fresh = 1 ]; then
     continue
   fi
   nvcc -fatbin -O3 -std=c++17 "${gencode[@]}" -Xptxas -warn-spills -o "$out/$name.fatbin" "$cu" &

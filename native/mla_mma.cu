@@ -14,6 +14,7 @@
 // Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
 // host API keeps the FP32-exact kernel.
 #include "mla4j_device.h"
+#include "mla4j_mma.h"
 
 #define MLA_WARPS 8
 #define MLA_THREADS (MLA_WARPS * 32)
@@ -21,45 +22,6 @@
 // ldmatrix phase reads fall in different banks.
 #define MLA_PAD 8
 #define MLA_STAGES 2
-
-typedef unsigned short bf16_t;
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return (unsigned)__cvta_generic_to_shared(p);
-}
-
-__device__ __forceinline__ bf16_t to_bf16(float f) {
-  // round to nearest even; inputs are finite
-  unsigned u = __float_as_uint(f);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (bf16_t)(u >> 16);
-}
-
-__device__ __forceinline__ float from_bf16(bf16_t h) { return __uint_as_float(((unsigned)h) << 16); }
-
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-
-__device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
-}
-
-__device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
-}
-
-// d += a·b, m16n8k16, A row-major BF16, B column-major BF16, FP32 accumulators.
-__device__ __forceinline__ void mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 // Shared-memory carve-up, computed the same way by MlaMmaPlan in Java.
 struct MlaSmem {

@@ -19,6 +19,7 @@
 //   two tokens; one byte permute gives the 4 tokens of an even and of an odd column, so a warp's
 //   O columns are interleaved (even / odd n8 tiles) and unscrambled by the final store.
 #include "mla4j_device.h"
+#include "mla4j_mma.h"
 
 #define MLQ_WARPS 8
 #define MLQ_THREADS (MLQ_WARPS * 32)
@@ -26,41 +27,14 @@
 #define MLQ_PAD 8        // halves of padding per Q~ / P / rope row: 16 bytes
 #define MLQ_CODE_PAD 16  // bytes of padding per code row: 8 rows of one ldmatrix hit 32 banks
 
-__device__ __forceinline__ unsigned mlq_smem(const void* p) {
-  return (unsigned)__cvta_generic_to_shared(p);
-}
-
-__device__ __forceinline__ void mlq_cp16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(mlq_smem(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-
 __device__ __forceinline__ void mlq_cp8(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(mlq_smem(dst)), "l"(src),
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
                "r"(valid ? 8 : 0));
-}
-
-__device__ __forceinline__ void mlq_ldsm4(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(mlq_smem(p)));
-}
-
-__device__ __forceinline__ void mlq_ldsm4_trans(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(mlq_smem(p)));
 }
 
 __device__ __forceinline__ void mlq_mma_f16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ void mlq_mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -95,14 +69,6 @@ __device__ __forceinline__ unsigned mlq_prmt(unsigned a, unsigned b, unsigned se
   unsigned d;
   asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
   return d;
-}
-
-__device__ __forceinline__ float mlq_bf16(unsigned short h) { return __uint_as_float(((unsigned)h) << 16); }
-
-__device__ __forceinline__ unsigned short mlq_to_bf16(float f) {
-  unsigned u = __float_as_uint(f);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
 }
 
 // Four codes (bytes 0..3 of w) as FP16 pairs: lo = {byte 0, byte 1}, hi = {byte 2, byte 3};
@@ -207,7 +173,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       *(unsigned*)(sq + r * qs + chunk + 2 * q4 + 8) = mlq_half2(v.z * down, v.w * down);
     }
     for (int c = lane; c < drs; c += 32) {
-      sqr[r * qrs_s + c] = mlq_to_bf16(p.qb[(row0 + r) * drs + c] * down);
+      sqr[r * qrs_s + c] = to_bf16(p.qb[(row0 + r) * drs + c] * down);
     }
     if (lane == 0) {
       sm_rowpow[r] = mlq_pow2(e);
@@ -248,7 +214,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs;
     for (int tt = cc_t0, cc = cc_c0; tt < TK;) {
       const bool valid = tok0 + tt < tok_end;
-      mlq_cp16(ct + tt * cs + cc * 16, valid ? codes + (long long)(slot0 + tt) * p.a_code_row + cc * 16 : codes, valid);
+      cp_async16(ct + tt * cs + cc * 16, valid ? codes + (long long)(slot0 + tt) * p.a_code_row + cc * 16 : codes, valid);
       tt += cc_dt;
       cc += cc_dc;
       if (cc >= cc_n) {
@@ -267,7 +233,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
         const bool valid = tok0 + tt < tok_end;
         const unsigned short* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + cc * 8;
-        mlq_cp16(rope + tt * rs + cc * 8, valid ? src : b, valid);
+        cp_async16(rope + tt * rs + cc * 8, valid ? src : b, valid);
         tt += pc_dt;
         cc += pc_dc;
         if (cc >= pc) {
@@ -334,15 +300,15 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         for (int ks = gi * G / 16; ks < (gi + 1) * G / 16; ks += 2) {
           unsigned b[4];
           // matrices: (tokens 0-7 | 8-15) x (chunk ks | ks+1)
-          mlq_ldsm4(b, ct + (np * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + (ks + (lane >> 4)) * 16);
+          ldsm_x4(b, ct + (np * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + (ks + (lane >> 4)) * 16);
           unsigned w[4][2];
 #pragma unroll
           for (int j = 0; j < 4; j++) mlq_widen<Q>(b[j], w[j][0], w[j][1]);
 #pragma unroll
           for (int mu = 0; mu < MU; mu++) {
             unsigned a0[4], a1[4];
-            mlq_ldsm4(a0, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
-            mlq_ldsm4(a1, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
+            ldsm_x4(a0, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
+            ldsm_x4(a1, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
             mlq_mma_f16(part[mu][0], a0, w[0][0], w[0][1]);
             mlq_mma_f16(part[mu][1], a0, w[1][0], w[1][1]);
             mlq_mma_f16(part[mu][0], a1, w[2][0], w[2][1]);
@@ -352,8 +318,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
 #pragma unroll
         for (int nt = 0; nt < 2; nt++) {
           const int tt = np * 16 + nt * 8 + 2 * tq;
-          const float s0 = mlq_bf16(sc[tt * ng + gi]);
-          const float s1 = mlq_bf16(sc[(tt + 1) * ng + gi]);
+          const float s0 = from_bf16(sc[tt * ng + gi]);
+          const float s1 = from_bf16(sc[(tt + 1) * ng + gi]);
 #pragma unroll
           for (int mu = 0; mu < MU; mu++) {
             acc[mu][nt][0] = fmaf(part[mu][nt][0], s0, acc[mu][nt][0]);
@@ -366,13 +332,13 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       if (drs > 0 && kp == kparts - 1) {
         for (int ks = 0; ks < drs / 16; ks++) {
           unsigned b[4];
-          mlq_ldsm4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
+          ldsm_x4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
 #pragma unroll
           for (int mu = 0; mu < MU; mu++) {
             unsigned a[4];
-            mlq_ldsm4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
-            mlq_mma_bf16(acc[mu][0], a, b[0], b[1]);
-            mlq_mma_bf16(acc[mu][1], a, b[2], b[3]);
+            ldsm_x4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
+            mma_bf16(acc[mu][0], a, b[0], b[1]);
+            mma_bf16(acc[mu][1], a, b[2], b[3]);
           }
         }
       }
@@ -404,7 +370,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
           if (drh > 0) {
             const unsigned short* kr = rope + tt * rs + ((h0 + r) / p.group - kv0) * p.b_kv_stride;
             const float* qr = sqh + r * drh;
-            for (int j = 0; j < drh; j++) x = fmaf(qr[j], mlq_bf16(kr[j]), x);
+            for (int j = 0; j < drh; j++) x = fmaf(qr[j], from_bf16(kr[j]), x);
           }
           sv[k] = x * p.scale;
         }
@@ -433,7 +399,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     }
     for (int gi = warp; gi < ng; gi += MLQ_WARPS) {
       float smax = 0.f;
-      for (int tt = lane; tt < n_valid; tt += 32) smax = fmaxf(smax, mlq_bf16(sc[tt * ng + gi]));
+      for (int tt = lane; tt < n_valid; tt += 32) smax = fmaxf(smax, from_bf16(sc[tt * ng + gi]));
       for (int off = 16; off > 0; off >>= 1) smax = fmaxf(smax, __shfl_xor_sync(0xffffffffu, smax, off));
       const int e_old = sm_gexp[gi];
       // scales are BF16, so their exponents lie in [-133, 127]; clamp to 2^±126 factors
@@ -443,8 +409,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       const float down = unset ? 1.f : mlq_pow2(-e_new);
       // s' of tokens (2j, 2j+1) as one FP16 pair: the A-operand scale of P·codes
       for (int j = lane; j < TK / 2; j += 32) {
-        spair[gi * (TK / 2) + j] = mlq_half2(mlq_bf16(sc[2 * j * ng + gi]) * down,
-                                             mlq_bf16(sc[(2 * j + 1) * ng + gi]) * down);
+        spair[gi * (TK / 2) + j] = mlq_half2(from_bf16(sc[2 * j * ng + gi]) * down,
+                                             from_bf16(sc[(2 * j + 1) * ng + gi]) * down);
       }
       __syncwarp();
       if (lane == 0) {
@@ -477,7 +443,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       unsigned pa[MT][4];
 #pragma unroll
       for (int m = 0; m < MT; m++) {
-        mlq_ldsm4(pa[m], spr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
+        ldsm_x4(pa[m], spr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
       }
       const int t0 = kt * 16 + 2 * tq;
       // all of this k-step's code loads first, so their latency overlaps the widening and MMAs
@@ -485,7 +451,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
 #pragma unroll
       for (int sp = 0; sp < SPANS; sp++) {
         // matrices: (tokens 0-7 | 8-15) x (bytes 0-15 | 16-31) of the span, transposed
-        mlq_ldsm4_trans(r[sp], ct + (kt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + wcol0 + sp * 32 + (lane >> 4) * 16);
+        ldsm_x4_trans(r[sp], ct + (kt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * cs + wcol0 + sp * 32 + (lane >> 4) * 16);
       }
       int gprev = -1;
       unsigned a[MT][4];

@@ -24,7 +24,7 @@ public final class CudaContext {
   public static final String NVRTC_PROPERTY = "mla4j.cuda.nvrtc";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
-      "mla4j_quant.h");
+      "mla4j_quant.h", "mla4j_mma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
