@@ -1,16 +1,19 @@
-// Absorbed MLA decode on tensor cores (v2), BF16 latent cache, device-resident fast path.
+// Absorbed MLA decode on tensor cores (v3), BF16 latent cache, device-resident fast path.
 // Same parameter struct (PagedAttnParams) and split-state layout as attention.cu, whose merge
 // kernel finishes split runs.
 //
 // CTA = (key range split, slab of HS = 16·MT heads, query token), 8 warps. Per tile of TK cached
 // tokens, staged by 16-byte cp.async two tiles deep, the tile [TK][L (+ shared rope d_r)] is read
 // once from memory and used by both products, with mma.sync m16n8k16 (BF16 in, FP32 out):
-//   S[HS][TK]  = Q~[HS][L + d_r]·[C | k_R][TK][L + d_r]ᵀ  warps over (head tile, 16 tokens, k-range)
-//                                                          units, partials summed by the softmax
+//   S[HS][TK]  = Q~[HS][L + d_r]·[C | k_R][TK][L + d_r]ᵀ  warps over (head tile, 8 or 16 tokens,
+//                                                          k-range) units, partials summed by the
+//                                                          softmax
 //   O[HS][L]  += P[HS][TK]·C[TK][L]                       each warp owns L/8 columns of O, FP32
 //                                                          accumulators in registers
-// Per-head rope keys (MHA2MLA, one d_r slice per kv head) are block-diagonal in the head axis, so
-// their scores q_R·k_R run on CUDA cores; the shared rope key (DeepSeek) joins the first MMA.
+// Per-head rope keys (MHA2MLA, one d_r slice per kv head) join the score MMA too: q_R is staged
+// block-diagonally, row h holding q_R[h] at its kv head's columns of the slab's rope span and
+// zeros elsewhere, so that each m16 head tile multiplies only the span of its own kv heads.
+// (v2 ran them on CUDA cores inside the softmax: half of the kernel's instructions.)
 // Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
 // host API keeps the FP32-exact kernel.
 #include "mla4j_device.h"
@@ -22,47 +25,83 @@
 // ldmatrix phase reads fall in different banks.
 #define MLA_PAD 8
 #define MLA_STAGES 2
+// The softmax runs in base 2 (scores pre-multiplied by log2 e); split states leave in base e.
+#define MLA_LOG2E 1.4426950408889634f
+#define MLA_LN2 0.6931471805599453f
 
-// Shared-memory carve-up, computed the same way by MlaMmaPlan in Java.
+// Shared-memory carve-up, computed the same way by KernelChoice.mlaSharedBytes in Java.
 struct MlaSmem {
   bf16_t* q;      // [HS][qs]        Q~ | q_R (shared rope)
+  bf16_t* qr;     // [HS][rq]        per-head q_R, block-diagonal over the slab's rope span
   bf16_t* tile;   // [STAGES][TK][qs] C | k_R (shared rope)
-  bf16_t* rope;   // [STAGES][TK][rs] per-head rope keys of the slab's kv heads
-  float* qr;      // [HS][d_r]       per-head q_R, FP32
-  float* s;       // [KPARTS][HS][TK + 4] partial scores, one slice per k-range
+  bf16_t* rope;   // [STAGES][TK][rq] per-head rope keys of the slab's kv heads, zero past the span
+  float* s;       // [KPARTS][HS][TK + 4] partial scores (base 2), one slice per k-range
   bf16_t* pr;     // [HS][TK + 8]    probabilities
-  float* m;       // [HS]
+  float* m;       // [HS]            running maximum, base 2
   float* l;       // [HS]
   float* alpha;   // [HS]
 };
+
+// Score k-steps [k0, k1) of one unit into two accumulator chains (even and odd k-steps, so that
+// consecutive MMAs do not wait on each other). qa: this lane's ldmatrix address of the A (query)
+// tile at k-step 0; kb: of the B (key) tile; NB n8 token tiles per unit.
+template <int NB>
+__device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf16_t* qa,
+                                                const bf16_t* kb, int k0, int k1) {
+  auto step = [&](float (&c)[2][4], int ks) {
+    unsigned a[4];
+    ldsm_x4(a, qa + ks * 16);
+    if (NB == 2) {
+      unsigned b[4];
+      ldsm_x4(b, kb + ks * 16);
+      mma_bf16(c[0], a, b[0], b[1]);
+      mma_bf16(c[1], a, b[2], b[3]);
+    } else {
+      unsigned b[2];
+      ldsm_x2(b, kb + ks * 16);
+      mma_bf16(c[0], a, b[0], b[1]);
+    }
+  };
+  int ks = k0;
+  for (; ks + 1 < k1; ks += 2) {
+    step(acc[0], ks);
+    step(acc[1], ks + 1);
+  }
+  if (ks < k1) step(acc[0], ks);
+}
 
 template <int MT, int LW>
 __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
-  constexpr int WCOLS = L / MLA_WARPS;  // O columns per warp = 8·LW
+  constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
+  constexpr int RPW = HS / MLA_WARPS;      // softmax rows per warp
+  constexpr int LC = L / 8;                // 16-byte chunks per latent row: 64, 128 or 256
+  constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int TK = p.tile_tokens;
   const bool shared_rope = p.b_kv_stride == 0;
-  const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the MMA
-  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns on CUDA cores
+  const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the latent tile
+  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns, block-diagonal MMA
   const int qs = L + drs + MLA_PAD;
   const int span_max = drh == 0 ? 0 : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
-  const int rs = drh == 0 ? 0 : span_max + MLA_PAD;
+  const int rw = (span_max + 15) & ~15;
+  const int rq = rw == 0 ? 0 : rw + MLA_PAD;
   const int ss = TK + 4;
-  // Score work: units of (m16 head tile, 16 tokens) over the full k range, each split into
-  // kparts k-ranges so that all 8 warps have work; partial sums go to separate slices and are
-  // added by the softmax (plain stores: shared-memory FP32 atomics are a compare-and-swap loop).
-  const int units = MT * (TK / 16);
+  // Score work: units of (m16 head tile, nw tokens), each split into kparts k-ranges so that all
+  // 8 warps have work; partial sums go to separate slices and are added by the softmax (plain
+  // stores: shared-memory FP32 atomics are a compare-and-swap loop).
+  const int nw = MT * TK >= 32 ? 16 : 8;
+  const int units = MT * TK / nw;
   const int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
   const int ps = TK + MLA_PAD;
 
   MlaSmem sm;
   sm.q = (bf16_t*)smem_raw;
-  sm.tile = sm.q + HS * qs;
+  sm.qr = sm.q + HS * qs;
+  sm.tile = sm.qr + HS * rq;
   sm.rope = sm.tile + MLA_STAGES * TK * qs;
-  sm.qr = (float*)(sm.rope + MLA_STAGES * TK * rs);
-  sm.s = sm.qr + HS * drh;
+  sm.s = (float*)(sm.rope + MLA_STAGES * TK * rq);
   sm.pr = (bf16_t*)(sm.s + kparts * HS * ss);
   sm.m = (float*)(sm.pr + HS * ps);
   sm.l = sm.m + HS;
@@ -86,8 +125,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const float x = c < L ? p.qa[(row0 + r) * L + c] : p.qb[(row0 + r) * p.b_width + c - L];
     sm.q[r * qs + c] = to_bf16(x);
   }
-  for (int i = tid; i < HS * drh; i += MLA_THREADS) {
-    sm.qr[i] = p.qb[row0 * drh + i];
+  for (int i = tid; i < HS * rw; i += MLA_THREADS) {
+    const int r = i / rw;
+    const int c = i - r * rw;
+    const int j = c - ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+    sm.qr[r * rq + c] = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j]) : (bf16_t)0;
   }
   if (tid < HS) {
     sm.m[tid] = MLA4J_NEG_INF;
@@ -103,51 +145,45 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
 
-  // Queues the cp.async copies of tile i into stage i % 2 (rows past tok_end are zero-filled,
-  // so that no stale value, NaN included, meets a zero probability in the second product).
-  // Each thread walks its (token, 16-byte chunk) cells of a tile by adding MLA_THREADS cells at a
-  // time as (dt rows, dc chunks) with a carry: no integer division per cp.async (it cost ~20
-  // instructions each, in an issue-bound loop).
-  const int rc = (L + drs) / 8;
-  const int rc_dt = MLA_THREADS / rc, rc_dc = MLA_THREADS - rc_dt * rc;
-  const int rc_t0 = tid / rc, rc_c0 = tid - rc_t0 * rc;
-  const int pc = span / 8;
-  const int pc_dt = pc > 0 ? MLA_THREADS / pc : 0, pc_dc = pc > 0 ? MLA_THREADS - pc_dt * pc : 0;
-  const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
+  // Copies of tile i into stage i % 2; rows past tok_end are zero-filled, so that no stale value,
+  // NaN included, meets a zero probability in the second product. A tile lies inside one 64-token
+  // block (TK divides 64), so every row's source address is inside the block. The latent part has
+  // compile-time geometry (LC chunks per row); the rope part (shared rope into the tile's last
+  // columns, or the per-head span) walks its (row, chunk) cells by adding MLA_THREADS cells at a
+  // time as (dt rows, dc chunks) with a carry: no integer division per copy.
+  const int lr0 = tid / LC, lc0 = (tid % LC) * 8;
+  const int bcols = shared_rope ? drs : (span + 15) & ~15;  // rope columns staged per row
+  const int bvalid = shared_rope ? drs : span;              // of which read from the cache
+  const int bc = bcols / 8;
+  const int bc_dt = bc > 0 ? MLA_THREADS / bc : 0, bc_dc = bc > 0 ? MLA_THREADS - bc_dt * bc : 0;
+  const int bc_t0 = bc > 0 ? tid / bc : TK, bc_c0 = bc > 0 ? tid - bc_t0 * bc : 0;
+  const int b_srow = shared_rope ? qs : rq;
+  bf16_t* const b_dst0 = shared_rope ? sm.tile + L : sm.rope;
+  const int b_stage = TK * b_srow;
+  const int b_col0 = shared_rope ? 0 : kv0 * p.b_kv_stride;
 
   auto load_tile = [&](int i) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
-    const bf16_t* a = (const bf16_t*)(block + p.a_offset);
-    const bf16_t* b = (const bf16_t*)(block + p.b_offset);
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
-    bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
-    for (int tt = rc_t0, cc = rc_c0; tt < TK;) {
-      const int col = cc * 8;
-      const bool valid = tok0 + tt < tok_end;
-      const long long slot = slot0 + tt;
-      const bf16_t* src = col < L ? a + slot * p.a_row + col : b + slot * p.b_row + col - L;
-      cp_async16(tile + tt * qs + col, valid ? src : a, valid);
-      tt += rc_dt;
-      cc += rc_dc;
-      if (cc >= rc) {
-        cc -= rc;
-        tt++;
-      }
+    const int nvalid = tok_end - tok0;
+    const bf16_t* a = (const bf16_t*)(block + p.a_offset) + slot0 * p.a_row + lc0;
+    bf16_t* dst = sm.tile + (i % MLA_STAGES) * TK * qs + lc0;
+#pragma unroll 4
+    for (int tt = lr0; tt < TK; tt += LROWS) {
+      cp_async16(dst + tt * qs, a + tt * p.a_row, tt < nvalid);
     }
-    if (drh > 0) {
-      bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rs;
-      for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
-        const int col = cc * 8;
-        const bool valid = tok0 + tt < tok_end;
-        const bf16_t* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + col;
-        cp_async16(rope + tt * rs + col, valid ? src : b, valid);
-        tt += pc_dt;
-        cc += pc_dc;
-        if (cc >= pc) {
-          cc -= pc;
-          tt++;
-        }
+    const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
+    bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
+    for (int tt = bc_t0, cc = bc_c0; tt < TK;) {
+      const int col = cc * 8;
+      const bool ok = tt < nvalid && col < bvalid;
+      cp_async16(bd + tt * b_srow + col, ok ? b + tt * p.b_row + col : b, ok);
+      tt += bc_dt;
+      cc += bc_dc;
+      if (cc >= bc) {
+        cc -= bc;
+        tt++;
       }
     }
     asm volatile("cp.async.commit_group;\n" ::);
@@ -164,6 +200,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int g = lane >> 2;  // accumulator row inside an m16 tile (and +8)
   const int tq = lane & 3;  // accumulator column pair
   const int wcol0 = warp * WCOLS;
+  const int kl = (L + drs) / 16;  // k-steps over the latent (and shared rope) columns
+  const int kp = units >= MLA_WARPS ? 0 : warp / units;
+  const float scale2 = p.scale * MLA_LOG2E;
 
   if (tiles > 0) load_tile(0);
   for (int i = 0; i < tiles; i++) {
@@ -174,74 +213,114 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
     asm volatile("cp.async.wait_group 1;\n" ::);
     __syncthreads();
-    const int tok0 = tok_begin + i * TK;
+    const int nvalid = tok_end - (tok_begin + i * TK);
     const bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
+    const bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rq;
 
-    // S partials = Q~·Cᵀ (plus the shared rope columns) over one k-range per warp and unit.
-    const int ktotal = (L + drs) / 16;
-    const int kp = units >= MLA_WARPS ? 0 : warp / units;
+    // S partials over one k-range per warp and unit: the latent (and shared rope) k-steps, then
+    // the per-head rope k-steps of the unit's kv heads.
     for (int u = warp % units; u < units; u += MLA_WARPS) {
       const int m = u % MT;
-      const int np = u / MT;
-      float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-      const int k_end = (kp + 1) * ktotal / kparts;
-      for (int ks = kp * ktotal / kparts; ks < k_end; ks++) {
-        unsigned b[4], a[4];
-        ldsm_x4(b, tile + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * qs + ks * 16 + ((lane >> 3) & 1) * 8);
-        ldsm_x4(a, sm.q + (m * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
-        mma_bf16(acc[0], a, b[0], b[1]);
-        mma_bf16(acc[1], a, b[2], b[3]);
+      const int tok = (u / MT) * nw;
+      int r0 = 0, rn = 0;
+      if (drh > 0) {
+        const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
+        const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
+        r0 = ca >> 4;
+        rn = ((cb + 15) >> 4) - r0;
+      }
+      const int ktot = kl + rn;
+      const int k_begin = kp * ktot / kparts;
+      const int k_end = (kp + 1) * ktot / kparts;
+      float acc[2][2][4] = {};
+      const int arow = m * 16 + (lane & 15), acol = (lane >> 4) * 8;
+      const int brow = tok + (lane & 7) + (nw == 16 ? (lane >> 4) << 3 : 0);
+      const int bcol = ((lane >> 3) & 1) * 8;
+      const bf16_t* qa = sm.q + arow * qs + acol;
+      const bf16_t* kb = tile + brow * qs + bcol;
+      // rope k-step ks >= kl reads column (r0 + ks - kl)·16 of the rope operands
+      const bf16_t* qra = sm.qr + arow * rq + acol + (r0 - kl) * 16;
+      const bf16_t* rb = rope + brow * rq + bcol + (r0 - kl) * 16;
+      if (nw == 16) {
+        mla_score_steps<2>(acc, qa, kb, k_begin, min(k_end, kl));
+        mla_score_steps<2>(acc, qra, rb, max(k_begin, kl), k_end);
+      } else {
+        mla_score_steps<1>(acc, qa, kb, k_begin, min(k_end, kl));
+        mla_score_steps<1>(acc, qra, rb, max(k_begin, kl), k_end);
       }
 #pragma unroll
       for (int nt = 0; nt < 2; nt++) {
-        float* s0 = sm.s + (kp * HS + m * 16 + g) * ss + np * 16 + nt * 8 + 2 * tq;
-        *(float2*)s0 = make_float2(acc[nt][0], acc[nt][1]);
-        *(float2*)(s0 + 8 * ss) = make_float2(acc[nt][2], acc[nt][3]);
+        if (nt * 8 >= nw) break;
+        float* s0 = sm.s + (kp * HS + m * 16 + g) * ss + tok + nt * 8 + 2 * tq;
+        *(float2*)s0 = make_float2((acc[0][nt][0] + acc[1][nt][0]) * scale2,
+                                   (acc[0][nt][1] + acc[1][nt][1]) * scale2);
+        *(float2*)(s0 + 8 * ss) = make_float2((acc[0][nt][2] + acc[1][nt][2]) * scale2,
+                                              (acc[0][nt][3] + acc[1][nt][3]) * scale2);
       }
     }
     __syncthreads();
 
-    // Online softmax, one warp per head row, lanes over tokens; P is rounded to BF16 here and
-    // the row sum uses the rounded values, so that numerator and denominator agree.
-    for (int r = warp; r < HS; r += MLA_WARPS) {
-      float sv[2];
-      float mx = MLA4J_NEG_INF;
+    // Online softmax, RPW rows per warp at once (their shuffle chains interleave), lanes over
+    // tokens; P is rounded to BF16 here and the row sum uses the rounded values, so that
+    // numerator and denominator agree.
+    {
+      float sv[RPW][2];
+      float mx[RPW];
 #pragma unroll
-      for (int k = 0; k < 2; k++) {
-        const int tt = lane + 32 * k;
-        sv[k] = MLA4J_NEG_INF;
-        if (tt < TK && tok0 + tt < tok_end) {
-          float x = 0.f;
-          for (int kp = 0; kp < kparts; kp++) x += sm.s[(kp * HS + r) * ss + tt];
-          if (drh > 0) {  // per-head rope score on CUDA cores
-            const bf16_t* kr = sm.rope + (i % MLA_STAGES) * TK * rs + tt * rs
-                + ((h0 + r) / p.group - kv0) * p.b_kv_stride;
-            const float* qr = sm.qr + r * drh;
-            for (int j = 0; j < drh; j++) x = fmaf(qr[j], from_bf16(kr[j]), x);
+      for (int j = 0; j < RPW; j++) {
+        const int r = warp * RPW + j;
+        mx[j] = MLA4J_NEG_INF;
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+          const int tt = lane + 32 * k;
+          float x = MLA4J_NEG_INF;
+          if (tt < TK && tt < nvalid) {
+            x = 0.f;
+            for (int q = 0; q < kparts; q++) x += sm.s[(q * HS + r) * ss + tt];
           }
-          sv[k] = x * p.scale;
+          sv[j][k] = x;
+          mx[j] = fmaxf(mx[j], x);
         }
-        mx = fmaxf(mx, sv[k]);
       }
-      for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-      const float m_old = sm.m[r];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.f;
 #pragma unroll
-      for (int k = 0; k < 2; k++) {
-        const int tt = lane + 32 * k;
-        if (tt < TK) {
-          const bf16_t e = to_bf16(sv[k] == MLA4J_NEG_INF ? 0.f : expf(sv[k] - m_new));
-          sm.pr[r * ps + tt] = e;
-          sum += from_bf16(e);
+      for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+        for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
+      float sum[RPW];
+#pragma unroll
+      for (int j = 0; j < RPW; j++) {
+        const int r = warp * RPW + j;
+        mx[j] = fmaxf(sm.m[r], mx[j]);  // the new maximum
+        sum[j] = 0.f;
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+          const int tt = lane + 32 * k;
+          if (tt < TK) {
+            const bf16_t e = to_bf16(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2f(sv[j][k] - mx[j]));
+            sm.pr[r * ps + tt] = e;
+            sum[j] += from_bf16(e);
+          }
         }
       }
-      sum = warp_sum(sum);
-      if (lane == 0) {
-        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : expf(m_old - m_new);
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+        for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
+      if (lane < RPW) {
+        const int r = warp * RPW + lane;
+        float m_new = mx[0], s_new = sum[0];
+#pragma unroll
+        for (int j = 1; j < RPW; j++) {
+          if (lane == j) {
+            m_new = mx[j];
+            s_new = sum[j];
+          }
+        }
+        const float m_old = sm.m[r];
+        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2f(m_old - m_new);
         sm.alpha[r] = alpha;
         sm.m[r] = m_new;
-        sm.l[r] = sm.l[r] * alpha + sum;
+        sm.l[r] = sm.l[r] * alpha + s_new;
       }
     }
     __syncthreads();
@@ -297,7 +376,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       }
     }
   if (p.splits > 1 && tid < HS) {
-    p.part_ml[(base + tid) * 2] = sm.m[tid];
+    p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
     p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];
   }
 }

@@ -17,8 +17,9 @@ import java.util.List;
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy ceiling.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
- * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K. The
- * report ({@code ReportMain}) runs the same measurement per preset.
+ * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
+ * {@code one <case> <batch> <ctx> <bf16|int8|fp8>}: a single row (case = index into the shape list,
+ * 0-5), for a profiler to attach to one kernel. The report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
   private CudaDecodeBench() {}
@@ -29,6 +30,7 @@ public final class CudaDecodeBench {
     Path csv = Path.of(args.length > 0 ? args[0] : "cuda-decode.csv");
     boolean quick = args.length > 1 && args[1].equals("quick");
     boolean quant = args.length > 1 && args[1].equals("quant");
+    boolean one = args.length > 1 && args[1].equals("one");
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
@@ -45,6 +47,18 @@ public final class CudaDecodeBench {
           new Case("MLA DeepSeek 576/512", new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale), null),
           new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128)),
           new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128)));
+      if (one) {
+        Case c = cases.get(Integer.parseInt(args[2]));
+        CacheFormat f = switch (args[5]) {
+          case "int8" -> CacheFormat.int8(64);
+          case "fp8" -> CacheFormat.fp8(64);
+          default -> CacheFormat.plain(DType.BF16);
+        };
+        lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
+            Integer.parseInt(args[3]), 1, Integer.parseInt(args[4]))));
+        Files.write(csv, lines);
+        return;
+      }
       int[] batches = quick || quant ? new int[] {1, 64} : new int[] {1, 64, 128};
       int[] contexts = quick || quant ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
       List<CacheFormat> formats = quant

@@ -169,11 +169,14 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
       int ropeKvStride, int tk) {
     int qs = latent + drs + MLA_PAD;
     int spanMax = drh == 0 ? 0 : ((hs - 1) / group + 1) * ropeKvStride + drh;
-    int rs = drh == 0 ? 0 : spanMax + MLA_PAD;
-    int bf16 = hs * qs + MLA_STAGES * tk * qs + MLA_STAGES * tk * rs;
-    int units = hs / 16 * (tk / 16);
+    int rw = (spanMax + 15) & ~15;
+    int rq = rw == 0 ? 0 : rw + MLA_PAD;
+    int bf16 = hs * qs + hs * rq + MLA_STAGES * tk * qs + MLA_STAGES * tk * rq;
+    int mt = hs / 16;
+    int tokensPerUnit = mt * tk >= 32 ? 16 : 8;
+    int units = mt * tk / tokensPerUnit;
     int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
-    int floats = hs * drh + kparts * hs * (tk + 4);
+    int floats = kparts * hs * (tk + 4);
     int probs = hs * (tk + MLA_PAD);
     return 2 * bf16 + 4 * floats + 2 * probs + 4 * 3 * hs;
   }

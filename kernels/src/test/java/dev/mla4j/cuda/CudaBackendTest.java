@@ -194,16 +194,20 @@ class CudaBackendTest {
    * score error of about eps_BF16·|score| moves each probability by that relative amount, and
    * the rounded probabilities add eps_BF16/2 each. The bound, 8·eps_BF16 = 8·2^-8 of the
    * output's largest magnitude, covers that with room for scores of a few units; a wrong index
-   * or a lost tile gives errors of the order of the output itself. Shapes hit three instances:
-   * shared rope folded into the MMA at L 512 and 1024, per-kv-head rope on CUDA cores.
+   * or a lost tile gives errors of the order of the output itself. Shapes hit four instances:
+   * shared rope folded into the MMA at L 512 and 1024; per-kv-head rope (block-diagonal in the
+   * score MMA) with d_r 8 and GQA groups of 2, and the Llama-2-7B MHA2MLA shapes d_kv 16 and 64
+   * (d_r 16, one head per kv head, L 512 and 2048: 16- and 8-token score units).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2})
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4})
   void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
     MlaShape s = switch (which) {
       case 0 -> new MlaShape(32, 1, 16, 512, RopeKeyLayout.SHARED, 0.06f);
       case 1 -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
-      default -> MlaShape.mha2mla(32, 16, 64, 4, 32);
+      case 2 -> MlaShape.mha2mla(32, 16, 64, 4, 32);
+      case 3 -> MlaShape.mha2mla(32, 32, 128, 8, 16);
+      default -> MlaShape.mha2mla(32, 32, 128, 8, 64);
     };
     batchedMla(s, true, BF16_TOLERANCE);
   }
