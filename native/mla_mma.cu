@@ -162,9 +162,14 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int b_stage = TK * b_srow;
   const int b_col0 = shared_rope ? 0 : kv0 * p.b_kv_stride;
 
-  auto load_tile = [&](int i) {
+  // per-thread steps of the rope walk, in elements of the cache row and of the shared row
+  const int b_src_step = bc_dt * p.b_row + bc_dc * 8, b_dst_step = bc_dt * b_srow + bc_dc * 8;
+  const int b_src_carry = p.b_row - bc * 8, b_dst_carry = b_srow - bc * 8;
+  const int b_src0 = bc_t0 * p.b_row + bc_c0 * 8, b_dsto0 = bc_t0 * b_srow + bc_c0 * 8;
+
+  auto load_tile = [&](int i, int block_id) {
     const int tok0 = tok_begin + i * TK;
-    const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
+    const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     const int nvalid = tok_end - tok0;
     const bf16_t* a = (const bf16_t*)(block + p.a_offset) + slot0 * p.a_row + lc0;
@@ -175,19 +180,25 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
     const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
     bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
+    int src = b_src0, dsto = b_dsto0;
     for (int tt = bc_t0, cc = bc_c0; tt < TK;) {
-      const int col = cc * 8;
-      const bool ok = tt < nvalid && col < bvalid;
-      cp_async16(bd + tt * b_srow + col, ok ? b + tt * p.b_row + col : b, ok);
+      const bool ok = tt < nvalid && cc * 8 < bvalid;
+      cp_async16(bd + dsto, b + (ok ? src : 0), ok);
       tt += bc_dt;
       cc += bc_dc;
+      src += b_src_step;
+      dsto += b_dst_step;
       if (cc >= bc) {
         cc -= bc;
         tt++;
+        src += b_src_carry;
+        dsto += b_dst_carry;
       }
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
+  // Block id of tile i, read one tile ahead of its copies so that the load's latency is hidden.
+  auto tile_block = [&](int i) { return table[(tok_begin + i * TK) / MLA4J_BLOCK_TOKENS]; };
 
   float o[MT][LW][4];
 #pragma unroll
@@ -204,10 +215,26 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int kp = units >= MLA_WARPS ? 0 : warp / units;
   const float scale2 = p.scale * MLA_LOG2E;
 
-  if (tiles > 0) load_tile(0);
+  // Rope k-steps of each m16 head tile: the columns of its kv heads inside the slab's span.
+  int rope_k0[MT], rope_kn[MT];
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    rope_k0[m] = 0;
+    rope_kn[m] = 0;
+    if (drh > 0) {
+      const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
+      const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
+      rope_k0[m] = ca >> 4;
+      rope_kn[m] = ((cb + 15) >> 4) - rope_k0[m];
+    }
+  }
+
+  if (tiles > 0) load_tile(0, tile_block(0));
+  int next_block = tiles > 1 ? tile_block(1) : 0;
   for (int i = 0; i < tiles; i++) {
     if (i + 1 < tiles) {
-      load_tile(i + 1);
+      load_tile(i + 1, next_block);
+      if (i + 2 < tiles) next_block = tile_block(i + 2);
     } else {
       asm volatile("cp.async.commit_group;\n" ::);
     }
@@ -222,12 +249,13 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     for (int u = warp % units; u < units; u += MLA_WARPS) {
       const int m = u % MT;
       const int tok = (u / MT) * nw;
-      int r0 = 0, rn = 0;
-      if (drh > 0) {
-        const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
-        const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
-        r0 = ca >> 4;
-        rn = ((cb + 15) >> 4) - r0;
+      int r0 = rope_k0[0], rn = rope_kn[0];
+#pragma unroll
+      for (int mm = 1; mm < MT; mm++) {
+        if (m == mm) {
+          r0 = rope_k0[mm];
+          rn = rope_kn[mm];
+        }
       }
       const int ktot = kl + rn;
       const int k_begin = kp * ktot / kparts;
@@ -275,8 +303,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
           const int tt = lane + 32 * k;
           float x = MLA4J_NEG_INF;
           if (tt < TK && tt < nvalid) {
-            x = 0.f;
-            for (int q = 0; q < kparts; q++) x += sm.s[(q * HS + r) * ss + tt];
+            x = sm.s[r * ss + tt];
+#pragma unroll
+            for (int q = 1; q < MLA_WARPS; q++) {
+              if (q < kparts) x += sm.s[(q * HS + r) * ss + tt];
+            }
           }
           sv[j][k] = x;
           mx[j] = fmaxf(mx[j], x);
@@ -296,7 +327,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         for (int k = 0; k < 2; k++) {
           const int tt = lane + 32 * k;
           if (tt < TK) {
-            const bf16_t e = to_bf16(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2f(sv[j][k] - mx[j]));
+            const bf16_t e = to_bf16_cvt(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
             sm.pr[r * ps + tt] = e;
             sum[j] += from_bf16(e);
           }
@@ -317,7 +348,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
           }
         }
         const float m_old = sm.m[r];
-        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2f(m_old - m_new);
+        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
         sm.alpha[r] = alpha;
         sm.m[r] = m_new;
         sm.l[r] = sm.l[r] * alpha + s_new;

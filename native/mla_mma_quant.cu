@@ -26,6 +26,9 @@
 #define MLQ_STAGES 2
 #define MLQ_PAD 8        // halves of padding per Q~ / P / rope row: 16 bytes
 #define MLQ_CODE_PAD 16  // bytes of padding per code row: 8 rows of one ldmatrix hit 32 banks
+// The softmax runs in base 2 (scores pre-multiplied by log2 e); split states leave in base e.
+#define MLA_LOG2E 1.4426950408889634f
+#define MLA_LN2 0.6931471805599453f
 
 __device__ __forceinline__ void mlq_cp8(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
@@ -107,18 +110,21 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLQ_WARPS;  // O columns per warp
   constexpr int SPANS = WCOLS / 32;     // 32-column spans per warp: one ldmatrix.trans each
+  constexpr int RPW = HS / MLQ_WARPS;   // softmax rows per warp
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int TK = p.tile_tokens;
   const int G = p.quant_group;
   const int ng = L / G;  // scales per token
   const bool shared_rope = p.b_kv_stride == 0;
-  const int drs = shared_rope ? p.b_width : 0;  // shared rope columns: a BF16 MMA
-  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns: CUDA cores
+  const int drs = shared_rope ? p.b_width : 0;  // shared rope columns
+  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns (block-diagonal q_R)
   const int qs = L + MLQ_PAD;
-  const int qrs_s = drs + MLQ_PAD;
   const int cs = L + MLQ_CODE_PAD;
+  // Rope keys (BF16 MMA, as in mla_mma.cu): the shared d_r, or the slab's per-head span padded
+  // to 16 columns, with q_R staged block-diagonally.
   const int span_max = drh == 0 ? drs : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
-  const int rs = span_max == 0 ? 0 : span_max + MLQ_PAD;
+  const int rw = (span_max + 15) & ~15;
+  const int rs = rw == 0 ? 0 : rw + MLQ_PAD;
   const int ss = TK + 4;
   constexpr int MU = MT >= 2 ? 2 : 1;  // m16 head tiles per score unit: they share widened codes
   const int units = (MT / MU) * (TK / 16);
@@ -126,12 +132,11 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int ps = TK + MLQ_PAD;
 
   unsigned short* sq = (unsigned short*)smem_raw;           // [HS][qs] Q~·2^-E_r, FP16, permuted
-  unsigned short* sqr = sq + HS * qs;                       // [HS][qrs_s] shared q_R·2^-E_r, BF16
-  unsigned char* sct = (unsigned char*)(sqr + HS * (drs > 0 ? qrs_s : 0));  // [ST][TK][cs] codes
+  unsigned short* sqr = sq + HS * qs;                       // [HS][rs] q_R·2^-E_r, BF16
+  unsigned char* sct = (unsigned char*)(sqr + HS * rs);     // [ST][TK][cs] codes
   unsigned short* ssc = (unsigned short*)(sct + MLQ_STAGES * TK * cs);      // [ST][TK][ng] scales
   unsigned short* srope = ssc + MLQ_STAGES * TK * ng;       // [ST][TK][rs] rope keys, BF16
-  float* sqh = (float*)(srope + MLQ_STAGES * TK * rs);      // [HS][drh] per-head q_R, FP32
-  float* s_s = sqh + HS * drh;                              // [kparts][HS][ss] partial scores
+  float* s_s = (float*)(srope + MLQ_STAGES * TK * rs);     // [kparts][HS][ss] partial scores
   unsigned short* spr = (unsigned short*)(s_s + kparts * HS * ss);  // [HS][ps] P, FP16
   float* sm_m = (float*)(spr + HS * ps);
   float* sm_l = sm_m + HS;
@@ -172,8 +177,11 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       *(unsigned*)(sq + r * qs + chunk + 2 * q4) = mlq_half2(v.x * down, v.y * down);
       *(unsigned*)(sq + r * qs + chunk + 2 * q4 + 8) = mlq_half2(v.z * down, v.w * down);
     }
-    for (int c = lane; c < drs; c += 32) {
-      sqr[r * qrs_s + c] = to_bf16(p.qb[(row0 + r) * drs + c] * down);
+    const int kvc = drh > 0 ? ((h0 + r) / p.group - kv0) * p.b_kv_stride : 0;
+    for (int c = lane; c < rw; c += 32) {
+      const int j = c - kvc;
+      sqr[r * rs + c] = j >= 0 && j < p.b_width ? to_bf16(p.qb[(row0 + r) * p.b_width + j] * down)
+                                                : (bf16_t)0;
     }
     if (lane == 0) {
       sm_rowpow[r] = mlq_pow2(e);
@@ -181,7 +189,6 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       sm_l[r] = 0.f;
     }
   }
-  for (int i = tid; i < HS * drh; i += MLQ_THREADS) sqh[i] = p.qb[row0 * drh + i];
   for (int i = tid; i < ng; i += MLQ_THREADS) sm_gexp[i] = -2147483647 - 1;
 
   const int key_end = p.first_pos[seq] + t + 1;
@@ -198,7 +205,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int cc_dt = MLQ_THREADS / cc_n, cc_dc = MLQ_THREADS - cc_dt * cc_n;
   const int cc_t0 = tid / cc_n, cc_c0 = tid - cc_t0 * cc_n;
   const int sc_n = ng / 4;  // 8-byte scale chunks per token
-  const int pc = span / 8;
+  const int pc = ((span + 15) & ~15) / 8;  // 16-byte chunks per rope row, zeros past the span
   const int pc_dt = pc > 0 ? MLQ_THREADS / pc : 0, pc_dc = pc > 0 ? MLQ_THREADS - pc_dt * pc : 0;
   const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
 
@@ -231,7 +238,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     if (pc > 0) {
       unsigned short* rope = srope + (i % MLQ_STAGES) * TK * rs;
       for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
-        const bool valid = tok0 + tt < tok_end;
+        const bool valid = tok0 + tt < tok_end && cc * 8 < span;
         const unsigned short* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + cc * 8;
         cp_async16(rope + tt * rs + cc * 8, valid ? src : b, valid);
         tt += pc_dt;
@@ -256,6 +263,20 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int g = lane >> 2;
   const int tq = lane & 3;
   const int wcol0 = warp * WCOLS;
+  const float scale2 = p.scale * MLA_LOG2E;
+  // Rope k-steps of each m16 head tile: all of d_r when shared, else its kv heads' columns.
+  int rope_k0[MT], rope_kn[MT];
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    rope_k0[m] = 0;
+    rope_kn[m] = drs / 16;
+    if (drh > 0) {
+      const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
+      const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
+      rope_k0[m] = ca >> 4;
+      rope_kn[m] = ((cb + 15) >> 4) - rope_k0[m];
+    }
+  }
   __syncthreads();
 
   if (tiles > 0) load_tile(0);
@@ -329,17 +350,24 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
           }
         }
       }
-      if (drs > 0 && kp == kparts - 1) {
-        for (int ks = 0; ks < drs / 16; ks++) {
-          unsigned b[4];
-          ldsm_x4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
+      // rope k-steps of each head tile, split over the k-parts like the groups
 #pragma unroll
-          for (int mu = 0; mu < MU; mu++) {
-            unsigned a[4];
-            ldsm_x4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * qrs_s + ks * 16 + (lane >> 4) * 8);
-            mma_bf16(acc[mu][0], a, b[0], b[1]);
-            mma_bf16(acc[mu][1], a, b[2], b[3]);
+      for (int mu = 0; mu < MU; mu++) {
+        int r0 = rope_k0[0], rn = rope_kn[0];
+#pragma unroll
+        for (int mm = 1; mm < MT; mm++) {
+          if (m0 + mu == mm) {
+            r0 = rope_k0[mm];
+            rn = rope_kn[mm];
           }
+        }
+        const int k_end = r0 + (kp + 1) * rn / kparts;
+        for (int ks = r0 + kp * rn / kparts; ks < k_end; ks++) {
+          unsigned b[4], a[4];
+          ldsm_x4(b, rope + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * rs + ks * 16 + ((lane >> 3) & 1) * 8);
+          ldsm_x4(a, sqr + ((m0 + mu) * 16 + (lane & 15)) * rs + ks * 16 + (lane >> 4) * 8);
+          mma_bf16(acc[mu][0], a, b[0], b[1]);
+          mma_bf16(acc[mu][1], a, b[2], b[3]);
         }
       }
 #pragma unroll
@@ -353,48 +381,72 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     }
     __syncthreads();
 
-    // Online softmax (one warp per head row, P rounded to FP16, the row sum from the rounded
-    // values), and the groups' running scale exponents (one warp per group).
-    for (int r = warp; r < HS; r += MLQ_WARPS) {
-      float sv[2];
-      float mx = MLA4J_NEG_INF;
-      const float rowpow = sm_rowpow[r];
+    // Online softmax in base 2, RPW rows per warp at once (their shuffle chains interleave), P
+    // rounded to FP16 and the row sum from the rounded values; then the groups' running scale
+    // exponents (one warp per group).
+    {
+      float sv[RPW][2];
+      float mx[RPW];
 #pragma unroll
-      for (int k = 0; k < 2; k++) {
-        const int tt = lane + 32 * k;
-        sv[k] = MLA4J_NEG_INF;
-        if (tt < n_valid) {
-          float x = 0.f;
-          for (int kk = 0; kk < kparts; kk++) x += s_s[(kk * HS + r) * ss + tt];
-          x *= rowpow;
-          if (drh > 0) {
-            const unsigned short* kr = rope + tt * rs + ((h0 + r) / p.group - kv0) * p.b_kv_stride;
-            const float* qr = sqh + r * drh;
-            for (int j = 0; j < drh; j++) x = fmaf(qr[j], from_bf16(kr[j]), x);
+      for (int j = 0; j < RPW; j++) {
+        const int r = warp * RPW + j;
+        const float f = sm_rowpow[r] * scale2;
+        mx[j] = MLA4J_NEG_INF;
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+          const int tt = lane + 32 * k;
+          float x = MLA4J_NEG_INF;
+          if (tt < n_valid) {
+            x = s_s[r * ss + tt];
+#pragma unroll
+            for (int q = 1; q < MLQ_WARPS; q++) {
+              if (q < kparts) x += s_s[(q * HS + r) * ss + tt];
+            }
+            x *= f;
           }
-          sv[k] = x * p.scale;
+          sv[j][k] = x;
+          mx[j] = fmaxf(mx[j], x);
         }
-        mx = fmaxf(mx, sv[k]);
       }
-      for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-      const float m_old = sm_m[r];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.f;
 #pragma unroll
-      for (int k = 0; k < 2; k++) {
-        const int tt = lane + 32 * k;
-        if (tt < TK) {
-          const unsigned short e = mlq_half(sv[k] == MLA4J_NEG_INF ? 0.f : expf(sv[k] - m_new));
-          spr[r * ps + tt] = e;
-          sum += mlq_from_half(e);
+      for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+        for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
+      float sum[RPW];
+#pragma unroll
+      for (int j = 0; j < RPW; j++) {
+        const int r = warp * RPW + j;
+        mx[j] = fmaxf(sm_m[r], mx[j]);  // the new maximum
+        sum[j] = 0.f;
+#pragma unroll
+        for (int k = 0; k < 2; k++) {
+          const int tt = lane + 32 * k;
+          if (tt < TK) {
+            const unsigned short e = mlq_half(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
+            spr[r * ps + tt] = e;
+            sum[j] += mlq_from_half(e);
+          }
         }
       }
-      sum = warp_sum(sum);
-      if (lane == 0) {
-        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : expf(m_old - m_new);
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+        for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
+      if (lane < RPW) {
+        const int r = warp * RPW + lane;
+        float m_new = mx[0], s_new = sum[0];
+#pragma unroll
+        for (int j = 1; j < RPW; j++) {
+          if (lane == j) {
+            m_new = mx[j];
+            s_new = sum[j];
+          }
+        }
+        const float m_old = sm_m[r];
+        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
         sm_alpha[r] = alpha;
         sm_m[r] = m_new;
-        sm_l[r] = sm_l[r] * alpha + sum;
+        sm_l[r] = sm_l[r] * alpha + s_new;
       }
     }
     for (int gi = warp; gi < ng; gi += MLQ_WARPS) {
@@ -513,7 +565,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       }
     }
   if (p.splits > 1 && tid < HS) {
-    p.part_ml[(base + tid) * 2] = sm_m[tid];
+    p.part_ml[(base + tid) * 2] = sm_m[tid] * MLA_LN2;  // the merge works in base e
     p.part_ml[(base + tid) * 2 + 1] = sm_l[tid];
   }
 }

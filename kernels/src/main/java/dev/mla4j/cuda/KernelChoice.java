@@ -153,14 +153,15 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   private static int mlaQuantSharedBytes(int hs, int group, int latent, int scales, int drs,
       int drh, int ropeKvStride, int tk) {
     int spanMax = drh == 0 ? drs : ((hs - 1) / group + 1) * ropeKvStride + drh;
-    int rs = spanMax == 0 ? 0 : spanMax + MLA_PAD;
+    int rw = (spanMax + 15) & ~15;
+    int rs = rw == 0 ? 0 : rw + MLA_PAD;
     int mt = hs / 16;
     int units = mt / (mt >= 2 ? 2 : 1) * (tk / 16);
     int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
-    int halves = hs * (latent + MLA_PAD) + (drs > 0 ? hs * (drs + MLA_PAD) : 0)
+    int halves = hs * (latent + MLA_PAD) + hs * rs
         + MLA_STAGES * tk * scales + MLA_STAGES * tk * rs + hs * (tk + MLA_PAD);
     int codes = MLA_STAGES * tk * (latent + 2 * MLA_PAD);
-    int words = hs * drh + kparts * hs * (tk + 4) + 4 * hs + 3 * scales + scales * tk / 2;
+    int words = kparts * hs * (tk + 4) + 4 * hs + 3 * scales + scales * tk / 2;
     return 2 * halves + codes + 4 * words;
   }
 

@@ -217,17 +217,19 @@ class CudaBackendTest {
    * probabilities and the normalized scales to FP16 (11 significant bits) for the MMA; its
    * reference is the scalar backend reading the same codes. The bound is the BF16 one scaled to
    * FP16's precision, 8·2^-11 of the output's largest magnitude; a wrong scale, token or column
-   * gives errors of the order of the output. Group sizes 32/64/128, both rope layouts, L 512 and
-   * 1024.
+   * gives errors of the order of the output. Group sizes 32/64/128, both rope layouts (per-head
+   * rope keys with d_r 16 and 8, GQA groups of 1 and 2), L 512, 1024 and 2048.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0", "FP8,64,0", "INT8,32,1", "FP8,128,1",
-      "FP8,32,2", "INT8,128,2"})
+      "FP8,32,2", "INT8,128,2", "FP8,64,3", "INT8,128,4"})
   void tensorCoreMlaReadsQuantizedLatentWithinFp16Tolerance(String quant, int group, int which) {
     MlaShape s = switch (which) {
       case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);
       case 1 -> new MlaShape(32, 1, 64, 512, RopeKeyLayout.SHARED, 0.06f);
-      default -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
+      case 2 -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
+      case 3 -> MlaShape.mha2mla(32, 16, 64, 4, 32);
+      default -> MlaShape.mha2mla(32, 32, 128, 8, 64);
     };
     batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
   }
