@@ -222,30 +222,60 @@ mla4j_paged_attention_bf16_q(const PagedAttnParams p) { paged_attention<MLA4J_BF
 extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
 mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16, true>(p); }
 
-// out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s; one CTA per row.
+// out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s. CTA = (row, slice of
+// MLA4J_MERGE_THREADS columns), one column per thread: at batch 1 a row has 64-256 splits and a
+// one-CTA-per-row merge was a serial walk of 32 CTAs over megabytes of partials. The weights
+// e^(m_s - M) are computed once per split into shared memory, a chunk of splits at a time.
+#define MLA4J_MERGE_CHUNK 512
+__device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float x = __shfl_xor_sync(0xffffffffu, v, o);
+    v = is_max ? fmaxf(v, x) : v + x;
+  }
+  __syncthreads();  // red may still be read by a previous reduction
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = red[0];
+  for (int w = 1; w < MLA4J_MERGE_THREADS / 32; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
+  return v;
+}
+
 extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)
 mla4j_merge_splits(const MergeParams p) {
+  __shared__ float w[MLA4J_MERGE_CHUNK];
+  __shared__ float red[MLA4J_MERGE_THREADS / 32];
   const long long row = blockIdx.x;
+  const int j = blockIdx.y * MLA4J_MERGE_THREADS + threadIdx.x;
+  const float* ml = p.part_ml + row * 2;
+  const long long ml_stride = (long long)p.rows * 2;
   float m = MLA4J_NEG_INF;
-  for (int s = 0; s < p.splits; s++) {
-    m = fmaxf(m, p.part_ml[((long long)s * p.rows + row) * 2]);
-  }
+  for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) m = fmaxf(m, ml[s * ml_stride]);
+  m = merge_block_reduce(m, true, red);
   float l = 0.f;
-  for (int s = 0; s < p.splits; s++) {
-    const float ms = p.part_ml[((long long)s * p.rows + row) * 2];
-    if (ms != MLA4J_NEG_INF) {
-      l += p.part_ml[((long long)s * p.rows + row) * 2 + 1] * expf(ms - m);
-    }
+  for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) {
+    const float ms = ml[s * ml_stride];
+    if (ms != MLA4J_NEG_INF) l += ml[s * ml_stride + 1] * expf(ms - m);
   }
+  l = merge_block_reduce(l, false, red);
   const float inv = l > 0.f ? 1.f / l : 0.f;
-  for (int j = threadIdx.x; j < p.width; j += blockDim.x) {
-    float a = 0.f;
-    for (int s = 0; s < p.splits; s++) {
-      const float ms = p.part_ml[((long long)s * p.rows + row) * 2];
-      if (ms != MLA4J_NEG_INF) {
-        a += p.part_acc[((long long)s * p.rows + row) * p.width + j] * expf(ms - m);
+  const float* acc = p.part_acc + row * p.width + j;
+  const long long acc_stride = (long long)p.rows * p.width;
+  float a = 0.f;
+  for (int s0 = 0; s0 < p.splits; s0 += MLA4J_MERGE_CHUNK) {
+    const int n = min(MLA4J_MERGE_CHUNK, p.splits - s0);
+    __syncthreads();
+    for (int s = threadIdx.x; s < n; s += MLA4J_MERGE_THREADS) {
+      const float ms = ml[(s0 + s) * ml_stride];
+      w[s] = ms == MLA4J_NEG_INF ? 0.f : expf(ms - m);
+    }
+    __syncthreads();
+    if (j < p.width) {
+#pragma unroll 8
+      for (int s = 0; s < n; s++) {
+        const float x = acc[(s0 + s) * acc_stride];
+        if (w[s] != 0.f) a = fmaf(x, w[s], a);  // a split that saw no key adds nothing, NaN or not
       }
     }
-    p.out[row * p.width + j] = a * inv;
   }
+  if (j < p.width) p.out[row * p.width + j] = a * inv;
 }

@@ -43,6 +43,8 @@ public final class PagedAttention implements AutoCloseable {
   private final int tokenRows;
   private final int splits;
   private final int sharedBytes;
+  /** Columns of a merged output row. */
+  private final int mergeWidth;
   private final int rows;
   private final int valueWidth;
   private final DeviceBuffer partAcc;
@@ -170,6 +172,7 @@ public final class PagedAttention implements AutoCloseable {
     this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
         .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
         .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
+    this.mergeWidth = g.vWidth();
     assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
     assert Quantization.INT8.ordinal() == 1 && Quantization.INT4.ordinal() == 2
         && Quantization.FP8.ordinal() == 3;
@@ -271,7 +274,8 @@ public final class PagedAttention implements AutoCloseable {
         partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
-      context.launch("mla4j_merge_splits", rows, 1, 1, MERGE_THREADS, 0, stream, merge.segment);
+      context.launch("mla4j_merge_splits", rows, mergeSlices(mergeWidth), 1, MERGE_THREADS, 0,
+          stream, merge.segment);
     }
   }
 
@@ -330,8 +334,14 @@ public final class PagedAttention implements AutoCloseable {
       var m = new KernelStructs.Writer(tmp, KernelStructs.MERGE).set("part_acc", partAcc)
           .set("part_ml", partMl).set("out", out).set("rows", rows).set("width", width)
           .set("splits", splits);
-      context.launch("mla4j_merge_splits", rows, 1, 1, MERGE_THREADS, 0, stream, m.segment);
+      context.launch("mla4j_merge_splits", rows, mergeSlices(width), 1, MERGE_THREADS, 0, stream,
+          m.segment);
     }
+  }
+
+  /** Merge CTAs per row: one column per thread (native/attention.cu). */
+  private static int mergeSlices(int width) {
+    return (width + MERGE_THREADS - 1) / MERGE_THREADS;
   }
 
   private void requireGeneric(String what) {
