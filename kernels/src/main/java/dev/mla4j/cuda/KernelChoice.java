@@ -9,12 +9,14 @@ import dev.mla4j.tensor.DType;
  * CTA, TK tokens per shared-memory tile, threads, dynamic shared memory, and how many CTAs of it
  * an SM holds (what the split count aims to fill), the fewest 64-token blocks per key-range split
  * and the most splits per SM (each split re-reads its queries and writes a partial output that the
- * merge kernel, one CTA per query row, reads back). The fast kernels (native/mha_decode.cu,
+ * merge kernel reads back), and, where known, how many CTAs of it an SM runs at once (0: not
+ * known; then the split count aims at {@code ctasPerSm}, else it is chosen so that the last
+ * wave of CTAs is nearly full). The fast kernels (native/mha_decode.cu,
  * native/mla_mma.cu) take only the shapes they were instantiated for; {@code null} means "use
  * the generic kernel".
  */
 record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads, int sharedBytes,
-    int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm) {
+    int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm, int residentPerSm) {
 
   /** Head dims of the MHA fast kernel (template D). */
   private static final int[] MHA_HEAD_DIMS = {64, 128};
@@ -49,6 +51,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * merge dominated (32K: 436 against 201 us; 128K: 616 against 380 us, native/NOTES.md v2c).
    */
   static final int MLA_MAX_SPLITS_PER_SM = 1;
+  /**
+   * __launch_bounds__(256, 1) and over half of the SM's shared memory: one CTA at a time. With
+   * the 2-per-SM target, batch 64 ran 5 splits = 320 CTAs in 3 waves, the last 42% full.
+   */
+  static final int MLA_RESIDENT_PER_SM = 1;
   private static final int[] MLA_TILES = {64, 32, 16};
 
   /** The memory-bound MHA/GQA kernel, or null when the shape or dtype has no instance. */
@@ -66,7 +73,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     String name = "mla4j_mha_decode_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim
         + "_g" + g;
     return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT,
-        Integer.MAX_VALUE);
+        Integer.MAX_VALUE, 0);
   }
 
   /**
@@ -95,7 +102,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
           shared ? 0 : ropeWidth, ropeKvStride, tk);
       if (bytes <= sharedLimit) {
         return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw, hs, tk, MLA_THREADS,
-            bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM);
+            bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
       }
     }
     return null;
@@ -133,7 +140,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
           shared ? 0 : ropeWidth, ropeKvStride, tk);
       if (bytes <= sharedLimit) {
         return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8") + "_m"
-            + mt + "_l" + lw, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM);
+            + mt + "_l" + lw, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
+            MLA_RESIDENT_PER_SM);
       }
     }
     return null;

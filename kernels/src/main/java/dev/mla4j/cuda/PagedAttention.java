@@ -137,11 +137,8 @@ public final class PagedAttention implements AutoCloseable {
     this.rows = tokenRows * g.heads();
     this.valueWidth = g.vWidth();
     int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
-    long base = (long) tokenRows * headGroups;
-    long target = (long) choice.ctasPerSm() * context.multiprocessors();
-    long maxSplits = Math.max(1, (long) choice.maxSplitsPerSm() * context.multiprocessors());
-    int wanted = (int) Math.max(1, Math.min(Math.min(keyBlocks, maxSplits), (target + base - 1) / base));
-    int perSplit = Math.max(choice.minBlocksPerSplit(), (keyBlocks + wanted - 1) / wanted);
+    int perSplit = blocksPerSplit(choice, (long) tokenRows * headGroups, keyBlocks,
+        context.multiprocessors());
     this.splits = (keyBlocks + perSplit - 1) / perSplit;
     this.sharedBytes = choice.sharedBytes();
     if (sharedBytes > 0) {
@@ -232,7 +229,7 @@ public final class PagedAttention implements AutoCloseable {
       case BF16 -> "bf16";
       case F16 -> "f16";
     } + (quantized(cache) ? "_q" : "");
-    return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM, 1, Integer.MAX_VALUE);
+    return new KernelChoice(name, hg, tk, THREADS, bytes, CTAS_PER_SM, 1, Integer.MAX_VALUE, 0);
   }
 
   /** Floats of one staged token: the A, B and V columns of the kv heads a head group spans. */
@@ -337,6 +334,36 @@ public final class PagedAttention implements AutoCloseable {
       context.launch("mla4j_merge_splits", rows, mergeSlices(width), 1, MERGE_THREADS, 0, stream,
           m.segment);
     }
+  }
+
+  /**
+   * 64-token blocks per key-range split for {@code base} CTAs per split (query rows x head
+   * groups). With a known residency R = residentPerSm x SMs: the split count with the least
+   * modelled time, waves x (blocks per CTA + 1), the 1 standing for a CTA's fixed cost (queries,
+   * partial state, merge), so that no SM idles through a mostly empty last wave and no split is
+   * added that a full wave does not pay for; otherwise the count that reaches ctasPerSm x SMs
+   * CTAs. Both capped by maxSplitsPerSm x SMs and by the key blocks.
+   */
+  static int blocksPerSplit(KernelChoice choice, long base, int keyBlocks, int sms) {
+    long maxSplits = Math.max(1, Math.min(keyBlocks, (long) choice.maxSplitsPerSm() * sms));
+    if (choice.residentPerSm() <= 0) {
+      long target = (long) choice.ctasPerSm() * sms;
+      int wanted = (int) Math.max(1, Math.min(maxSplits, (target + base - 1) / base));
+      return Math.max(choice.minBlocksPerSplit(), (keyBlocks + wanted - 1) / wanted);
+    }
+    long resident = (long) choice.residentPerSm() * sms;
+    int best = keyBlocks;
+    long bestTime = Long.MAX_VALUE;
+    for (int s = 1; s <= maxSplits; s++) {
+      int per = Math.max(choice.minBlocksPerSplit(), (keyBlocks + s - 1) / s);
+      long ctas = base * ((keyBlocks + per - 1) / per);
+      long time = (ctas + resident - 1) / resident * (per + 1L);
+      if (time < bestTime) {
+        bestTime = time;
+        best = per;
+      }
+    }
+    return best;
   }
 
   /** Merge CTAs per row: one column per thread (native/attention.cu). */
