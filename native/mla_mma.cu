@@ -70,7 +70,7 @@ __device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf1
   if (ks < k1) step(acc[0], ks);
 }
 
-template <int MT, int LW>
+template <int MT, int LW, int TK>
 __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
@@ -79,7 +79,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int LC = L / 8;                // 16-byte chunks per latent row: 64, 128 or 256
   constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const int TK = p.tile_tokens;
+  constexpr int TSLOTS = (TK + 31) / 32;   // softmax tokens per lane
   const bool shared_rope = p.b_kv_stride == 0;
   const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the latent tile
   const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns, block-diagonal MMA
@@ -87,14 +87,14 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int span_max = drh == 0 ? 0 : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
   const int rw = (span_max + 15) & ~15;
   const int rq = rw == 0 ? 0 : rw + MLA_PAD;
-  const int ss = TK + 4;
+  constexpr int ss = TK + 4;
   // Score work: units of (m16 head tile, nw tokens), each split into kparts k-ranges so that all
   // 8 warps have work; partial sums go to separate slices and are added by the softmax (plain
   // stores: shared-memory FP32 atomics are a compare-and-swap loop).
-  const int nw = MT * TK >= 32 ? 16 : 8;
-  const int units = MT * TK / nw;
-  const int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
-  const int ps = TK + MLA_PAD;
+  constexpr int nw = MT * TK >= 32 ? 16 : 8;
+  constexpr int units = MT * TK / nw;
+  constexpr int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
+  constexpr int ps = TK + MLA_PAD;
 
   MlaSmem sm;
   sm.q = (bf16_t*)smem_raw;
@@ -174,7 +174,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const int nvalid = tok_end - tok0;
     const bf16_t* a = (const bf16_t*)(block + p.a_offset) + slot0 * p.a_row + lc0;
     bf16_t* dst = sm.tile + (i % MLA_STAGES) * TK * qs + lc0;
-#pragma unroll 4
+#pragma unroll
     for (int tt = lr0; tt < TK; tt += LROWS) {
       cp_async16(dst + tt * qs, a + tt * p.a_row, tt < nvalid);
     }
@@ -292,22 +292,20 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     // tokens; P is rounded to BF16 here and the row sum uses the rounded values, so that
     // numerator and denominator agree.
     {
-      float sv[RPW][2];
+      float sv[RPW][TSLOTS];
       float mx[RPW];
 #pragma unroll
       for (int j = 0; j < RPW; j++) {
         const int r = warp * RPW + j;
         mx[j] = MLA4J_NEG_INF;
 #pragma unroll
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < TSLOTS; k++) {
           const int tt = lane + 32 * k;
           float x = MLA4J_NEG_INF;
           if (tt < TK && tt < nvalid) {
             x = sm.s[r * ss + tt];
 #pragma unroll
-            for (int q = 1; q < MLA_WARPS; q++) {
-              if (q < kparts) x += sm.s[(q * HS + r) * ss + tt];
-            }
+            for (int q = 1; q < kparts; q++) x += sm.s[(q * HS + r) * ss + tt];
           }
           sv[j][k] = x;
           mx[j] = fmaxf(mx[j], x);
@@ -324,7 +322,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         mx[j] = fmaxf(sm.m[r], mx[j]);  // the new maximum
         sum[j] = 0.f;
 #pragma unroll
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < TSLOTS; k++) {
           const int tt = lane + 32 * k;
           if (tt < TK) {
             const bf16_t e = to_bf16_cvt(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
@@ -369,6 +367,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         o[m][n][3] *= a1;
       }
     }
+#pragma unroll
     for (int kt = 0; kt < TK / 16; kt++) {
       unsigned a[MT][4];
 #pragma unroll
@@ -412,17 +411,20 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   }
 }
 
-#define MLA_KERNEL(MT, LW)                                                     \
+// One instance per (m16 head tiles, latent width, tile tokens): TK is a template parameter so that
+// the score split, the softmax's token slots and every shared-memory stride are constants.
+#define MLA_KERNEL(MT, LW, TK)                                                 \
   extern "C" __global__ void __launch_bounds__(MLA_THREADS, 1)                 \
-  mla4j_mla_mma_bf16_m##MT##_l##LW(const PagedAttnParams p) {                  \
-    mla_mma<MT, LW>(p);                                                        \
+  mla4j_mla_mma_bf16_m##MT##_l##LW##_t##TK(const PagedAttnParams p) {          \
+    mla_mma<MT, LW, TK>(p);                                                    \
   }
-MLA_KERNEL(1, 8)
-MLA_KERNEL(2, 8)
-MLA_KERNEL(4, 8)
-MLA_KERNEL(1, 16)
-MLA_KERNEL(2, 16)
-MLA_KERNEL(1, 32)
+#define MLA_TILES(MT, LW) MLA_KERNEL(MT, LW, 16) MLA_KERNEL(MT, LW, 32) MLA_KERNEL(MT, LW, 64)
+MLA_TILES(1, 8)
+MLA_TILES(2, 8)
+MLA_TILES(4, 8)
+MLA_TILES(1, 16)
+MLA_TILES(2, 16)
+MLA_TILES(1, 32)
 
 // The roofline's tensor-core ceiling: BF16 mma.sync throughput with no memory traffic.
 // 8 independent accumulator chains per warp cover the MMA latency; FLOPs = 2·16·8·16 per MMA.

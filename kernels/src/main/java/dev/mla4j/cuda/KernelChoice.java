@@ -101,7 +101,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
       int bytes = mlaSharedBytes(hs, group, latent, shared ? ropeWidth : 0,
           shared ? 0 : ropeWidth, ropeKvStride, tk);
       if (bytes <= sharedLimit) {
-        return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw, hs, tk, MLA_THREADS,
+        return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw + "_t" + tk, hs, tk,
+            MLA_THREADS,
             bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
       }
     }
