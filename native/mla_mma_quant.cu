@@ -104,7 +104,7 @@ __device__ __forceinline__ void mlq_widen(unsigned w, unsigned& lo, unsigned& hi
 // 2^e for integer e in [-126, 127].
 __device__ __forceinline__ float mlq_pow2(int e) { return __int_as_float((e + 127) << 23); }
 
-template <int MT, int LW, int Q>
+template <int MT, int LW, int Q, int TK>
 __device__ void mla_mma_quant(const PagedAttnParams& p) {
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
@@ -112,7 +112,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   constexpr int SPANS = WCOLS / 32;     // 32-column spans per warp: one ldmatrix.trans each
   constexpr int RPW = HS / MLQ_WARPS;   // softmax rows per warp
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const int TK = p.tile_tokens;
+  constexpr int TSLOTS = (TK + 31) / 32;  // softmax tokens per lane
   const int G = p.quant_group;
   const int ng = L / G;  // scales per token
   const bool shared_rope = p.b_kv_stride == 0;
@@ -125,11 +125,11 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int span_max = drh == 0 ? drs : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
   const int rw = (span_max + 15) & ~15;
   const int rs = rw == 0 ? 0 : rw + MLQ_PAD;
-  const int ss = TK + 4;
+  constexpr int ss = TK + 4;
   constexpr int MU = MT >= 2 ? 2 : 1;  // m16 head tiles per score unit: they share widened codes
-  const int units = (MT / MU) * (TK / 16);
-  const int kparts = units >= MLQ_WARPS ? 1 : MLQ_WARPS / units;
-  const int ps = TK + MLQ_PAD;
+  constexpr int units = (MT / MU) * (TK / 16);
+  constexpr int kparts = units >= MLQ_WARPS ? 1 : MLQ_WARPS / units;
+  constexpr int ps = TK + MLQ_PAD;
 
   unsigned short* sq = (unsigned short*)smem_raw;           // [HS][qs] Q~·2^-E_r, FP16, permuted
   unsigned short* sqr = sq + HS * qs;                       // [HS][rs] q_R·2^-E_r, BF16
@@ -385,7 +385,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     // rounded to FP16 and the row sum from the rounded values; then the groups' running scale
     // exponents (one warp per group).
     {
-      float sv[RPW][2];
+      float sv[RPW][TSLOTS];
       float mx[RPW];
 #pragma unroll
       for (int j = 0; j < RPW; j++) {
@@ -393,15 +393,13 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         const float f = sm_rowpow[r] * scale2;
         mx[j] = MLA4J_NEG_INF;
 #pragma unroll
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < TSLOTS; k++) {
           const int tt = lane + 32 * k;
           float x = MLA4J_NEG_INF;
           if (tt < n_valid) {
             x = s_s[r * ss + tt];
 #pragma unroll
-            for (int q = 1; q < MLQ_WARPS; q++) {
-              if (q < kparts) x += s_s[(q * HS + r) * ss + tt];
-            }
+            for (int q = 1; q < kparts; q++) x += s_s[(q * HS + r) * ss + tt];
             x *= f;
           }
           sv[j][k] = x;
@@ -419,7 +417,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
         mx[j] = fmaxf(sm_m[r], mx[j]);  // the new maximum
         sum[j] = 0.f;
 #pragma unroll
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < TSLOTS; k++) {
           const int tt = lane + 32 * k;
           if (tt < TK) {
             const unsigned short e = mlq_half(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
@@ -570,17 +568,21 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   }
 }
 
-#define MLQ_KERNEL(NAME, Q, MT, LW)                                            \
+// One instance per (format, m16 head tiles, latent width, tile tokens); TK is a template parameter
+// so that the score split, the softmax's token slots and the shared strides are constants.
+#define MLQ_KERNEL(NAME, Q, MT, LW, TK)                                        \
   extern "C" __global__ void __launch_bounds__(MLQ_THREADS, 1)                 \
-  mla4j_mla_mma_##NAME##_m##MT##_l##LW(const PagedAttnParams p) {              \
-    mla_mma_quant<MT, LW, Q>(p);                                               \
+  mla4j_mla_mma_##NAME##_m##MT##_l##LW##_t##TK(const PagedAttnParams p) {      \
+    mla_mma_quant<MT, LW, Q, TK>(p);                                           \
   }
+#define MLQ_TILES(NAME, Q, MT, LW) \
+  MLQ_KERNEL(NAME, Q, MT, LW, 16) MLQ_KERNEL(NAME, Q, MT, LW, 32) MLQ_KERNEL(NAME, Q, MT, LW, 64)
 #define MLQ_SHAPES(NAME, Q) \
-  MLQ_KERNEL(NAME, Q, 1, 8) \
-  MLQ_KERNEL(NAME, Q, 2, 8) \
-  MLQ_KERNEL(NAME, Q, 4, 8) \
-  MLQ_KERNEL(NAME, Q, 1, 16) \
-  MLQ_KERNEL(NAME, Q, 2, 16) \
-  MLQ_KERNEL(NAME, Q, 1, 32)
+  MLQ_TILES(NAME, Q, 1, 8) \
+  MLQ_TILES(NAME, Q, 2, 8) \
+  MLQ_TILES(NAME, Q, 4, 8) \
+  MLQ_TILES(NAME, Q, 1, 16) \
+  MLQ_TILES(NAME, Q, 2, 16) \
+  MLQ_TILES(NAME, Q, 1, 32)
 MLQ_SHAPES(int8, MLA4J_Q_INT8)
 MLQ_SHAPES(fp8, MLA4J_Q_FP8)

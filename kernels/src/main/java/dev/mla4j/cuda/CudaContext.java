@@ -40,7 +40,7 @@ public final class CudaContext {
           "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64"),
           List.of("")).stream(), java.util.stream.Stream.of("mla4j_mma_peak_bf16")).toList(),
       "mla_mma_quant", instances("mla4j_mla_mma_", List.of("int8", "fp8"), List.of("_m1_l8",
-          "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("")));
+          "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64")));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,

@@ -141,7 +141,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
           shared ? 0 : ropeWidth, ropeKvStride, tk);
       if (bytes <= sharedLimit) {
         return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8") + "_m"
-            + mt + "_l" + lw, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
+            + mt + "_l" + lw + "_t" + tk, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
             MLA_RESIDENT_PER_SM);
       }
     }
