@@ -122,8 +122,8 @@ final class Cublas {
       }
     }
     return new Load(null, null, "no cuBLAS library found (tried " + String.join(", ", tried)
-        + (dirs.isEmpty() ? "; no CUDA toolkit folder found" : "") + "); install the CUDA "
-        + "toolkit's libcublas or put its folder on LD_LIBRARY_PATH");
+        + (dirs.isEmpty() ? "; no CUDA toolkit folder found" : "; searched " + dirs) + "); "
+        + "install the CUDA toolkit's libcublas or put its folder on LD_LIBRARY_PATH");
   }
 
   private static Optional<SymbolLookup> open(String nameOrPath) {
