@@ -33,7 +33,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       2^-11 for F16, 0 for F32), and ‖y − ref‖/‖ref‖ must stay under 4u (+1e-5): random rounding
  *       errors give about u/√3, a wrong index or transpose gives about 1.
  * </ul>
- * Output rows are poisoned with NaN first; the gap columns past each row must stay NaN.
+ * The gap columns past each row of x and W hold NaN, so reading one shows; output rows are
+ * poisoned with NaN first and their gap columns must stay NaN.
  */
 @Tag("gpu")
 class CublasLinearTest {
@@ -101,7 +102,10 @@ class CublasLinearTest {
     float[] x = rnd.gaussians(tokens * xStride, 1.0);
     float[] w = rnd.gaussians(rows * wStride, 1.0 / Math.sqrt(k));
     for (int i = 0; i < w.length; i++) {
-      w[i] = widen(dtype, narrow(dtype, w[i]));
+      w[i] = i % wStride < cols ? widen(dtype, narrow(dtype, w[i])) : Float.NaN;
+    }
+    for (int i = 0; i < x.length; i++) {
+      x[i] = i % xStride < k ? x[i] : Float.NaN; // a read of a gap makes y NaN
     }
     boolean rounds = route == DeviceLinear.Route.CUBLAS && dtype != DType.F32;
     double u = !rounds ? 0 : dtype == DType.BF16 ? 0x1p-8 : 0x1p-11;
