@@ -1,5 +1,6 @@
-// Linear layers, F32 accumulation over F32/BF16/F16 weights. A simple kernel first (cuBLAS
-// through FFM is the planned replacement for the projection GEMMs).
+// Linear layers, F32 accumulation over F32/BF16/F16 weights: the exact-F32-activation kernels of
+// the host API and the fallback when cuBLAS is missing, and the activation rounding that feeds
+// the cuBLAS projection GEMM (dev.mla4j.cuda.DeviceLinear says which runs where).
 #include "mla4j_device.h"
 
 // Threads per linear CTA; the y = x Wᵀ form runs one warp per output column.
@@ -47,3 +48,25 @@ extern "C" __global__ void mla4j_linear_f16(const LinearParams p) { linear<MLA4J
 extern "C" __global__ void mla4j_linear_t_f32(const LinearParams p) { linear_transposed<MLA4J_F32>(p); }
 extern "C" __global__ void mla4j_linear_t_bf16(const LinearParams p) { linear_transposed<MLA4J_BF16>(p); }
 extern "C" __global__ void mla4j_linear_t_f16(const LinearParams p) { linear_transposed<MLA4J_F16>(p); }
+
+// dst = src rounded to DT (BF16 or F16, nearest even; NaN stays NaN, F16 overflows to inf):
+// grid-stride over rows·cols elements.
+template <int DT>
+__device__ void round_rows(const RoundParams& p) {
+  const long long n = (long long)p.rows * p.cols;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n;
+       e += (long long)gridDim.x * blockDim.x) {
+    const long long t = e / p.cols;
+    const float v = p.src[t * p.src_stride + (e - t * p.cols)];
+    unsigned short h;
+    if (DT == MLA4J_BF16) {
+      asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    } else {
+      asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    }
+    ((unsigned short*)p.dst)[e] = h;
+  }
+}
+
+extern "C" __global__ void mla4j_round_bf16(const RoundParams p) { round_rows<MLA4J_BF16>(p); }
+extern "C" __global__ void mla4j_round_f16(const RoundParams p) { round_rows<MLA4J_F16>(p); }

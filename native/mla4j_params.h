@@ -123,6 +123,17 @@ typedef struct {
   int tokens, w_rows, w_cols, dtype;
 } LinearParams;
 
+// Rounds F32 activations to BF16 or F16 (round to nearest even) into a dense copy, the input of
+// the cuBLAS projection GEMM (cublasGemmEx takes A and B in one type): dst[t][i] = src[t][i].
+typedef struct {
+  const float* src;             // [rows][src_stride], cols used
+  void* dst;                    // [rows][cols] in dtype
+  long long src_stride;         // elements between rows of src
+  int rows, cols;
+  int dtype;                    // MLA4J_BF16 / F16
+  int pad;
+} RoundParams;
+
 // Fills n elements of dtype with a deterministic hash of (seed, index) in [-1, 1): bench data.
 typedef struct {
   void* dst;

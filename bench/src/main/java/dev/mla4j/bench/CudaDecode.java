@@ -251,7 +251,7 @@ public final class CudaDecode {
     }
   }
 
-  private static double median(double[] values) {
+  static double median(double[] values) {
     double[] s = values.clone();
     Arrays.sort(s);
     return s[s.length / 2];

@@ -136,7 +136,8 @@ final class CudaDriver {
     }
   }
 
-  private static CudaException wrap(String call, Throwable t) {
+  /** {@code t} as a CudaException naming {@code call} (itself when it is one); cuBLAS uses it too. */
+  static CudaException wrap(String call, Throwable t) {
     if (t instanceof CudaException e) {
       return e;
     }

@@ -51,6 +51,25 @@ public final class CudaOps {
   }
 
   /**
+   * Rounds F32 {@code src [rows][srcStride]} ({@code cols} used) to {@code dtype} (BF16 or F16,
+   * nearest even) into dense {@code dst [rows][cols]}: the activation operand of the cuBLAS GEMM.
+   */
+  static void roundRows(CudaContext ctx, CudaStream stream, long src, long srcStride, int rows,
+      int cols, long dst, DType dtype) {
+    if (dtype == DType.F32) {
+      throw new IllegalArgumentException("roundRows rounds to BF16 or F16, not F32");
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.ROUND).set("src", src).set("dst", dst)
+          .set("src_stride", srcStride).set("rows", rows).set("cols", cols)
+          .set("dtype", dtype.ordinal());
+      long blocks = Math.min(MAX_GRID, ((long) rows * cols + THREADS - 1) / THREADS);
+      ctx.launch("mla4j_round_" + suffix(dtype), (int) Math.max(1, blocks), 1, 1, THREADS, 0,
+          stream, p.segment);
+    }
+  }
+
+  /**
    * Partial RoPE in place on {@code x [T][rowStride]} (heads·2r columns used).
    *
    * @param positions {@code [T]} int32

@@ -84,6 +84,12 @@ final class KernelStructs {
       JAVA_LONG.withName("x_stride"), JAVA_LONG.withName("w_stride"),
       JAVA_LONG.withName("y_stride"), i32("tokens"), i32("w_rows"), i32("w_cols"), i32("dtype"));
 
+  /** RoundParams (40 bytes). */
+  static final StructLayout ROUND = MemoryLayout.structLayout(
+      ptr("src"),          // [rows][src_stride] F32
+      ptr("dst"),          // [rows][cols] dtype
+      JAVA_LONG.withName("src_stride"), i32("rows"), i32("cols"), i32("dtype"), i32("pad"));
+
   /** FillParams (24 bytes). */
   static final StructLayout FILL = MemoryLayout.structLayout(
       ptr("dst"),          // [n] dtype
