@@ -75,14 +75,15 @@ public final class DeviceLinear implements AutoCloseable {
   }
 
   /**
-   * Whether cuBLAS should run this shape. Not measured yet: {@code CudaProjectionBench} (bench
-   * module) times both routes at the projection shapes and T = 1, 64, 2048 on the GPU, and its
-   * numbers are to replace this rule. Until then cuBLAS runs every shape, as the issue asks
-   * ("cuBLAS unless a kernel of our own measurably beats it at these shapes"): the burden of
-   * proof is on linear.cu.
+   * Whether cuBLAS should run this shape, from CudaProjectionBench on the H100
+   * (native/results/h100-projection.{csv,log}, BF16 weights, µs linear.cu / cuBLAS): at T = 1 the
+   * y = x·Wᵀ form is a GEMV that linear.cu's warp-per-output kernel runs faster or as fast
+   * (W[512][4096] 11.9 / 53.7, W[4096][512] 6.6 / 9.9, W[512][5120] 13.9 / 13.0); at T = 64
+   * cuBLAS is 4.2-5.7x faster and at T = 2048 31-57x; the y = x·W form is 17-32x faster on cuBLAS
+   * at every T. Counts between 1 and 64 were not measured and go to cuBLAS.
    */
   static boolean cublasWins(boolean transposed, DType dtype, int wRows, int wCols, int tokens) {
-    return true;
+    return transposed || tokens > 1;
   }
 
   /** {@link #choose} for this instance's cuBLAS availability. */

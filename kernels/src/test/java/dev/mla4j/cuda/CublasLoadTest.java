@@ -34,4 +34,13 @@ class CublasLoadTest {
       }
     }
   }
+
+  @Test
+  void withCublasOnlySingleTokenGemvsStayOnTheKernel() {
+    // the measured rule: linear.cu wins or ties only for y = x·Wᵀ at T = 1
+    assertEquals(DeviceLinear.Route.KERNEL, DeviceLinear.choose(true, false, DType.BF16, 512, 4096, 1));
+    assertEquals(DeviceLinear.Route.CUBLAS, DeviceLinear.choose(true, false, DType.BF16, 512, 4096, 64));
+    assertEquals(DeviceLinear.Route.CUBLAS, DeviceLinear.choose(true, true, DType.BF16, 4096, 512, 1));
+    assertEquals(DeviceLinear.Route.CUBLAS, DeviceLinear.choose(true, false, DType.F16, 4096, 512, 2));
+  }
 }
