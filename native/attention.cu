@@ -223,9 +223,9 @@ extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
 mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16, true>(p); }
 
 // out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s. CTA = (row, slice of
-// MLA4J_MERGE_THREADS columns), one column per thread: at batch 1 a row has 64-256 splits and a
-// one-CTA-per-row merge was a serial walk of 32 CTAs over megabytes of partials. The weights
-// e^(m_s - M) are computed once per split into shared memory, a chunk of splits at a time.
+// MLA4J_MERGE_THREADS columns): at batch 1 a row has 64-256 splits, and a one-CTA-per-row merge
+// was a serial walk of 32 CTAs over megabytes of partials. The weights e^(m_s - M) are computed
+// once per split into shared memory, a chunk of splits at a time.
 #define MLA4J_MERGE_CHUNK 512
 __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
   for (int o = 16; o > 0; o >>= 1) {
@@ -244,8 +244,8 @@ extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)
 mla4j_merge_splits(const MergeParams p) {
   __shared__ float w[MLA4J_MERGE_CHUNK];
   __shared__ float red[MLA4J_MERGE_THREADS / 32];
+  __shared__ float4 part[MLA4J_MERGE_THREADS / 32][32];
   const long long row = blockIdx.x;
-  const int j = blockIdx.y * MLA4J_MERGE_THREADS + threadIdx.x;
   const float* ml = p.part_ml + row * 2;
   const long long ml_stride = (long long)p.rows * 2;
   float m = MLA4J_NEG_INF;
@@ -258,9 +258,15 @@ mla4j_merge_splits(const MergeParams p) {
   }
   l = merge_block_reduce(l, false, red);
   const float inv = l > 0.f ? 1.f / l : 0.f;
-  const float* acc = p.part_acc + row * p.width + j;
   const long long acc_stride = (long long)p.rows * p.width;
-  float a = 0.f;
+  // Rows of a multiple of 4 floats: lane = 4 columns (one float4), each warp a quarter of the
+  // splits, quarters added through shared memory; else one column per thread over all splits.
+  const bool vec = (p.width & 3) == 0 && ((((unsigned long long)p.part_acc) | ((unsigned long long)p.out)) & 15) == 0;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int j = vec ? blockIdx.y * MLA4J_MERGE_THREADS + lane * 4
+                    : blockIdx.y * MLA4J_MERGE_THREADS + threadIdx.x;
+  const float* acc = p.part_acc + row * p.width + j;
+  float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int s0 = 0; s0 < p.splits; s0 += MLA4J_MERGE_CHUNK) {
     const int n = min(MLA4J_MERGE_CHUNK, p.splits - s0);
     __syncthreads();
@@ -269,13 +275,42 @@ mla4j_merge_splits(const MergeParams p) {
       w[s] = ms == MLA4J_NEG_INF ? 0.f : expf(ms - m);
     }
     __syncthreads();
-    if (j < p.width) {
+    if (vec) {
+      if (j < p.width) {
+#pragma unroll 4
+        for (int s = warp; s < n; s += MLA4J_MERGE_THREADS / 32) {
+          const float4 x = *(const float4*)(acc + (s0 + s) * acc_stride);
+          const float ws = w[s];
+          if (ws != 0.f) {  // a split that saw no key adds nothing, NaN or not
+            a.x = fmaf(x.x, ws, a.x);
+            a.y = fmaf(x.y, ws, a.y);
+            a.z = fmaf(x.z, ws, a.z);
+            a.w = fmaf(x.w, ws, a.w);
+          }
+        }
+      }
+    } else if (j < p.width) {
 #pragma unroll 8
       for (int s = 0; s < n; s++) {
         const float x = acc[(s0 + s) * acc_stride];
-        if (w[s] != 0.f) a = fmaf(x, w[s], a);  // a split that saw no key adds nothing, NaN or not
+        if (w[s] != 0.f) a.x = fmaf(x, w[s], a.x);
       }
     }
   }
-  if (j < p.width) p.out[row * p.width + j] = a * inv;
+  if (vec) {
+    part[warp][lane] = a;
+    __syncthreads();
+    if (warp == 0 && j < p.width) {
+      for (int q = 1; q < MLA4J_MERGE_THREADS / 32; q++) {
+        const float4 b = part[q][lane];
+        a.x += b.x;
+        a.y += b.y;
+        a.z += b.z;
+        a.w += b.w;
+      }
+      *(float4*)(p.out + row * p.width + j) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+    }
+  } else if (j < p.width) {
+    p.out[row * p.width + j] = a.x * inv;
+  }
 }

@@ -119,55 +119,6 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int span = drh == 0 ? 0 : ((h0 + HS - 1) / p.group - kv0) * p.b_kv_stride + drh;
 
   const long long row0 = (long long)token_row * p.heads + h0;
-  // Queries, FP32 -> BF16. Each thread issues QB float4 loads before converting any: a one-by-one
-  // loop was a chain of global-load latencies, most of a batch-1 split's time.
-  constexpr int QV = HS * L / 4 / MLA_THREADS;  // float4 of Q~ per thread
-  constexpr int QB = QV < 8 ? QV : 8;
-  if ((((unsigned long long)p.qa) & 15) == 0) {
-    const float4* qa4 = (const float4*)(p.qa + row0 * L);
-    for (int j0 = 0; j0 < QV; j0 += QB) {
-      float4 v[QB];
-#pragma unroll
-      for (int j = 0; j < QB; j++) v[j] = qa4[tid + (j0 + j) * MLA_THREADS];
-#pragma unroll
-      for (int j = 0; j < QB; j++) {
-        const int idx = tid + (j0 + j) * MLA_THREADS;
-        const int r = idx / (L / 4), c = (idx % (L / 4)) * 4;
-        uint2 b;
-        b.x = (unsigned)to_bf16_cvt(v[j].x) | ((unsigned)to_bf16_cvt(v[j].y) << 16);
-        b.y = (unsigned)to_bf16_cvt(v[j].z) | ((unsigned)to_bf16_cvt(v[j].w) << 16);
-        *(uint2*)(sm.q + r * qs + c) = b;
-      }
-    }
-  } else {
-    for (int i = tid; i < HS * L; i += MLA_THREADS) {
-      sm.q[(i / L) * qs + i % L] = to_bf16(p.qa[row0 * L + i]);
-    }
-  }
-  for (int i = tid; i < HS * drs; i += MLA_THREADS) {  // shared q_R: the last columns of Q
-    const int r = i / drs;
-    sm.q[r * qs + L + i - r * drs] = to_bf16(p.qb[row0 * drs + i]);
-  }
-  // Block-diagonal q_R, 8 columns (one 16-byte store) per step.
-  for (int i = tid; i < HS * rw / 8; i += MLA_THREADS) {
-    const int r = i / (rw / 8);
-    const int c0 = (i - r * (rw / 8)) * 8;
-    const int j0 = c0 - ((h0 + r) / p.group - kv0) * p.b_kv_stride;
-    unsigned w[4];
-#pragma unroll
-    for (int e = 0; e < 8; e += 2) {
-      const int j = j0 + e;
-      const unsigned lo = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j]) : 0u;
-      const unsigned hi = j + 1 >= 0 && j + 1 < drh ? to_bf16(p.qb[(row0 + r) * drh + j + 1]) : 0u;
-      w[e / 2] = lo | (hi << 16);
-    }
-    *(uint4*)(sm.qr + r * rq + c0) = make_uint4(w[0], w[1], w[2], w[3]);
-  }
-  if (tid < HS) {
-    sm.m[tid] = MLA4J_NEG_INF;
-    sm.l[tid] = 0.f;
-  }
-
   const int key_end = p.first_pos[seq] + t + 1;
   const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
   const int b_begin = split * p.blocks_per_split;
@@ -263,6 +214,57 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 
   if (tiles > 0) load_tile(0, tile_block(0));
   int next_block = tiles > 1 ? tile_block(1) : 0;
+
+  // The queries are staged while tile 0's copies are in flight.
+  // Queries, FP32 -> BF16. Each thread issues QB float4 loads before converting any: a one-by-one
+  // loop was a chain of global-load latencies, most of a batch-1 split's time.
+  constexpr int QV = HS * L / 4 / MLA_THREADS;  // float4 of Q~ per thread
+  constexpr int QB = QV < 8 ? QV : 8;
+  if ((((unsigned long long)p.qa) & 15) == 0) {
+    const float4* qa4 = (const float4*)(p.qa + row0 * L);
+    for (int j0 = 0; j0 < QV; j0 += QB) {
+      float4 v[QB];
+#pragma unroll
+      for (int j = 0; j < QB; j++) v[j] = qa4[tid + (j0 + j) * MLA_THREADS];
+#pragma unroll
+      for (int j = 0; j < QB; j++) {
+        const int idx = tid + (j0 + j) * MLA_THREADS;
+        const int r = idx / (L / 4), c = (idx % (L / 4)) * 4;
+        uint2 b;
+        b.x = (unsigned)to_bf16_cvt(v[j].x) | ((unsigned)to_bf16_cvt(v[j].y) << 16);
+        b.y = (unsigned)to_bf16_cvt(v[j].z) | ((unsigned)to_bf16_cvt(v[j].w) << 16);
+        *(uint2*)(sm.q + r * qs + c) = b;
+      }
+    }
+  } else {
+    for (int i = tid; i < HS * L; i += MLA_THREADS) {
+      sm.q[(i / L) * qs + i % L] = to_bf16(p.qa[row0 * L + i]);
+    }
+  }
+  for (int i = tid; i < HS * drs; i += MLA_THREADS) {  // shared q_R: the last columns of Q
+    const int r = i / drs;
+    sm.q[r * qs + L + i - r * drs] = to_bf16(p.qb[row0 * drs + i]);
+  }
+  // Block-diagonal q_R, 8 columns (one 16-byte store) per step.
+  for (int i = tid; i < HS * rw / 8; i += MLA_THREADS) {
+    const int r = i / (rw / 8);
+    const int c0 = (i - r * (rw / 8)) * 8;
+    const int j0 = c0 - ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+    unsigned w[4];
+#pragma unroll
+    for (int e = 0; e < 8; e += 2) {
+      const int j = j0 + e;
+      const unsigned lo = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j]) : 0u;
+      const unsigned hi = j + 1 >= 0 && j + 1 < drh ? to_bf16(p.qb[(row0 + r) * drh + j + 1]) : 0u;
+      w[e / 2] = lo | (hi << 16);
+    }
+    *(uint4*)(sm.qr + r * rq + c0) = make_uint4(w[0], w[1], w[2], w[3]);
+  }
+  if (tid < HS) {
+    sm.m[tid] = MLA4J_NEG_INF;
+    sm.l[tid] = 0.f;
+  }
+
   for (int i = 0; i < tiles; i++) {
     if (i + 1 < tiles) {
       load_tile(i + 1, next_block);
