@@ -98,26 +98,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         || ropeRow % 8 != 0) {
       return null;
     }
-    // The largest head slab whose tiles hold at least MLA_MIN_TILE tokens, else the largest slab
-    // at any tile size that fits.
-    for (int minTile : new int[] {MLA_MIN_TILE, MLA_TILES[MLA_TILES.length - 1]}) {
-      for (int mt : MLA_MT) {
-        if (mt * lw > MLA_MAX_ACC || heads % (16 * mt) != 0) {
-          continue;
-        }
-        int hs = 16 * mt;
-        for (int tk : MLA_TILES) {
-          int bytes = mlaSharedBytes(hs, group, latent, shared ? ropeWidth : 0,
-              shared ? 0 : ropeWidth, ropeKvStride, tk);
-          if (tk >= minTile && bytes <= sharedLimit) {
-            return new KernelChoice("mla4j_mla_mma_bf16_m" + mt + "_l" + lw + "_t" + tk, hs, tk,
-                MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
-                MLA_RESIDENT_PER_SM);
-          }
-        }
-      }
-    }
-    return null;
+    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, latent,
+        shared ? ropeWidth : 0, shared ? 0 : ropeWidth, ropeKvStride, tk));
+    return slab == null ? null : new KernelChoice("mla4j_mla_mma_bf16_m" + slab[0] + "_l" + lw
+        + "_t" + slab[1], 16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1,
+        MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
   }
 
   /**
@@ -142,31 +127,39 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         || ropeRow % 8 != 0) {
       return null;
     }
-    int mt = mlaHeadTiles(heads, lw);
-    if (mt == 0) {
-      return null;
-    }
-    int hs = 16 * mt;
-    for (int tk : MLA_TILES) {
-      int bytes = mlaQuantSharedBytes(hs, group, l, l / g, shared ? ropeWidth : 0,
-          shared ? 0 : ropeWidth, ropeKvStride, tk);
-      if (bytes <= sharedLimit) {
-        return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8") + "_m"
-            + mt + "_l" + lw + "_t" + tk, hs, tk, MLA_THREADS, bytes, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
-            MLA_RESIDENT_PER_SM);
+    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaQuantSharedBytes(hs, group, l, l / g,
+        shared ? ropeWidth : 0, shared ? 0 : ropeWidth, ropeKvStride, tk));
+    return slab == null ? null : new KernelChoice("mla4j_mla_mma_"
+        + (q == Quantization.INT8 ? "int8" : "fp8") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
+        16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
+        MLA_RESIDENT_PER_SM);
+  }
+
+  /** Shared-memory bytes of a kernel for (heads per CTA, tile tokens). */
+  private interface Carve {
+    int bytes(int headsPerCta, int tileTokens);
+  }
+
+  /**
+   * {m16 head tiles, tile tokens, shared bytes} of the largest head slab (MT·LW <= 32 keeps O in
+   * registers, n_h a multiple of 16·MT) whose tiles hold at least MLA_MIN_TILE tokens in
+   * {@code sharedLimit} bytes, else of the largest slab at any tile size; null when none fits.
+   */
+  private static int[] slab(int heads, int lw, int sharedLimit, Carve carve) {
+    for (int minTile : new int[] {MLA_MIN_TILE, MLA_TILES[MLA_TILES.length - 1]}) {
+      for (int mt : MLA_MT) {
+        if (mt * lw > MLA_MAX_ACC || heads % (16 * mt) != 0) {
+          continue;
+        }
+        for (int tk : MLA_TILES) {
+          int bytes = carve.bytes(16 * mt, tk);
+          if (tk >= minTile && bytes <= sharedLimit) {
+            return new int[] {mt, tk, bytes};
+          }
+        }
       }
     }
     return null;
-  }
-
-  /** m16 head tiles per CTA: the largest MT dividing n_h/16 with MT·LW accumulator tiles <= 32. */
-  private static int mlaHeadTiles(int heads, int lw) {
-    for (int cand : MLA_MT) {
-      if (cand * lw <= MLA_MAX_ACC && heads % (16 * cand) == 0) {
-        return cand;
-      }
-    }
-    return 0;
   }
 
   /** The shared-memory carve-up of native/mla_mma_quant.cu, byte for byte. */
