@@ -163,6 +163,18 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
     const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
     bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
+    if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
+      const bool col_ok = bc_c0 * 8 < bvalid;
+      const bf16_t* bs = b + bc_c0 * 8;
+      bf16_t* bdc = bd + bc_c0 * 8;
+#pragma unroll 4
+      for (int tt = bc_t0; tt < TK; tt += bc_dt) {
+        const bool ok = col_ok && tt < nvalid;
+        cp_async16(bdc + tt * b_srow, ok ? bs + tt * p.b_row : b, ok);
+      }
+      asm volatile("cp.async.commit_group;\n" ::);
+      return;
+    }
     int src = b_src0, dsto = b_dsto0;
     for (int tt = bc_t0, cc = bc_c0; tt < TK;) {
       const bool ok = tt < nvalid && cc * 8 < bvalid;

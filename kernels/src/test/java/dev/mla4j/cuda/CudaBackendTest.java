@@ -197,11 +197,11 @@ class CudaBackendTest {
    * or a lost tile gives errors of the order of the output itself. Shapes hit four instances:
    * shared rope folded into the MMA at L 512 and 1024; per-kv-head rope (block-diagonal in the
    * score MMA) with d_r 8 and GQA groups of 2, and the Llama-2-7B MHA2MLA shapes d_kv 16 and 64
-   * (d_r 16, one head per kv head, L 512 and 2048: 16- and 8-token score units), and a slab with
-   * a rope span of 8 columns (zero-padded to 16).
+   * (d_r 16, one head per kv head, L 512 and 2048: 16- and 8-token score units), a slab with a
+   * rope span of 8 columns (zero-padded to 16) and one of 48 (copies walked with a carry).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4, 5})
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})
   void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
     MlaShape s = switch (which) {
       case 0 -> new MlaShape(32, 1, 16, 512, RopeKeyLayout.SHARED, 0.06f);
@@ -211,7 +211,10 @@ class CudaBackendTest {
       case 4 -> MlaShape.mha2mla(32, 32, 128, 8, 64);
       // one kv head of d_r 8 per slab: a rope span that is not a multiple of 16 columns, whose
       // staged rope rows are zero-padded to the MMA's 16
-      default -> MlaShape.mha2mla(16, 1, 64, 4, 512);
+      case 5 -> MlaShape.mha2mla(16, 1, 64, 4, 512);
+      // rope rows of 48 columns: 6 copy chunks, which do not divide the CTA's 256 threads, so the
+      // copies walk (row, chunk) cells with a carry
+      default -> MlaShape.mha2mla(16, 2, 64, 12, 256);
     };
     batchedMla(s, true, BF16_TOLERANCE);
   }
