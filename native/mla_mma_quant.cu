@@ -200,47 +200,51 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
 
-  // Cells of a tile a thread copies, walked with a carry (no division per copy, see mla_mma.cu).
-  const int cc_n = L / 16;
-  const int cc_dt = MLQ_THREADS / cc_n, cc_dc = MLQ_THREADS - cc_dt * cc_n;
-  const int cc_t0 = tid / cc_n, cc_c0 = tid - cc_t0 * cc_n;
+  // Copy geometry, fixed for the kernel: the codes have compile-time rows (CC 16-byte chunks);
+  // scale groups per row are a power of two, so their 8-byte chunks divide the CTA too; the rope
+  // rows take a fixed column when their chunks divide the CTA, else walk (row, chunk) cells with
+  // a carry (no division per copy, see mla_mma.cu).
+  constexpr int CC = L / 16;
+  constexpr int CROWS = MLQ_THREADS / CC;
+  const int cr0 = tid / CC, cc0 = (tid % CC) * 16;
   const int sc_n = ng / 4;  // 8-byte scale chunks per token
+  const int sc_dt = MLQ_THREADS / sc_n, sc_t0 = tid / sc_n, sc_k0 = (tid % sc_n) * 4;
   const int pc = ((span + 15) & ~15) / 8;  // 16-byte chunks per rope row, zeros past the span
   const int pc_dt = pc > 0 ? MLQ_THREADS / pc : 0, pc_dc = pc > 0 ? MLQ_THREADS - pc_dt * pc : 0;
   const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
 
   // Rows past tok_end are zero-filled (codes, scales and rope keys), so that no stale value meets
   // a zero probability.
-  auto load_tile = [&](int i) {
+  auto load_tile = [&](int i, int block_id) {
     const int tok0 = tok_begin + i * TK;
-    const unsigned char* block = p.pool + (long long)table[tok0 / MLA4J_BLOCK_TOKENS] * p.block_bytes;
-    const unsigned char* codes = block + p.a_offset;
-    const unsigned char* scales = block + p.a_scales;
-    const unsigned short* b = (const unsigned short*)(block + p.b_offset);
+    const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
-    unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs;
-    for (int tt = cc_t0, cc = cc_c0; tt < TK;) {
-      const bool valid = tok0 + tt < tok_end;
-      cp_async16(ct + tt * cs + cc * 16, valid ? codes + (long long)(slot0 + tt) * p.a_code_row + cc * 16 : codes, valid);
-      tt += cc_dt;
-      cc += cc_dc;
-      if (cc >= cc_n) {
-        cc -= cc_n;
-        tt++;
+    const int nvalid = tok_end - tok0;
+    const unsigned char* codes = block + p.a_offset + slot0 * p.a_code_row + cc0;
+    const unsigned char* scales = block + p.a_scales + (slot0 * p.a_scale_row + sc_k0) * 2;
+    const unsigned short* b = (const unsigned short*)(block + p.b_offset) + slot0 * p.b_row
+        + kv0 * p.b_kv_stride;
+    unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs + cc0;
+#pragma unroll
+    for (int tt = cr0; tt < TK; tt += CROWS) {
+      cp_async16(ct + tt * cs, codes + tt * p.a_code_row, tt < nvalid);
+    }
+    unsigned short* sc = ssc + (i % MLQ_STAGES) * TK * ng + sc_k0;
+    for (int tt = sc_t0; tt < TK; tt += sc_dt) {
+      mlq_cp8(sc + tt * ng, scales + tt * p.a_scale_row * 2, tt < nvalid);
+    }
+    unsigned short* rope = srope + (i % MLQ_STAGES) * TK * rs;
+    if (pc_dc == 0) {
+      const bool col_ok = pc_c0 * 8 < span;
+#pragma unroll 4
+      for (int tt = pc_t0; tt < TK; tt += pc_dt) {
+        const bool ok = col_ok && tt < nvalid;
+        cp_async16(rope + tt * rs + pc_c0 * 8, ok ? b + tt * p.b_row + pc_c0 * 8 : b, ok);
       }
-    }
-    unsigned short* sc = ssc + (i % MLQ_STAGES) * TK * ng;
-    for (int c = tid; c < TK * sc_n; c += MLQ_THREADS) {
-      const int tt = c / sc_n, k = c - tt * sc_n;
-      const bool valid = tok0 + tt < tok_end;
-      mlq_cp8(sc + tt * ng + 4 * k, valid ? scales + ((long long)(slot0 + tt) * p.a_scale_row + 4 * k) * 2 : scales, valid);
-    }
-    if (pc > 0) {
-      unsigned short* rope = srope + (i % MLQ_STAGES) * TK * rs;
+    } else {
       for (int tt = pc_t0, cc = pc_c0; tt < TK;) {
-        const bool valid = tok0 + tt < tok_end && cc * 8 < span;
-        const unsigned short* src = b + (long long)(slot0 + tt) * p.b_row + kv0 * p.b_kv_stride + cc * 8;
-        cp_async16(rope + tt * rs + cc * 8, valid ? src : b, valid);
+        const bool ok = tt < nvalid && cc * 8 < span;
+        cp_async16(rope + tt * rs + cc * 8, ok ? b + tt * p.b_row + cc * 8 : b, ok);
         tt += pc_dt;
         cc += pc_dc;
         if (cc >= pc) {
@@ -251,6 +255,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
+  // Block id of tile i, read one tile ahead of its copies so that the load's latency is hidden.
+  auto tile_block = [&](int i) { return table[(tok_begin + i * TK) / MLA4J_BLOCK_TOKENS]; };
 
   float o[MT][LW][4];
 #pragma unroll
@@ -279,10 +285,12 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   }
   __syncthreads();
 
-  if (tiles > 0) load_tile(0);
+  if (tiles > 0) load_tile(0, tile_block(0));
+  int next_block = tiles > 1 ? tile_block(1) : 0;
   for (int i = 0; i < tiles; i++) {
     if (i + 1 < tiles) {
-      load_tile(i + 1);
+      load_tile(i + 1, next_block);
+      if (i + 2 < tiles) next_block = tile_block(i + 2);
     } else {
       asm volatile("cp.async.commit_group;\n" ::);
     }
