@@ -103,11 +103,8 @@ __device__ void paged_attention(const PagedAttnParams& p) {
 
   // causal, and below key_limit: keys [0, key_end)
   const int key_end = min(p.first_pos[seq] + t + 1, p.key_limit);
-  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
-  const int b_begin = split * p.blocks_per_split;
-  const int b_end = min(blocks, b_begin + p.blocks_per_split);
-  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
-  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const KeyRange keys = split_keys(p, split, key_end);
+  const int tok_begin = keys.begin, tok_end = keys.end;
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   __syncthreads();
 

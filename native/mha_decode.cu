@@ -92,11 +92,8 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   }
 
   const int key_end = p.first_pos[seq] + t + 1;
-  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
-  const int b_begin = split * p.blocks_per_split;
-  const int b_end = min(blocks, b_begin + p.blocks_per_split);
-  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
-  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const KeyRange keys = split_keys(p, split, key_end);
+  const int tok_begin = keys.begin, tok_end = keys.end;
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const long long k_col = (long long)kv * p.a_kv_stride + col;
   const long long v_col = (long long)kv * p.v_kv_stride + col;

@@ -21,6 +21,18 @@ __device__ __forceinline__ float load_elem(const void* base, long long idx) {
   return f;
 }
 
+// Keys [begin, end) of key-range split `split`: its blocks_per_split 64-token blocks, cut at
+// key_end (the causal end of the query token).
+struct KeyRange {
+  int begin, end;
+};
+__device__ __forceinline__ KeyRange split_keys(const PagedAttnParams& p, int split, int key_end) {
+  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
+  const int b_begin = split * p.blocks_per_split;
+  const int b_end = min(blocks, b_begin + p.blocks_per_split);
+  return {b_begin * MLA4J_BLOCK_TOKENS, min(key_end, b_end * MLA4J_BLOCK_TOKENS)};
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) {
     v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -2,6 +2,7 @@
 // shared-memory addresses, 16-byte cp.async, ldmatrix, BF16 m16n8k16 MMA, BF16 rounding.
 #ifndef MLA4J_MMA_H
 #define MLA4J_MMA_H
+#include "mla4j_device.h"
 
 typedef unsigned short bf16_t;
 
@@ -50,6 +51,97 @@ __device__ __forceinline__ void ldsm_x2(unsigned* r, const void* p) {
 __device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+// Rope k-steps [k0, k0 + kn) of m16 head tile m of the slab starting at head h0 (first kv head
+// kv0): with per-head rope keys of drh > 0 columns (q_R staged block-diagonally), the 16-column
+// steps of the slab's rope span that cover the tile's kv heads; else shared_steps.
+__device__ __forceinline__ void mla_rope_steps(const PagedAttnParams& p, int h0, int kv0, int m,
+                                               int drh, int shared_steps, int& k0, int& kn) {
+  k0 = 0;
+  kn = shared_steps;
+  if (drh > 0) {
+    const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
+    const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
+    k0 = ca >> 4;
+    kn = ((cb + 15) >> 4) - k0;
+  }
+}
+
+// One tile's online-softmax step in base 2 for this warp's RPW rows (rows warp·RPW + j), lanes
+// over tokens, the rows' shuffle chains interleaved. s: [KPARTS][HS][SS] partial scores, summed
+// over the k-parts and multiplied by factor(row); tokens from nvalid on are masked. P goes to pr
+// [HS][PS] rounded by round() (BF16 or FP16), and the row sum adds the rounded values (widen()),
+// so that numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
+// this tile's rescale of O.
+template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, typename Factor, typename Round,
+          typename Widen>
+__device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short* pr, float* m,
+                                                 float* l, float* alpha, int warp, int lane,
+                                                 int nvalid, Factor factor, Round round,
+                                                 Widen widen) {
+  constexpr int TSLOTS = (TK + 31) / 32;  // tokens per lane
+  float sv[RPW][TSLOTS];
+  float mx[RPW];
+#pragma unroll
+  for (int j = 0; j < RPW; j++) {
+    const int r = warp * RPW + j;
+    const float f = factor(r);
+    mx[j] = MLA4J_NEG_INF;
+#pragma unroll
+    for (int k = 0; k < TSLOTS; k++) {
+      const int tt = lane + 32 * k;
+      float x = MLA4J_NEG_INF;
+      if (tt < TK && tt < nvalid) {
+        x = s[r * SS + tt];
+#pragma unroll
+        for (int q = 1; q < KPARTS; q++) x += s[(q * HS + r) * SS + tt];
+        x *= f;
+      }
+      sv[j][k] = x;
+      mx[j] = fmaxf(mx[j], x);
+    }
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+    for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
+  float sum[RPW];
+#pragma unroll
+  for (int j = 0; j < RPW; j++) {
+    const int r = warp * RPW + j;
+    mx[j] = fmaxf(m[r], mx[j]);  // the new maximum
+    sum[j] = 0.f;
+#pragma unroll
+    for (int k = 0; k < TSLOTS; k++) {
+      const int tt = lane + 32 * k;
+      if (tt < TK) {
+        const unsigned short e = round(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
+        pr[r * PS + tt] = e;
+        sum[j] += widen(e);
+      }
+    }
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+    for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
+  if (lane < RPW) {
+    const int r = warp * RPW + lane;
+    float m_new = mx[0], s_new = sum[0];
+#pragma unroll
+    for (int j = 1; j < RPW; j++) {
+      if (lane == j) {
+        m_new = mx[j];
+        s_new = sum[j];
+      }
+    }
+    const float m_old = m[r];
+    const float a = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
+    alpha[r] = a;
+    m[r] = m_new;
+    l[r] = l[r] * a + s_new;
+  }
 }
 
 // d += a·b, m16n8k16, A row-major BF16, B column-major BF16, FP32 accumulators.

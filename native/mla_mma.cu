@@ -79,7 +79,6 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int LC = L / 8;                // 16-byte chunks per latent row: 64, 128 or 256
   constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  constexpr int TSLOTS = (TK + 31) / 32;   // softmax tokens per lane
   const bool shared_rope = p.b_kv_stride == 0;
   const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the latent tile
   const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns, block-diagonal MMA
@@ -120,11 +119,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 
   const long long row0 = (long long)token_row * p.heads + h0;
   const int key_end = p.first_pos[seq] + t + 1;
-  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
-  const int b_begin = split * p.blocks_per_split;
-  const int b_end = min(blocks, b_begin + p.blocks_per_split);
-  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
-  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const KeyRange keys = split_keys(p, split, key_end);
+  const int tok_begin = keys.begin, tok_end = keys.end;
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
 
@@ -210,19 +206,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int kp = units >= MLA_WARPS ? 0 : warp / units;
   const float scale2 = p.scale * MLA_LOG2E;
 
-  // Rope k-steps of each m16 head tile: the columns of its kv heads inside the slab's span.
+  // Rope k-steps of each m16 head tile (the shared rope key is part of the latent k-steps).
   int rope_k0[MT], rope_kn[MT];
 #pragma unroll
-  for (int m = 0; m < MT; m++) {
-    rope_k0[m] = 0;
-    rope_kn[m] = 0;
-    if (drh > 0) {
-      const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
-      const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
-      rope_k0[m] = ca >> 4;
-      rope_kn[m] = ((cb + 15) >> 4) - rope_k0[m];
-    }
-  }
+  for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, 0, rope_k0[m], rope_kn[m]);
 
   if (tiles > 0) load_tile(0, tile_block(0));
   int next_block = tiles > 1 ? tile_block(1) : 0;
@@ -334,70 +321,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
     __syncthreads();
 
-    // Online softmax, RPW rows per warp at once (their shuffle chains interleave), lanes over
-    // tokens; P is rounded to BF16 here and the row sum uses the rounded values, so that
-    // numerator and denominator agree.
-    {
-      float sv[RPW][TSLOTS];
-      float mx[RPW];
-#pragma unroll
-      for (int j = 0; j < RPW; j++) {
-        const int r = warp * RPW + j;
-        mx[j] = MLA4J_NEG_INF;
-#pragma unroll
-        for (int k = 0; k < TSLOTS; k++) {
-          const int tt = lane + 32 * k;
-          float x = MLA4J_NEG_INF;
-          if (tt < TK && tt < nvalid) {
-            x = sm.s[r * ss + tt];
-#pragma unroll
-            for (int q = 1; q < kparts; q++) x += sm.s[(q * HS + r) * ss + tt];
-          }
-          sv[j][k] = x;
-          mx[j] = fmaxf(mx[j], x);
-        }
-      }
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-        for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
-      float sum[RPW];
-#pragma unroll
-      for (int j = 0; j < RPW; j++) {
-        const int r = warp * RPW + j;
-        mx[j] = fmaxf(sm.m[r], mx[j]);  // the new maximum
-        sum[j] = 0.f;
-#pragma unroll
-        for (int k = 0; k < TSLOTS; k++) {
-          const int tt = lane + 32 * k;
-          if (tt < TK) {
-            const bf16_t e = to_bf16_cvt(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
-            sm.pr[r * ps + tt] = e;
-            sum[j] += from_bf16(e);
-          }
-        }
-      }
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-        for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
-      if (lane < RPW) {
-        const int r = warp * RPW + lane;
-        float m_new = mx[0], s_new = sum[0];
-#pragma unroll
-        for (int j = 1; j < RPW; j++) {
-          if (lane == j) {
-            m_new = mx[j];
-            s_new = sum[j];
-          }
-        }
-        const float m_old = sm.m[r];
-        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
-        sm.alpha[r] = alpha;
-        sm.m[r] = m_new;
-        sm.l[r] = sm.l[r] * alpha + s_new;
-      }
-    }
+    // Online softmax; the scores were stored already multiplied by scale·log2 e.
+    mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+        sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid, [](int) { return 1.f; },
+        [](float x) { return to_bf16_cvt(x); }, [](unsigned short h) { return from_bf16(h); });
     __syncthreads();
 
     // O = O·alpha + P·C over this warp's columns.

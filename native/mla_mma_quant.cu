@@ -112,7 +112,6 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   constexpr int SPANS = WCOLS / 32;     // 32-column spans per warp: one ldmatrix.trans each
   constexpr int RPW = HS / MLQ_WARPS;   // softmax rows per warp
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  constexpr int TSLOTS = (TK + 31) / 32;  // softmax tokens per lane
   const int G = p.quant_group;
   const int ng = L / G;  // scales per token
   const bool shared_rope = p.b_kv_stride == 0;
@@ -192,11 +191,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   for (int i = tid; i < ng; i += MLQ_THREADS) sm_gexp[i] = -2147483647 - 1;
 
   const int key_end = p.first_pos[seq] + t + 1;
-  const int blocks = (key_end + MLA4J_BLOCK_TOKENS - 1) / MLA4J_BLOCK_TOKENS;
-  const int b_begin = split * p.blocks_per_split;
-  const int b_end = min(blocks, b_begin + p.blocks_per_split);
-  const int tok_begin = b_begin * MLA4J_BLOCK_TOKENS;
-  const int tok_end = min(key_end, b_end * MLA4J_BLOCK_TOKENS);
+  const KeyRange keys = split_keys(p, split, key_end);
+  const int tok_begin = keys.begin, tok_end = keys.end;
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
 
@@ -273,16 +269,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   // Rope k-steps of each m16 head tile: all of d_r when shared, else its kv heads' columns.
   int rope_k0[MT], rope_kn[MT];
 #pragma unroll
-  for (int m = 0; m < MT; m++) {
-    rope_k0[m] = 0;
-    rope_kn[m] = drs / 16;
-    if (drh > 0) {
-      const int ca = ((h0 + 16 * m) / p.group - kv0) * p.b_kv_stride;
-      const int cb = ((h0 + 16 * m + 15) / p.group - kv0) * p.b_kv_stride + drh;
-      rope_k0[m] = ca >> 4;
-      rope_kn[m] = ((cb + 15) >> 4) - rope_k0[m];
-    }
-  }
+  for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, drs / 16, rope_k0[m], rope_kn[m]);
   __syncthreads();
 
   if (tiles > 0) load_tile(0, tile_block(0));
@@ -389,72 +376,12 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     }
     __syncthreads();
 
-    // Online softmax in base 2, RPW rows per warp at once (their shuffle chains interleave), P
-    // rounded to FP16 and the row sum from the rounded values; then the groups' running scale
-    // exponents (one warp per group).
-    {
-      float sv[RPW][TSLOTS];
-      float mx[RPW];
-#pragma unroll
-      for (int j = 0; j < RPW; j++) {
-        const int r = warp * RPW + j;
-        const float f = sm_rowpow[r] * scale2;
-        mx[j] = MLA4J_NEG_INF;
-#pragma unroll
-        for (int k = 0; k < TSLOTS; k++) {
-          const int tt = lane + 32 * k;
-          float x = MLA4J_NEG_INF;
-          if (tt < n_valid) {
-            x = s_s[r * ss + tt];
-#pragma unroll
-            for (int q = 1; q < kparts; q++) x += s_s[(q * HS + r) * ss + tt];
-            x *= f;
-          }
-          sv[j][k] = x;
-          mx[j] = fmaxf(mx[j], x);
-        }
-      }
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-        for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
-      float sum[RPW];
-#pragma unroll
-      for (int j = 0; j < RPW; j++) {
-        const int r = warp * RPW + j;
-        mx[j] = fmaxf(sm_m[r], mx[j]);  // the new maximum
-        sum[j] = 0.f;
-#pragma unroll
-        for (int k = 0; k < TSLOTS; k++) {
-          const int tt = lane + 32 * k;
-          if (tt < TK) {
-            const unsigned short e = mlq_half(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
-            spr[r * ps + tt] = e;
-            sum[j] += mlq_from_half(e);
-          }
-        }
-      }
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-        for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
-      if (lane < RPW) {
-        const int r = warp * RPW + lane;
-        float m_new = mx[0], s_new = sum[0];
-#pragma unroll
-        for (int j = 1; j < RPW; j++) {
-          if (lane == j) {
-            m_new = mx[j];
-            s_new = sum[j];
-          }
-        }
-        const float m_old = sm_m[r];
-        const float alpha = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
-        sm_alpha[r] = alpha;
-        sm_m[r] = m_new;
-        sm_l[r] = sm_l[r] * alpha + s_new;
-      }
-    }
+    // Online softmax (P rounded to FP16; scores in units of 2^-E_r), then the groups' running
+    // scale exponents (one warp per group).
+    mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+        s_s, spr, sm_m, sm_l, sm_alpha, warp, lane, n_valid,
+        [&](int r) { return sm_rowpow[r] * scale2; }, [](float x) { return mlq_half(x); },
+        [](unsigned short h) { return mlq_from_half(h); });
     for (int gi = warp; gi < ng; gi += MLQ_WARPS) {
       float smax = 0.f;
       for (int tt = lane; tt < n_valid; tt += 32) smax = fmaxf(smax, from_bf16(sc[tt * ng + gi]));
