@@ -25,9 +25,6 @@
 // ldmatrix phase reads fall in different banks.
 #define MLA_PAD 8
 #define MLA_STAGES 2
-// The softmax runs in base 2 (scores pre-multiplied by log2 e); split states leave in base e.
-#define MLA_LOG2E 1.4426950408889634f
-#define MLA_LN2 0.6931471805599453f
 
 // Shared-memory carve-up, computed the same way by KernelChoice.mlaSharedBytes in Java.
 struct MlaSmem {

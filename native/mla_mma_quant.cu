@@ -26,28 +26,10 @@
 #define MLQ_STAGES 2
 #define MLQ_PAD 8        // halves of padding per Q~ / P / rope row: 16 bytes
 #define MLQ_CODE_PAD 16  // bytes of padding per code row: 8 rows of one ldmatrix hit 32 banks
-// The softmax runs in base 2 (scores pre-multiplied by log2 e); split states leave in base e.
-#define MLA_LOG2E 1.4426950408889634f
-#define MLA_LN2 0.6931471805599453f
 
 __device__ __forceinline__ void mlq_cp8(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
                "r"(valid ? 8 : 0));
-}
-
-__device__ __forceinline__ void mlq_mma_f16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-/** FP16 pair {lo, hi} (lo in the low half), round to nearest even. */
-__device__ __forceinline__ unsigned mlq_half2(float lo, float hi) {
-  unsigned d;
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-  return d;
 }
 
 __device__ __forceinline__ unsigned short mlq_half(float f) {
@@ -173,8 +155,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     for (int c = lane * 4; c < L; c += 128) {
       const float4 v = *(const float4*)(qa + c);
       const int chunk = c & ~15, q4 = (c & 15) >> 2;  // source bytes 4q..4q+3 are k 2q, 2q+1, 2q+8, 2q+9
-      *(unsigned*)(sq + r * qs + chunk + 2 * q4) = mlq_half2(v.x * down, v.y * down);
-      *(unsigned*)(sq + r * qs + chunk + 2 * q4 + 8) = mlq_half2(v.z * down, v.w * down);
+      *(unsigned*)(sq + r * qs + chunk + 2 * q4) = pack_half2(v.x * down, v.y * down);
+      *(unsigned*)(sq + r * qs + chunk + 2 * q4 + 8) = pack_half2(v.z * down, v.w * down);
     }
     const int kvc = drh > 0 ? ((h0 + r) / p.group - kv0) * p.b_kv_stride : 0;
     for (int c = lane; c < rw; c += 32) {
@@ -325,10 +307,10 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
             unsigned a0[4], a1[4];
             ldsm_x4(a0, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + ks * 16 + (lane >> 4) * 8);
             ldsm_x4(a1, sq + ((m0 + mu) * 16 + (lane & 15)) * qs + (ks + 1) * 16 + (lane >> 4) * 8);
-            mlq_mma_f16(part[mu][0], a0, w[0][0], w[0][1]);
-            mlq_mma_f16(part[mu][1], a0, w[1][0], w[1][1]);
-            mlq_mma_f16(part[mu][0], a1, w[2][0], w[2][1]);
-            mlq_mma_f16(part[mu][1], a1, w[3][0], w[3][1]);
+            mma_f16(part[mu][0], a0, w[0][0], w[0][1]);
+            mma_f16(part[mu][1], a0, w[1][0], w[1][1]);
+            mma_f16(part[mu][0], a1, w[2][0], w[2][1]);
+            mma_f16(part[mu][1], a1, w[3][0], w[3][1]);
           }
         }
 #pragma unroll
@@ -394,7 +376,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
       const float down = unset ? 1.f : mlq_pow2(-e_new);
       // s' of tokens (2j, 2j+1) as one FP16 pair: the A-operand scale of P·codes
       for (int j = lane; j < TK / 2; j += 32) {
-        spair[gi * (TK / 2) + j] = mlq_half2(from_bf16(sc[2 * j * ng + gi]) * down,
+        spair[gi * (TK / 2) + j] = pack_half2(from_bf16(sc[2 * j * ng + gi]) * down,
                                              from_bf16(sc[(2 * j + 1) * ng + gi]) * down);
       }
       __syncwarp();
@@ -460,10 +442,10 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
           unsigned lo, hi;
           mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x6420u), lo, hi);  // even columns
 #pragma unroll
-          for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h], a[m], lo, hi);
+          for (int m = 0; m < MT; m++) mma_f16(o[m][4 * sp + 2 * h], a[m], lo, hi);
           mlq_widen<Q>(mlq_prmt(r[sp][2 * h], r[sp][2 * h + 1], 0x7531u), lo, hi);  // odd columns
 #pragma unroll
-          for (int m = 0; m < MT; m++) mlq_mma_f16(o[m][4 * sp + 2 * h + 1], a[m], lo, hi);
+          for (int m = 0; m < MT; m++) mma_f16(o[m][4 * sp + 2 * h + 1], a[m], lo, hi);
         }
       }
     }

@@ -21,8 +21,9 @@ import java.util.Arrays;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
- * where the shape has an instance) or MHA decode, BF16 cache (or an INT8/FP8 latent), T = 1, {@code batch} sequences of
- * {@code context} tokens, timed with CUDA events around each launch (attention + merge) after a
+ * where the shape has an instance) or MHA decode, BF16 cache (or an INT8/FP8 latent), T = 1
+ * (or a causal prefill chunk of T tokens; MHA's then runs the tensor-core prefill kernel,
+ * {@link PagedAttention#mhaTensorCore}), {@code batch} sequences of {@code context} tokens, timed with CUDA events around each launch (attention + merge) after a
  * warm-up; median of many reps. Cache copies are rotated so the bytes read exceed the L2 several
  * times. Costs are {@link KernelCost#mlaDecode} / {@link KernelCost#mhaDecode} times the batch.
  * Used by {@link CudaDecodeBench} and by the report.
@@ -162,7 +163,7 @@ public final class CudaDecode {
         DevicePagedCache cache = new DevicePagedCache(ctx, CACHE, blocks, parts);
         PagedAttention plan = mla != null
             ? PagedAttention.mlaTensorCore(ctx, mla, cache, batch, tokens, context)
-            : PagedAttention.mha(ctx, mha, cache, batch, tokens, context);
+            : PagedAttention.mhaTensorCore(ctx, mha, cache, batch, tokens, context);
         DeviceBuffer qa = ctx.allocate(4L * batch * tokens * heads * aWidth);
         DeviceBuffer qb = ctx.allocate(4L * Math.max(1, batch * tokens * heads * bWidth));
         DeviceBuffer out = ctx.allocate(4L * batch * tokens * heads * aWidth);

@@ -19,7 +19,9 @@ import java.util.List;
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
  * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <bf16|int8|fp8>}: a single row (case = index into the shape list,
- * 0-5), for a profiler to attach to one kernel. The report ({@code ReportMain}) runs the same measurement per preset.
+ * 0-5), for a profiler to attach to one kernel. {@code prefill}: causal chunks of T = 64 and 512 query
+ * tokens at the end of a 4K or 32K context, batch 1, every shape (TFLOP/s from
+ * {@link KernelCost#mlaPrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
   private CudaDecodeBench() {}
@@ -31,6 +33,7 @@ public final class CudaDecodeBench {
     boolean quick = args.length > 1 && args[1].equals("quick");
     boolean quant = args.length > 1 && args[1].equals("quant");
     boolean one = args.length > 1 && args[1].equals("one");
+    boolean prefill = args.length > 1 && args[1].equals("prefill");
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
@@ -56,6 +59,18 @@ public final class CudaDecodeBench {
         };
         lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
             Integer.parseInt(args[3]), 1, Integer.parseInt(args[4]))));
+        Files.write(csv, lines);
+        return;
+      }
+      if (prefill) {
+        for (Case c : cases) {
+          for (int tokens : new int[] {64, 512}) {
+            for (int context : new int[] {4096, 32768}) {
+              lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name() + " T=" + tokens, c.mla(),
+                  c.mha(), 1, tokens, context)));
+            }
+          }
+        }
         Files.write(csv, lines);
         return;
       }

@@ -1,6 +1,7 @@
 package dev.mla4j.cuda;
 
 import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 
@@ -13,10 +14,19 @@ import dev.mla4j.tensor.DType;
  * known; then the split count aims at {@code ctasPerSm}, else it is chosen so that the last
  * wave of CTAs is nearly full). The fast kernels (native/mha_decode.cu,
  * native/mla_mma.cu) take only the shapes they were instantiated for; {@code null} means "use
- * the generic kernel".
+ * the generic kernel". {@code queryRows} > 0 marks a prefill kernel whose CTA takes that many
+ * (token, head) query rows of one kv head across the tokens of a sequence (grid: splits x
+ * row tiles·n_kv x sequences) instead of the heads of one query token.
  */
 record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads, int sharedBytes,
-    int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm, int residentPerSm) {
+    int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm, int residentPerSm, int queryRows) {
+
+  /** A per-token kernel: one CTA per (split, head group, query token). */
+  KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads, int sharedBytes,
+      int ctasPerSm, int minBlocksPerSplit, int maxSplitsPerSm, int residentPerSm) {
+    this(kernel, headsPerCta, tileTokens, threads, sharedBytes, ctasPerSm, minBlocksPerSplit,
+        maxSplitsPerSm, residentPerSm, 0);
+  }
 
   /** Head dims of the MHA fast kernel (template D). */
   private static final int[] MHA_HEAD_DIMS = {64, 128};
@@ -34,6 +44,21 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * fixed costs dominate (16 heads, 32K: 4 blocks per split 1.63 TB/s, 8 blocks 1.98 TB/s).
    */
   static final int MHA_MIN_BLOCKS_PER_SPLIT = 8;
+
+  /** Query rows per CTA of the MHA prefill kernel (native/mha_prefill.cu): 4 warps of 16. */
+  static final int PREFILL_ROWS = 64;
+  static final int PREFILL_THREADS = 128;
+  /** K/V tile stages and padding per shared row (halves) of native/mha_prefill.cu. */
+  private static final int PREFILL_STAGES = 2;
+  private static final int PREFILL_PAD = 8;
+  /** Two 128-thread CTAs of ~200 registers per SM (__launch_bounds__(128, 2)). */
+  static final int PREFILL_CTAS_PER_SM = 2;
+  /**
+   * Query rows (T·group) per kv head from which a chunk takes the prefill kernel: one warp's
+   * m16 tile. Below that the decode kernel, which reads the keys once per query token, wastes
+   * less than the prefill kernel's empty MMA rows.
+   */
+  static final int PREFILL_MIN_ROWS = 16;
 
   static final int MLA_THREADS = 256;
   private static final int MLA_WARPS = MLA_THREADS / 32;
@@ -80,6 +105,24 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         + "_g" + g;
     return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT,
         Integer.MAX_VALUE, 0);
+  }
+
+  /**
+   * The tensor-core MHA/GQA prefill kernel (queries and probabilities rounded to the cache's
+   * BF16/FP16), or null when the dtype is FP32 or d_h has no instance. Shared memory: K and V
+   * tiles of one 64-token block, two stages, rows padded by 8 halves.
+   */
+  static KernelChoice mhaPrefill(DType dtype, int headDim) {
+    if (dtype == DType.F32 || !contains(MHA_HEAD_DIMS, headDim)) {
+      return null;
+    }
+    int bytes = 2 * PREFILL_STAGES * PagedLayers.BLOCK_TOKENS * (headDim + PREFILL_PAD) * 2;
+    String name = "mla4j_mha_prefill_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim;
+    // residentPerSm 0: split only until the CTAs fill the GPU once. The wave model would add
+    // splits to even out waves of a grid already several waves deep (T = 512, 128 heads, 32K:
+    // 9 splits, 170 TFLOP/s against 200 at 4K with one), paying partial states it does not count.
+    return new KernelChoice(name, 0, PagedLayers.BLOCK_TOKENS, PREFILL_THREADS, bytes,
+        PREFILL_CTAS_PER_SM, 1, Integer.MAX_VALUE, 0, PREFILL_ROWS);
   }
 
   /**

@@ -39,8 +39,9 @@ public final class PagedAttention implements AutoCloseable {
   private final KernelStructs.Writer merge;
   private final String kernel;
   private final int threads;
-  private final int headGroups;
-  private final int tokenRows;
+  /** Grid y and z: head groups and query tokens, or row tiles·n_kv and sequences (prefill). */
+  private final int gridY;
+  private final int gridZ;
   private final int splits;
   private final int sharedBytes;
   /** Columns of a merged output row. */
@@ -84,10 +85,28 @@ public final class PagedAttention implements AutoCloseable {
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }
 
+  /**
+   * MHA/GQA with FP32 arithmetic: the memory-bound decode kernel where the dtype and d_h have
+   * instances, else the generic kernel (the host API's path).
+   */
   public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s),
         quantized(cache) ? null : KernelChoice.mha(cache.dtype(), s.headDim(), s.groupSize()));
+  }
+
+  /**
+   * MHA/GQA prefill chunks of at least {@link KernelChoice#PREFILL_MIN_ROWS} query rows (T·group)
+   * per kv head on the tensor-core prefill kernel where the cache is BF16/FP16 with d_h 64/128:
+   * queries and probabilities rounded to the cache type for the MMA, so the error is BF16- or
+   * FP16-level. Otherwise as {@link #mha}. The device-resident fast path.
+   */
+  public static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
+      DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
+    KernelChoice prefill = quantized(cache) || tokens * s.groupSize() < KernelChoice.PREFILL_MIN_ROWS
+        ? null : KernelChoice.mhaPrefill(cache.dtype(), s.headDim());
+    return prefill == null ? mha(context, s, cache, seqs, tokens, maxKeys)
+        : new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s), prefill);
   }
 
   /**
@@ -132,12 +151,18 @@ public final class PagedAttention implements AutoCloseable {
     this.kernel = choice.kernel();
     this.threads = choice.threads();
     int hg = choice.headsPerCta();
-    this.headGroups = g.heads() / hg;
-    this.tokenRows = seqs * tokens;
-    this.rows = tokenRows * g.heads();
+    if (choice.queryRows() > 0) {
+      int kvRows = tokens * g.group();
+      this.gridY = (kvRows + choice.queryRows() - 1) / choice.queryRows() * (g.heads() / g.group());
+      this.gridZ = seqs;
+    } else {
+      this.gridY = g.heads() / hg;
+      this.gridZ = seqs * tokens;
+    }
+    this.rows = seqs * tokens * g.heads();
     this.valueWidth = g.vWidth();
     int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
-    int perSplit = blocksPerSplit(choice, (long) tokenRows * headGroups, keyBlocks,
+    int perSplit = blocksPerSplit(choice, (long) gridY * gridZ, keyBlocks,
         context.multiprocessors());
     this.splits = (keyBlocks + perSplit - 1) / perSplit;
     this.sharedBytes = choice.sharedBytes();
@@ -316,7 +341,7 @@ public final class PagedAttention implements AutoCloseable {
     params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
         .set("first_pos", firstPos).set("out", out).set("part_acc", partAcc)
         .set("part_ml", partMl);
-    context.launch(kernel, splits, headGroups, tokenRows, threads, sharedBytes, stream,
+    context.launch(kernel, splits, gridY, gridZ, threads, sharedBytes, stream,
         params.segment);
   }
 

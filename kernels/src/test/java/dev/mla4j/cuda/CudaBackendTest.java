@@ -313,23 +313,58 @@ class CudaBackendTest {
 
   @Test
   void batchedGqaOverScatteredBlocksMatchesScalar() {
-    MhaShape s = MhaShape.of(8, 2, 64);
-    Seeds.Case c = Seeds.forCase("cuda batched mha");
-    int tokens = 2;
-    Batch batch = Batch.of(c, tokens, 3000, 65, 700);
+    String kernel = batchedMha(MhaShape.of(8, 2, 64), DType.F16, 2, false, FP32_TOLERANCE, 3000,
+        65, 700);
+    assertTrue(kernel.contains("decode"), kernel);
+    // the host API's plan stays FP32 whatever the chunk
+    kernel = batchedMha(MhaShape.of(8, 2, 64), DType.F16, 20, false, FP32_TOLERANCE, 3000, 90, 700);
+    assertTrue(kernel.contains("decode"), kernel);
+  }
+
+  /**
+   * The tensor-core prefill kernel rounds queries and probabilities to the cache type (BF16 or
+   * FP16) for the MMA, so its bound against the FP32 scalar backend is the BF16 one (see
+   * tensorCoreMlaMatchesScalarWithinBf16Tolerance) or that bound at FP16's precision. Cases:
+   * GQA groups of 4 and 8 (token-major rows mixing heads in one m16 tile), a last row tile half
+   * empty (T·group not a multiple of 64), a sequence whose chunk starts at position 0 (every row
+   * masked differently in the first tile), one that is only the chunk, d_h 64 and 128, both
+   * dtypes, and split-KV (the longest sequences are split over several key ranges).
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3})
+  void tensorCorePrefillMatchesScalar(int which) {
+    String kernel = switch (which) {
+      case 0 -> batchedMha(MhaShape.of(8, 2, 64), DType.F16, 20, true, FP16_TOLERANCE, 3000, 90, 700);
+      case 1 -> batchedMha(MhaShape.of(4, 4, 128), DType.BF16, 70, true, BF16_TOLERANCE, 4100, 75, 1000);
+      case 2 -> batchedMha(MhaShape.of(16, 2, 128), DType.BF16, 9, true, BF16_TOLERANCE, 2000, 9, 500);
+      default -> batchedMha(MhaShape.of(4, 4, 64), DType.F16, 64, true, FP16_TOLERANCE, 130, 64, 3000);
+    };
+    assertTrue(kernel.contains("prefill"), kernel);
+  }
+
+  /**
+   * MHA/GQA of {@code tokens} query tokens at the end of each sequence of {@code lens}, over one
+   * device pool with the blocks shuffled, against the scalar backend, through
+   * {@link PagedAttention#mhaTensorCore} or {@link PagedAttention#mha}; returns the kernel's name.
+   */
+  private String batchedMha(MhaShape s, DType dtype, int tokens, boolean tensorCore,
+      double tolerance, int... lens) {
+    Seeds.Case c = Seeds.forCase("cuda batched mha " + s + " " + dtype + " T=" + tokens);
+    Batch batch = Batch.of(c, tokens, lens);
     int rowsPerSeq = tokens * s.heads();
     try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
         CudaStream st = ctx.newStream();
-        DevicePagedCache dc = new DevicePagedCache(ctx, DType.F16, batch.totalBlocks(),
+        DevicePagedCache dc = new DevicePagedCache(ctx, dtype, batch.totalBlocks(),
             s.kvWidth(), s.kvWidth());
-        PagedAttention plan = PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens,
-            batch.maxKeys())) {
+        PagedAttention plan = tensorCore
+            ? PagedAttention.mhaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
+            : PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
       List<KvCache> caches = new ArrayList<>();
       List<Tensor> qs = new ArrayList<>();
       List<Tensor> ref = new ArrayList<>();
       int[] first = new int[batch.lens().length];
       for (int q = 0; q < batch.lens().length; q++) {
-        KvCache cache = new KvCache(s, 1, DType.F16, batch.lens()[q]);
+        KvCache cache = new KvCache(s, 1, dtype, batch.lens()[q]);
         Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
         caches.add(cache);
         first[q] = batch.lens()[q] - tokens;
@@ -350,8 +385,10 @@ class CudaBackendTest {
         MemorySegment got = arena.allocate(outBytes, 16);
         out.download(st, 0, got);
         st.synchronize();
-        compare(plan.kernel() + " gqa splits=" + plan.splits(), ref, got, s.headDim(),
-            FP32_TOLERANCE);
+        assertTrue(plan.splits() > 1, "the batch should be split over the key range");
+        compare(plan.kernel() + " " + s + " " + dtype + " T=" + tokens + " splits="
+            + plan.splits(), ref, got, s.headDim(), tolerance);
+        return plan.kernel();
       } finally {
         caches.forEach(KvCache::close);
       }
