@@ -93,6 +93,28 @@ typedef struct {
   int code_row, scale_row;      // quantized part: code bytes and scales per row
 } AppendParams;
 
+// Naive-form MLA prefill (spec 4.1), first step: the latent rows of keys [0, keys) of one
+// sequence gathered from a paged cache into a dense matrix (the input of the decompression
+// GEMMs), and their rope keys into the first rope_width columns of each kv head's K in an
+// expanded row [K_0 .. K_{n_kv-1} | V_0 .. V_{n_kv-1}], K_j = [k_R | k_N] of head_stride columns.
+typedef struct {
+  const unsigned char* pool;    // source cache blocks: latent part A, rope part B
+  const int* block_table;       // [ceil(keys / 64)] blocks of the sequence
+  unsigned short* latent;       // [keys][latent_width] dense copy (cache dtype)
+  unsigned short* kv;           // [keys][kv_row] expanded rows, 64-row blocks back to back
+  long long block_bytes;
+  long long a_offset, b_offset; // byte offsets of the latent and rope parts in a block
+  int a_row, b_row;             // elements per token row of each part
+  int latent_width;             // L
+  int kv_heads;                 // n_kv
+  int rope_width;               // d_r per kv head
+  int rope_kv_stride;           // column step per kv head in a rope row (0: shared rope key)
+  int head_stride;              // columns per kv head in the expanded K (and V): d_h
+  int kv_row;                   // elements per expanded row: 2·n_kv·d_h
+  int keys;
+  int pad;
+} ExpandParams;
+
 // Log-sum-exp merge of split partial states: one CTA per query row.
 typedef struct {
   const float* part_acc;        // [splits][rows][width]

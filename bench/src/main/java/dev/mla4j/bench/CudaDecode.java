@@ -211,7 +211,7 @@ public final class CudaDecode {
     }
   }
 
-  private static void checkFinite(Arena arena, CudaStream stream, DeviceBuffer out) {
+  static void checkFinite(Arena arena, CudaStream stream, DeviceBuffer out) {
     MemorySegment h = arena.allocate(out.bytes(), 16);
     out.download(stream, 0, h);
     stream.synchronize();
@@ -223,7 +223,7 @@ public final class CudaDecode {
   }
 
   /** Per-rep milliseconds of {@code work}, each bracketed by events, after 3 warm-up runs. */
-  private static double[] time(CudaContext ctx, CudaStream stream, int reps, Runnable work) {
+  static double[] time(CudaContext ctx, CudaStream stream, int reps, Runnable work) {
     for (int i = 0; i < 3; i++) {
       work.run();
     }

@@ -21,12 +21,14 @@ import java.util.List;
  * {@code one <case> <batch> <ctx> <bf16|int8|fp8>}: a single row (case = index into the shape list,
  * 0-5), for a profiler to attach to one kernel. {@code prefill}: causal chunks of T = 64 and 512 query
  * tokens at the end of a 4K or 32K context, batch 1, every shape (TFLOP/s from
- * {@link KernelCost#mlaPrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
+ * {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
+ * ({@link CudaNaivePrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
   private CudaDecodeBench() {}
 
-  private record Case(String name, MlaShape mla, MhaShape mha) {}
+  /** headDim: d_h of the MHA2MLA shapes, whose prefill also runs in the naive form; else 0. */
+  private record Case(String name, MlaShape mla, MhaShape mha, int headDim) {}
 
   public static void main(String[] args) throws IOException {
     Path csv = Path.of(args.length > 0 ? args[0] : "cuda-decode.csv");
@@ -44,12 +46,12 @@ public final class CudaDecodeBench {
       lines.add("copy,1GiB,,,,,,,," + String.format("%.1f", copy) + ",");
       float dsScale = (float) (1 / Math.sqrt(192));
       List<Case> cases = List.of(
-          new Case("MLA Llama2-7B d_kv16", MlaShape.mha2mla(32, 32, 128, 8, 16), null),
-          new Case("MLA Llama2-7B d_kv32", MlaShape.mha2mla(32, 32, 128, 8, 32), null),
-          new Case("MLA Llama2-7B d_kv64", MlaShape.mha2mla(32, 32, 128, 8, 64), null),
-          new Case("MLA DeepSeek 576/512", new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale), null),
-          new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128)),
-          new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128)));
+          new Case("MLA Llama2-7B d_kv16", MlaShape.mha2mla(32, 32, 128, 8, 16), null, 128),
+          new Case("MLA Llama2-7B d_kv32", MlaShape.mha2mla(32, 32, 128, 8, 32), null, 128),
+          new Case("MLA Llama2-7B d_kv64", MlaShape.mha2mla(32, 32, 128, 8, 64), null, 128),
+          new Case("MLA DeepSeek 576/512", new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale), null, 0),
+          new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128), 0),
+          new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), 0));
       if (one) {
         Case c = cases.get(Integer.parseInt(args[2]));
         CacheFormat f = switch (args[5]) {
@@ -68,6 +70,10 @@ public final class CudaDecodeBench {
             for (int context : new int[] {4096, 32768}) {
               lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name() + " T=" + tokens, c.mla(),
                   c.mha(), 1, tokens, context)));
+              if (c.headDim() > 0) {
+                lines.add(csvLine(CudaNaivePrefill.measure(ctx, stream, c.name() + " naive T="
+                    + tokens, c.mla(), c.headDim(), tokens, context)));
+              }
             }
           }
         }

@@ -2,6 +2,7 @@ package dev.mla4j.cuda;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -65,6 +66,13 @@ final class Cublas {
       ADDRESS, JAVA_INT, JAVA_INT,                               // B, Btype, ldb
       ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,                      // beta, C, Ctype, ldc
       JAVA_INT, JAVA_INT));                                      // computeType, algo
+  private static final MethodHandle GEMM_STRIDED_BATCHED_EX = handle("cublasGemmStridedBatchedEx",
+      FunctionDescriptor.of(JAVA_INT,
+          ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, // handle, transa, transb, m, n, k
+          ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,          // alpha, A, Atype, lda, strideA
+          ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,                   // B, Btype, ldb, strideB
+          ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,          // beta, C, Ctype, ldc, strideC
+          JAVA_INT, JAVA_INT, JAVA_INT));                           // batchCount, computeType, algo
 
   private Cublas() {}
 
@@ -236,6 +244,27 @@ final class Cublas {
       check(call, (int) GEMM_EX.invokeExact(handle, transa, transb, m, n, k, alpha,
           MemorySegment.ofAddress(a), aType, lda, MemorySegment.ofAddress(b), bType, ldb, beta,
           MemorySegment.ofAddress(c), cType, ldc, COMPUTE_32F, GEMM_DEFAULT));
+    } catch (Throwable t) {
+      throw CudaDriver.wrap(call, t);
+    }
+  }
+
+  /**
+   * {@link #gemmEx} for {@code batch} problems at once: problem i reads A at a + i·strideA and B
+   * at b + i·strideB and writes C at c + i·strideC (strides in elements; 0 shares an operand).
+   */
+  static void gemmStridedBatchedEx(MemorySegment handle, int transa, int transb, int m, int n,
+      int k, MemorySegment alpha, long a, int aType, int lda, long strideA, long b, int bType,
+      int ldb, long strideB, MemorySegment beta, long c, int cType, int ldc, long strideC,
+      int batch) {
+    String call = "cublasGemmStridedBatchedEx(" + (transa == OP_T ? "T" : "N")
+        + (transb == OP_T ? "T" : "N") + ", m " + m + ", n " + n + ", k " + k + ", batch " + batch
+        + ")";
+    try {
+      check(call, (int) GEMM_STRIDED_BATCHED_EX.invokeExact(handle, transa, transb, m, n, k, alpha,
+          MemorySegment.ofAddress(a), aType, lda, strideA, MemorySegment.ofAddress(b), bType, ldb,
+          strideB, beta, MemorySegment.ofAddress(c), cType, ldc, strideC, batch, COMPUTE_32F,
+          GEMM_DEFAULT));
     } catch (Throwable t) {
       throw CudaDriver.wrap(call, t);
     }

@@ -115,6 +115,34 @@ public final class CublasHandle implements AutoCloseable {
   }
 
   /**
+   * Queues, for each j < batch, {@code y_j = x W_jᵀ} with x, W and y all of {@code dtype} (BF16 or
+   * F16): tensor cores, F32 accumulation, y rounded to dtype. {@code x [T][xStride]} is shared by
+   * the batch; {@code W_j [rows][cols]} lies at {@code w + j·wBatchStride} elements with row stride
+   * {@code wStride}, and {@code y_j [T][yStride]} at {@code y + j·yBatchStride} elements: so the
+   * y_j can interleave in one row, as the naive MLA prefill's per-kv-head K and V do. Row-major
+   * to column-major as {@link #linear}: gemm(T, N, m = rows, n = T, k = cols, A = W_j, B = x).
+   */
+  public void batchedLinear(long x, long xStride, long w, long wStride, long wBatchStride,
+      DType dtype, int rows, int cols, long y, long yStride, long yBatchStride, int tokens,
+      int batch) {
+    if (dtype == DType.F32) {
+      throw new IllegalArgumentException("batchedLinear takes BF16 or F16 operands, got F32");
+    }
+    if (tokens <= 0 || rows <= 0 || cols <= 0 || batch <= 0 || xStride < cols || wStride < cols
+        || yStride < rows || Math.max(Math.max(xStride, wStride), yStride) > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("cuBLAS batched linear needs T, rows, cols, batch > 0 and "
+          + "row strides >= the rows they hold (at most 2^31 - 1), got T " + tokens + ", W ["
+          + rows + "][" + cols + "] stride " + wStride + ", x stride " + xStride + ", y stride "
+          + yStride + ", batch " + batch);
+    }
+    context.makeCurrent();
+    int type = dtype == DType.BF16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_16F;
+    Cublas.gemmStridedBatchedEx(handle(), Cublas.OP_T, Cublas.OP_N, rows, tokens, cols, one, w,
+        type, (int) wStride, wBatchStride, x, type, (int) xStride, 0L, zero, y, type, (int) yStride,
+        yBatchStride, batch);
+  }
+
+  /**
    * The scratch buffer's address, grown to {@code bytes} if smaller. Growing waits for the stream
    * first: work queued earlier may still read the old buffer.
    */

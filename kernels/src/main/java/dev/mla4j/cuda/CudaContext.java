@@ -37,6 +37,7 @@ public final class CudaContext {
           "mla4j_round_f16"),
       "mha_decode", instances("mla4j_mha_decode_", List.of("bf16", "f16"), List.of("_d64", "_d128"),
           List.of("_g1", "_g2", "_g4", "_g8")),
+      "mla_expand", List.of("mla4j_mla_expand_gather"),
       "mha_prefill", instances("mla4j_mha_prefill_", List.of("bf16", "f16"), List.of("_d64",
           "_d128"), List.of("")),
       "mla_mma", java.util.stream.Stream.concat(instances("mla4j_mla_mma_bf16", List.of("_m1_l8",

@@ -118,11 +118,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     }
     int bytes = 2 * PREFILL_STAGES * PagedLayers.BLOCK_TOKENS * (headDim + PREFILL_PAD) * 2;
     String name = "mla4j_mha_prefill_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim;
-    // residentPerSm 0: split only until the CTAs fill the GPU once. The wave model would add
-    // splits to even out waves of a grid already several waves deep (T = 512, 128 heads, 32K:
-    // 9 splits, 170 TFLOP/s against 200 at 4K with one), paying partial states it does not count.
     return new KernelChoice(name, 0, PagedLayers.BLOCK_TOKENS, PREFILL_THREADS, bytes,
-        PREFILL_CTAS_PER_SM, 1, Integer.MAX_VALUE, 0, PREFILL_ROWS);
+        PREFILL_CTAS_PER_SM, 1, Integer.MAX_VALUE, PREFILL_CTAS_PER_SM, PREFILL_ROWS);
   }
 
   /**

@@ -60,6 +60,14 @@ final class KernelStructs {
       i32("seg"), i32("group"), i32("code_row"), i32("scale_row"));
 
   /** MergeParams (40 bytes). */
+  /** ExpandParams (96 bytes). */
+  static final StructLayout EXPAND = MemoryLayout.structLayout(
+      ptr("pool"), ptr("block_table"), ptr("latent"), ptr("kv"),
+      JAVA_LONG.withName("block_bytes"), JAVA_LONG.withName("a_offset"),
+      JAVA_LONG.withName("b_offset"),
+      i32("a_row"), i32("b_row"), i32("latent_width"), i32("kv_heads"), i32("rope_width"),
+      i32("rope_kv_stride"), i32("head_stride"), i32("kv_row"), i32("keys"), i32("pad"));
+
   static final StructLayout MERGE = MemoryLayout.structLayout(
       ptr("part_acc"),     // [splits][rows][width]
       ptr("part_ml"),      // [splits][rows][2]

@@ -51,9 +51,13 @@ public final class PagedAttention implements AutoCloseable {
   private final DeviceBuffer partAcc;
   private final DeviceBuffer partMl;
 
-  /** Query and cache geometry; widths in elements, parts as indices into the cache. */
+  /**
+   * Query and cache geometry; widths in elements, parts as indices into the cache, vColumn the
+   * first column of V inside its part (non-zero when K and V share one part).
+   */
   private record Geometry(int heads, int group, int aWidth, int bWidth, int vWidth, int aKv,
-      int bKv, int vKv, int aPart, int bPart, int vPart, boolean valueIsA, float scale) {}
+      int bKv, int vKv, int aPart, int bPart, int vPart, int vColumn, boolean valueIsA,
+      float scale) {}
 
   /** Absorbed MLA with the FP32-exact generic kernel (the host API's path). */
   public static PagedAttention mla(CudaContext context, MlaShape s, DevicePagedCache cache,
@@ -103,10 +107,38 @@ public final class PagedAttention implements AutoCloseable {
    */
   public static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
-    KernelChoice prefill = quantized(cache) || tokens * s.groupSize() < KernelChoice.PREFILL_MIN_ROWS
-        ? null : KernelChoice.mhaPrefill(cache.dtype(), s.headDim());
-    return prefill == null ? mha(context, s, cache, seqs, tokens, maxKeys)
-        : new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s), prefill);
+    return mhaTensorCore(context, s, cache, seqs, tokens, maxKeys, mhaGeometry(s));
+  }
+
+  /**
+   * {@link #mhaTensorCore} over a cache of one part whose rows hold a token's K then V,
+   * {@code [K_0 .. K_{n_kv-1} | V_0 .. V_{n_kv-1}]} of d_h columns each: the expanded keys of
+   * {@link MlaNaivePrefill}.
+   */
+  static PagedAttention mhaTensorCorePacked(CudaContext context, MhaShape s,
+      DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
+    int dh = s.headDim();
+    if (cache.parts() != 1 || cache.width(0) != 2 * s.kvHeads() * dh) {
+      throw new IllegalArgumentException("a packed K/V cache has one part of 2·n_kv·d_h = "
+          + 2 * s.kvHeads() * dh + " columns, got " + cache.parts() + " parts, width "
+          + cache.width(0));
+    }
+    return mhaTensorCore(context, s, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
+        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 0, s.kvHeads() * dh, false, s.softmaxScale()));
+  }
+
+  private static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
+      DevicePagedCache cache, int seqs, int tokens, int maxKeys, Geometry g) {
+    KernelChoice choice = null;
+    if (!quantized(cache)) {
+      if (tokens * s.groupSize() >= KernelChoice.PREFILL_MIN_ROWS) {
+        choice = KernelChoice.mhaPrefill(cache.dtype(), s.headDim());
+      }
+      if (choice == null) {
+        choice = KernelChoice.mha(cache.dtype(), s.headDim(), s.groupSize());
+      }
+    }
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, choice);
   }
 
   /**
@@ -120,7 +152,7 @@ public final class PagedAttention implements AutoCloseable {
 
   private static Geometry mhaGeometry(MhaShape s) {
     int dh = s.headDim();
-    return new Geometry(s.heads(), s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, false,
+    return new Geometry(s.heads(), s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 1, 0, false,
         s.softmaxScale());
   }
 
@@ -137,7 +169,7 @@ public final class PagedAttention implements AutoCloseable {
   private static Geometry mlaGeometry(MlaShape s) {
     int ropeKv = s.ropeKeys() == RopeKeyLayout.SHARED ? 0 : s.ropeDim();
     return new Geometry(s.heads(), s.heads() / s.kvHeads(), s.latentDim(), s.ropeDim(),
-        s.latentDim(), 0, ropeKv, 0, 0, 1, 0, true, s.softmaxScale());
+        s.latentDim(), 0, ropeKv, 0, 0, 1, 0, 0, true, s.softmaxScale());
   }
 
   private PagedAttention(CudaContext context, DevicePagedCache cache, int seqs, int tokens,
@@ -177,7 +209,7 @@ public final class PagedAttention implements AutoCloseable {
         .set("block_bytes", cache.blockBytes())
         .set("a_offset", cache.partOffset(g.aPart()))
         .set("b_offset", cache.partOffset(g.bPart()))
-        .set("v_offset", cache.partOffset(g.vPart()))
+        .set("v_offset", cache.partOffset(g.vPart()) + (long) g.vColumn() * cache.dtype().bytes())
         .set("a_row", cache.width(g.aPart()))
         .set("b_row", cache.width(g.bPart()))
         .set("v_row", cache.width(g.vPart()))
@@ -367,7 +399,8 @@ public final class PagedAttention implements AutoCloseable {
    * modelled time, waves x (blocks per CTA + 1), the 1 standing for a CTA's fixed cost (queries,
    * partial state, merge), so that no SM idles through a mostly empty last wave and no split is
    * added that a full wave does not pay for; otherwise the count that reaches ctasPerSm x SMs
-   * CTAs. Both capped by maxSplitsPerSm x SMs and by the key blocks.
+   * CTAs. Both capped by maxSplitsPerSm x SMs and by the key blocks. A grid of at least R CTAs
+   * without splits is not split.
    */
   static int blocksPerSplit(KernelChoice choice, long base, int keyBlocks, int sms) {
     long maxSplits = Math.max(1, Math.min(keyBlocks, (long) choice.maxSplitsPerSm() * sms));
@@ -377,6 +410,12 @@ public final class PagedAttention implements AutoCloseable {
       return Math.max(choice.minBlocksPerSplit(), (keyBlocks + wanted - 1) / wanted);
     }
     long resident = (long) choice.residentPerSm() * sms;
+    if (base >= resident) {
+      // Every slot is busy without a split. The model would still trade, e.g., 4 waves x 513 for
+      // 35 x 58 (T = 512 prefill, 128 heads, 32K: 1024 CTAs), a 1% gain on paper that the partial
+      // states and the merge it does not count turn into a loss (6.40 against 5.58 ms measured).
+      return keyBlocks;
+    }
     int best = keyBlocks;
     long bestTime = Long.MAX_VALUE;
     for (int s = 1; s <= maxSplits; s++) {

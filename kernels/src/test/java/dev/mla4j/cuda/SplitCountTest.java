@@ -39,6 +39,19 @@ class SplitCountTest {
   }
 
   @Test
+  void aGridThatFillsTheGpuIsNotSplit() {
+    // the MHA prefill kernel, 2 resident per SM: T = 512, 128 kv heads = 1024 CTAs; the model
+    // alone would pick 9 splits (35 waves x 58 against 4 x 513)
+    KernelChoice prefill = KernelChoice.mhaPrefill(dev.mla4j.tensor.DType.BF16, 128);
+    assertEquals(1, splits(prefill, 1024, 512));
+    assertEquals(1, splits(prefill, 264, 512));
+    // 256 CTAs (T = 512, 32 kv heads) leave 8 of 264 slots: still one split
+    assertEquals(1, splits(prefill, 256, 512));
+    // T = 64, 32 kv heads: 32 CTAs per split, 8 splits = 256 CTAs in one wave, 1 x 65
+    assertEquals(8, splits(prefill, 32, 512));
+  }
+
+  @Test
   void batchOneSpreadsOverAllSmsButNotMore() {
     // at most one split per SM: 128 splits of 4 blocks, one wave x 5
     assertEquals(128, splits(mla(), 1, 512));
