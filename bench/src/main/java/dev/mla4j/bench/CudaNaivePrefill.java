@@ -32,7 +32,7 @@ public final class CudaNaivePrefill {
       MlaShape s, int headDim, int tokens, int context) {
     try {
       return run(ctx, stream, name, s, headDim, tokens, context);
-    } catch (CudaException | IllegalStateException e) {
+    } catch (CudaException | IllegalStateException | IllegalArgumentException e) {
       return CudaDecode.Row.skip("mla-naive", name, 1, context, e.getMessage(), "BF16");
     }
   }

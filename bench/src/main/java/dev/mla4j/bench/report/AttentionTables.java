@@ -92,9 +92,13 @@ final class AttentionTables {
     gpu(sb, gpu, gpu.decode());
   }
 
-  /** GPU rows of one kind (decode or prefill): MLA and its baseline per preset, batch, context. */
+  /**
+   * GPU rows of one kind (decode or prefill): MLA and its baseline per preset, batch, context,
+   * and the naive-form MLA prefill ({@code mla-naive} rows) in its own column where measured.
+   */
   static void gpu(StringBuilder sb, GpuResults gpu, List<CudaDecode.Row> all) {
     List<List<String>> rows = new ArrayList<>();
+    boolean naive = all.stream().anyMatch(r -> r.kind().equals("mla-naive"));
     List<CudaDecode.Row> mla = all.stream().filter(r -> r.kind().equals("mla"))
         .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
             .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
@@ -105,17 +109,29 @@ final class AttentionTables {
               && DecodePreset.named(r.shape()).mha().equals(p.mha()) && r.batch() == m.batch()
               && r.context() == m.context())
           .findFirst().orElse(null);
+      CudaDecode.Row nv = all.stream().filter(r -> r.kind().equals("mla-naive")
+          && r.shape().equals(m.shape()) && r.batch() == m.batch() && r.context() == m.context())
+          .findFirst().orElse(null);
       double ht = h == null ? Double.NaN : h.medianMicros();
-      rows.add(List.of(p.label(), Integer.toString(m.batch()), Md.tokens(m.context()),
-          cell(m), h == null ? "-" : cell(h), Md.times(ht / m.medianMicros()),
+      List<String> row = new ArrayList<>(List.of(p.label(), Integer.toString(m.batch()),
+          Md.tokens(m.context()), cell(m)));
+      if (naive) {
+        row.add(nv == null ? "-" : cell(nv));
+      }
+      row.addAll(List.of(h == null ? "-" : cell(h), Md.times(ht / m.medianMicros()),
           Md.num(m.gbps(), 0), Md.num(m.tflops(), 2), Md.percent(m.gbps() / gpu.copyGBps()),
           gpu.tensorCoreTflops() > 0 ? Md.percent(m.tflops() / gpu.tensorCoreTflops()) : "-",
           h == null ? "-" : Md.num(h.gbps(), 0),
           h == null ? "-" : Md.percent(h.gbps() / gpu.copyGBps()), m.kernel()));
+      rows.add(row);
     }
-    Md.table(sb, List.of("preset", "batch", "N", "MLA", "MHA", "MHA/MLA", "MLA GB/s",
-        "MLA TFLOP/s", "MLA % copy BW", "MLA % TC", "MHA GB/s", "MHA % copy BW", "MLA kernel"),
-        rows);
+    List<String> header = new ArrayList<>(List.of("preset", "batch", "N", "MLA"));
+    if (naive) {
+      header.add("MLA naive");
+    }
+    header.addAll(List.of("MHA", "MHA/MLA", "MLA GB/s", "MLA TFLOP/s", "MLA % copy BW",
+        "MLA % TC", "MHA GB/s", "MHA % copy BW", "MLA kernel"));
+    Md.table(sb, header, rows);
   }
 
   private static String cell(CudaDecode.Row r) {

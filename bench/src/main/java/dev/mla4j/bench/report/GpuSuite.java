@@ -1,7 +1,9 @@
 package dev.mla4j.bench.report;
 
 import dev.mla4j.api.MhaShape;
+import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.bench.CudaNaivePrefill;
 import dev.mla4j.bench.DecodePreset;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
@@ -14,7 +16,8 @@ import java.util.Set;
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, plus the
- * copy-bandwidth ceiling. Only call where the cuda backend is available.
+ * copy-bandwidth ceiling; prefill chunks of MLA (absorbed, and in the naive form where the rope
+ * keys are per kv head) and MHA. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
@@ -53,6 +56,13 @@ public final class GpuSuite {
             console.printf("[gpu prefill] %s %s N=%d: %s%n", mla ? "MLA" : "MHA", p.label(), n,
                 r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()));
             prefill.add(r);
+            if (mla && p.mla().ropeKeys() == RopeKeyLayout.PER_KV_HEAD) {
+              CudaDecode.Row nv = CudaNaivePrefill.measure(ctx, stream, p.name(), p.mla(),
+                  p.mha().headDim(), PREFILL_TOKENS, n);
+              console.printf("[gpu prefill] MLA naive %s N=%d: %s%n", p.label(), n,
+                  nv.skipped() != null ? "skipped, " + nv.skipped() : Md.micros(nv.medianMicros()));
+              prefill.add(nv);
+            }
           }
         }
       }

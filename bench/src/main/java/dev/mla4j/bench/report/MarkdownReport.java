@@ -131,7 +131,10 @@ public final class MarkdownReport {
         sb.append("## MLA vs MHA on the GPU: prefill chunk, one layer, BF16 cache\n\n")
             .append("Causal attention of the last " + GpuSuite.PREFILL_TOKENS + " positions of"
                 + " each sequence over a cache that holds them (device-resident, CUDA events, as"
-                + " above; FLOPs count each query's causal keys).\n\n");
+                + " above; FLOPs count each query's causal keys). MLA: the absorbed kernel (the"
+                + " MLA columns); MLA naive: the keys decompressed by cuBLAS and attended by the"
+                + " MHA prefill kernel (MlaNaivePrefill, spec 4.1), where the preset has per-kv-head"
+                + " rope keys and d_h 64 or 128.\n\n");
         AttentionTables.gpu(sb, d.gpu(), d.gpu().prefill());
       }
     }

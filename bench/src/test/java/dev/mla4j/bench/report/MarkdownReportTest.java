@@ -117,7 +117,8 @@ class MarkdownReportTest {
             Double.NaN, Double.NaN, Double.NaN, "", "cache too big")),
         List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 16, 0, 80, 79, 81, 100, 60,
             "mma", null), new CudaDecode.Row("mha", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 40, 39, 41,
-            1600, 2, "mha", null)));
+            1600, 2, "mha", null), new CudaDecode.Row("mla-naive", "LLAMA2_7B_DKV16", 1, 4096, 0,
+            0, 30, 29, 31, 300, 200, "prefill+cublas", null)));
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
     assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
     assertTrue(md.contains("| GPU BF16 tensor cores (mma.sync m16n8k16, dense) |  | 600 TFLOP/s |"), md);
@@ -132,8 +133,10 @@ class MarkdownReportTest {
     String prefill = md.substring(md.indexOf("on the GPU: prefill chunk"));
     List<String> p = row(prefill, "| Llama-2-7B d_kv 16 | 1 | 4K |");
     assertEquals("80.0 µs", p.get(3));
-    assertEquals("40.0 µs", p.get(4));
-    assertEquals("0.50×", p.get(5));
-    assertEquals("10%", p.get(9)); // 60 / 600 TFLOP/s
+    assertEquals("30.0 µs", p.get(4)); // the naive-form MLA column, prefill only
+    assertEquals("40.0 µs", p.get(5));
+    assertEquals("0.50×", p.get(6));
+    assertEquals("10%", p.get(10)); // 60 / 600 TFLOP/s
+    assertFalse(md.substring(0, md.indexOf("on the GPU: prefill chunk")).contains("MLA naive"));
   }
 }
