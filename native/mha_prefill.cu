@@ -50,15 +50,18 @@ __device__ __forceinline__ float pf_pair_sum(unsigned pair) {
   return lo + hi;
 }
 
-template <int DT, int D>
+// DK: query/key width (d_h, or d_r + d_nope of the naive MLA form), DV: value width.
+template <int DT, int DK, int DV>
 __device__ void mha_prefill(const PagedAttnParams& p) {
-  constexpr int KS = D / 16;      // k-steps of Q·Kᵀ
-  constexpr int NT = D / 8;       // n8 column tiles of O
-  constexpr int RS = D + PF_PAD;  // shared row stride in halves
-  constexpr int CH = D / 8;       // 16-byte chunks per K or V row
+  constexpr int KS = DK / 16;       // k-steps of Q·Kᵀ
+  constexpr int NT = DV / 8;        // n8 column tiles of O
+  constexpr int KRS = DK + PF_PAD;  // shared row strides in halves
+  constexpr int VRS = DV + PF_PAD;
+  constexpr int KCH = DK / 8;       // 16-byte chunks per K row
+  constexpr int VCH = DV / 8;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  unsigned short* const ks = (unsigned short*)smem_raw;        // [STAGES][KEYS][RS]
-  unsigned short* const vs = ks + PF_STAGES * PF_KEYS * RS;    // [STAGES][KEYS][RS]
+  unsigned short* const ks = (unsigned short*)smem_raw;        // [STAGES][KEYS][KRS]
+  unsigned short* const vs = ks + PF_STAGES * PF_KEYS * KRS;   // [STAGES][KEYS][VRS]
 
   const int split = blockIdx.x;
   const int n_kv = p.heads / p.group;
@@ -97,15 +100,20 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
     const unsigned char* block = p.pool + (long long)table[tok0 / PF_KEYS] * p.block_bytes;
     const unsigned short* k = (const unsigned short*)(block + p.a_offset) + kv * p.a_kv_stride;
     const unsigned short* v = (const unsigned short*)(block + p.v_offset) + kv * p.v_kv_stride;
-    unsigned short* kd = ks + (i % PF_STAGES) * PF_KEYS * RS;
-    unsigned short* vd = vs + (i % PF_STAGES) * PF_KEYS * RS;
+    unsigned short* kd = ks + (i % PF_STAGES) * PF_KEYS * KRS;
+    unsigned short* vd = vs + (i % PF_STAGES) * PF_KEYS * VRS;
     const int nvalid = keys.end - tok0;
 #pragma unroll
-    for (int c = tid; c < PF_KEYS * CH; c += PF_THREADS) {
-      const int r = c / CH, col = (c % CH) * 8;
+    for (int c = tid; c < PF_KEYS * KCH; c += PF_THREADS) {
+      const int r = c / KCH, col = (c % KCH) * 8;
       const bool ok = r < nvalid;
-      cp_async16(kd + r * RS + col, k + (ok ? r * p.a_row + col : 0), ok);
-      cp_async16(vd + r * RS + col, v + (ok ? r * p.v_row + col : 0), ok);
+      cp_async16(kd + r * KRS + col, k + (ok ? r * p.a_row + col : 0), ok);
+    }
+#pragma unroll
+    for (int c = tid; c < PF_KEYS * VCH; c += PF_THREADS) {
+      const int r = c / VCH, col = (c % VCH) * 8;
+      const bool ok = r < nvalid;
+      cp_async16(vd + r * VRS + col, v + (ok ? r * p.v_row + col : 0), ok);
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
@@ -115,7 +123,7 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
   unsigned qf[KS][4];
 #pragma unroll
   for (int half = 0; half < 2; half++) {
-    const float* q = p.qa + grow[half] * D + 2 * tq;
+    const float* q = p.qa + grow[half] * DK + 2 * tq;
     const bool live = qpos[half] >= 0;
 #pragma unroll
     for (int s = 0; s < KS; s++) {
@@ -145,8 +153,8 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
     __syncthreads();
     const int tok0 = keys.begin + i * PF_KEYS;
     if (tok0 <= warp_max_pos) {  // else every key of the tile is in this warp's future
-      const unsigned short* kt = ks + (i % PF_STAGES) * PF_KEYS * RS;
-      const unsigned short* vt = vs + (i % PF_STAGES) * PF_KEYS * RS;
+      const unsigned short* kt = ks + (i % PF_STAGES) * PF_KEYS * KRS;
+      const unsigned short* vt = vs + (i % PF_STAGES) * PF_KEYS * VRS;
       float s[8][4];
 #pragma unroll
       for (int n = 0; n < 8; n++)
@@ -157,7 +165,7 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
 #pragma unroll
         for (int np = 0; np < 4; np++) {
           unsigned b[4];
-          ldsm_x4(b, kt + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * RS + k * 16 +
+          ldsm_x4(b, kt + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * KRS + k * 16 +
                          ((lane >> 3) & 1) * 8);
           pf_mma<DT>(s[2 * np], qf[k], b[0], b[1]);
           pf_mma<DT>(s[2 * np + 1], qf[k], b[2], b[3]);
@@ -204,7 +212,7 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
 #pragma unroll
         for (int np = 0; np < NT / 2; np++) {
           unsigned b[4];
-          ldsm_x4_trans(b, vt + (k * 16 + (lane & 15)) * RS + np * 16 + (lane >> 4) * 8);
+          ldsm_x4_trans(b, vt + (k * 16 + (lane & 15)) * VRS + np * 16 + (lane >> 4) * 8);
           pf_mma<DT>(o[2 * np], a, b[0], b[1]);
           pf_mma<DT>(o[2 * np + 1], a, b[2], b[3]);
         }
@@ -222,8 +230,8 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
     lsum += __shfl_xor_sync(0xffffffffu, lsum, 2);
     if (qpos[half] < 0) continue;
     const float scale = p.splits > 1 ? 1.f : (lsum > 0.f ? 1.f / lsum : 0.f);
-    float* dst = p.splits == 1 ? p.out + grow[half] * D
-                               : p.part_acc + ((long long)split * rows + grow[half]) * D;
+    float* dst = p.splits == 1 ? p.out + grow[half] * DV
+                               : p.part_acc + ((long long)split * rows + grow[half]) * DV;
 #pragma unroll
     for (int n = 0; n < NT; n++) {
       *(float2*)(dst + n * 8 + 2 * tq) =
@@ -237,12 +245,14 @@ __device__ void mha_prefill(const PagedAttnParams& p) {
   }
 }
 
-#define PF_KERNEL(NAME, DT, D)                                                 \
+#define PF_KERNEL(NAME, DT, DK, DV, SUFFIX)                                    \
   extern "C" __global__ void __launch_bounds__(PF_THREADS, 2)                  \
-  mla4j_mha_prefill_##NAME##_d##D(const PagedAttnParams p) {                   \
-    mha_prefill<DT, D>(p);                                                     \
+  mla4j_mha_prefill_##NAME##_d##SUFFIX(const PagedAttnParams p) {              \
+    mha_prefill<DT, DK, DV>(p);                                                \
   }
-PF_KERNEL(bf16, MLA4J_BF16, 64)
-PF_KERNEL(bf16, MLA4J_BF16, 128)
-PF_KERNEL(f16, MLA4J_F16, 64)
-PF_KERNEL(f16, MLA4J_F16, 128)
+#define PF_KERNELS(NAME, DT)                                                   \
+  PF_KERNEL(NAME, DT, 64, 64, 64) PF_KERNEL(NAME, DT, 128, 128, 128)           \
+  PF_KERNEL(NAME, DT, 192, 128, 192_v128)
+// d192_v128: DeepSeek's naive form, keys [k_R (64) | k_N (128)] and values of 128
+PF_KERNELS(bf16, MLA4J_BF16)
+PF_KERNELS(f16, MLA4J_F16)

@@ -6,6 +6,7 @@ import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
+import dev.mla4j.cuda.MlaNaivePrefill;
 import dev.mla4j.tensor.DType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,8 +28,8 @@ import java.util.List;
 public final class CudaDecodeBench {
   private CudaDecodeBench() {}
 
-  /** headDim: d_h of the MHA2MLA shapes, whose prefill also runs in the naive form; else 0. */
-  private record Case(String name, MlaShape mla, MhaShape mha, int headDim) {}
+  /** naive: the expansion of the MLA shapes' naive-form prefill; null for MHA. */
+  private record Case(String name, MlaShape mla, MhaShape mha, MlaNaivePrefill.Dims naive) {}
 
   public static void main(String[] args) throws IOException {
     Path csv = Path.of(args.length > 0 ? args[0] : "cuda-decode.csv");
@@ -45,13 +46,14 @@ public final class CudaDecodeBench {
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
       lines.add("copy,1GiB,,,,,,,," + String.format("%.1f", copy) + ",");
       float dsScale = (float) (1 / Math.sqrt(192));
+      MlaShape ds = new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale);
       List<Case> cases = List.of(
-          new Case("MLA Llama2-7B d_kv16", MlaShape.mha2mla(32, 32, 128, 8, 16), null, 128),
-          new Case("MLA Llama2-7B d_kv32", MlaShape.mha2mla(32, 32, 128, 8, 32), null, 128),
-          new Case("MLA Llama2-7B d_kv64", MlaShape.mha2mla(32, 32, 128, 8, 64), null, 128),
-          new Case("MLA DeepSeek 576/512", new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale), null, 0),
-          new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128), 0),
-          new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), 0));
+          new Case("MLA Llama2-7B d_kv16", MlaShape.mha2mla(32, 32, 128, 8, 16), null, llama(16)),
+          new Case("MLA Llama2-7B d_kv32", MlaShape.mha2mla(32, 32, 128, 8, 32), null, llama(32)),
+          new Case("MLA Llama2-7B d_kv64", MlaShape.mha2mla(32, 32, 128, 8, 64), null, llama(64)),
+          new Case("MLA DeepSeek 576/512", ds, null, new MlaNaivePrefill.Dims(128, 128, 128)),
+          new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128), null),
+          new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), null));
       if (one) {
         Case c = cases.get(Integer.parseInt(args[2]));
         CacheFormat f = switch (args[5]) {
@@ -70,9 +72,9 @@ public final class CudaDecodeBench {
             for (int context : new int[] {4096, 32768}) {
               lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name() + " T=" + tokens, c.mla(),
                   c.mha(), 1, tokens, context)));
-              if (c.headDim() > 0) {
+              if (c.naive() != null) {
                 lines.add(csvLine(CudaNaivePrefill.measure(ctx, stream, c.name() + " naive T="
-                    + tokens, c.mla(), c.headDim(), tokens, context)));
+                    + tokens, c.mla(), c.naive(), tokens, context)));
               }
             }
           }
@@ -102,6 +104,11 @@ public final class CudaDecodeBench {
       }
     }
     Files.write(csv, lines);
+  }
+
+  /** Llama-2-7B's MHA2MLA expansion at d_kv: 32 kv heads, d_h 128, r 8. */
+  private static MlaNaivePrefill.Dims llama(int dKv) {
+    return MlaNaivePrefill.Dims.mha2mla(MlaShape.mha2mla(32, 32, 128, 8, dKv), 128);
   }
 
   private static String csvLine(CudaDecode.Row r) {

@@ -23,37 +23,39 @@ import java.util.Arrays;
  * kernel (with its merge). One cache copy: the chunk is compute-bound, and the absorbed rows it
  * is compared with read their cache from L2 just as often. TFLOP/s counts the FLOPs this path
  * executes: 2·N·L·n_kv·(d_nope + d_h) for the GEMMs plus 4·n_h·A·d_h for the attention (A the
- * causal (query, key) pairs).
+ * causal (query, key) pairs); with n_e expanded heads, d_k = d_r + d_nope and d_v (Dims):
+ * 2·N·L·n_e·(d_nope + d_v) + 2·n_h·A·(d_k + d_v).
  */
 public final class CudaNaivePrefill {
   private CudaNaivePrefill() {}
 
   public static CudaDecode.Row measure(CudaContext ctx, CudaStream stream, String name,
-      MlaShape s, int headDim, int tokens, int context) {
+      MlaShape s, MlaNaivePrefill.Dims dims, int tokens, int context) {
     try {
-      return run(ctx, stream, name, s, headDim, tokens, context);
+      return run(ctx, stream, name, s, dims, tokens, context);
     } catch (CudaException | IllegalStateException | IllegalArgumentException e) {
       return CudaDecode.Row.skip("mla-naive", name, 1, context, e.getMessage(), "BF16");
     }
   }
 
   private static CudaDecode.Row run(CudaContext ctx, CudaStream stream, String name, MlaShape s,
-      int headDim, int tokens, int context) {
+      MlaNaivePrefill.Dims dims, int tokens, int context) {
     int blocks = context / PagedLayers.BLOCK_TOKENS;
-    int nkv = s.kvHeads();
+    int ne = dims.heads();
     int l = s.latentDim();
-    int nope = headDim - s.ropeDim();
+    int nope = dims.nope();
+    int dk = s.ropeDim() + nope;
+    int dv = dims.value();
     long rows = (long) tokens * s.heads();
     try (Arena arena = Arena.ofConfined();
         CublasHandle blas = CublasHandle.open(ctx, stream);
         DevicePagedCache cache = new DevicePagedCache(ctx, DType.BF16, blocks, l,
             s.ropeKeyWidth());
-        MlaNaivePrefill plan = new MlaNaivePrefill(ctx, stream, s, headDim, cache, tokens,
-            context);
-        DeviceBuffer wUk = ctx.allocate(2L * nkv * nope * l);
-        DeviceBuffer wUv = ctx.allocate(2L * nkv * headDim * l);
-        DeviceBuffer q = ctx.allocate(4L * rows * headDim);
-        DeviceBuffer out = ctx.allocate(4L * rows * headDim);
+        MlaNaivePrefill plan = new MlaNaivePrefill(ctx, stream, s, dims, cache, tokens, context);
+        DeviceBuffer wUk = ctx.allocate(2L * ne * nope * l);
+        DeviceBuffer wUv = ctx.allocate(2L * ne * dv * l);
+        DeviceBuffer q = ctx.allocate(4L * rows * dk);
+        DeviceBuffer out = ctx.allocate(4L * rows * dv);
         DeviceBuffer table = ctx.allocate(4L * blocks);
         DeviceBuffer first = ctx.allocate(4)) {
       CudaOps.fillRandom(ctx, stream, cache.pool().pointer(), cache.pool().bytes() / 2, DType.BF16, 7);
@@ -76,7 +78,7 @@ public final class CudaNaivePrefill {
       CudaDecode.checkFinite(arena, stream, out);
       double med = CudaDecode.median(ms);
       double attended = (double) tokens * context - (double) tokens * (tokens - 1) / 2;
-      double flops = 2.0 * context * l * nkv * (nope + headDim) + 4.0 * s.heads() * attended * headDim;
+      double flops = 2.0 * context * l * ne * (nope + dv) + 2.0 * s.heads() * attended * (dk + dv);
       double bytes = (double) context * (l + s.ropeKeyWidth()) * 2;
       Arrays.sort(ms);
       double seconds = med * 1e-3;

@@ -39,7 +39,7 @@ public final class CudaContext {
           List.of("_g1", "_g2", "_g4", "_g8")),
       "mla_expand", List.of("mla4j_mla_expand_gather"),
       "mha_prefill", instances("mla4j_mha_prefill_", List.of("bf16", "f16"), List.of("_d64",
-          "_d128"), List.of("")),
+          "_d128", "_d192_v128"), List.of("")),
       "mla_mma", java.util.stream.Stream.concat(instances("mla4j_mla_mma_bf16", List.of("_m1_l8",
           "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64"),
           List.of("")).stream(), java.util.stream.Stream.of("mla4j_mma_peak_bf16")).toList(),

@@ -107,17 +107,27 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         Integer.MAX_VALUE, 0);
   }
 
+  /** (key width, value width) of the prefill kernel's instances (native/mha_prefill.cu). */
+  private static final int[][] PREFILL_DIMS = {{64, 64}, {128, 128}, {192, 128}};
+
   /**
    * The tensor-core MHA/GQA prefill kernel (queries and probabilities rounded to the cache's
-   * BF16/FP16), or null when the dtype is FP32 or d_h has no instance. Shared memory: K and V
+   * BF16/FP16), or null when the dtype is FP32 or (keyDim, valueDim) has no instance: d_h 64 or
+   * 128, or keys of 192 with values of 128 (DeepSeek's naive MLA form). Shared memory: K and V
    * tiles of one 64-token block, two stages, rows padded by 8 halves.
    */
-  static KernelChoice mhaPrefill(DType dtype, int headDim) {
-    if (dtype == DType.F32 || !contains(MHA_HEAD_DIMS, headDim)) {
+  static KernelChoice mhaPrefill(DType dtype, int keyDim, int valueDim) {
+    boolean known = false;
+    for (int[] d : PREFILL_DIMS) {
+      known |= d[0] == keyDim && d[1] == valueDim;
+    }
+    if (dtype == DType.F32 || !known) {
       return null;
     }
-    int bytes = 2 * PREFILL_STAGES * PagedLayers.BLOCK_TOKENS * (headDim + PREFILL_PAD) * 2;
-    String name = "mla4j_mha_prefill_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim;
+    int bytes = PREFILL_STAGES * PagedLayers.BLOCK_TOKENS
+        * (keyDim + PREFILL_PAD + valueDim + PREFILL_PAD) * 2;
+    String name = "mla4j_mha_prefill_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + keyDim
+        + (keyDim == valueDim ? "" : "_v" + valueDim);
     return new KernelChoice(name, 0, PagedLayers.BLOCK_TOKENS, PREFILL_THREADS, bytes,
         PREFILL_CTAS_PER_SM, 1, Integer.MAX_VALUE, PREFILL_CTAS_PER_SM, PREFILL_ROWS);
   }

@@ -1,6 +1,5 @@
 package dev.mla4j.cuda;
 
-import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.PagedLayers;
@@ -10,32 +9,46 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * MLA prefill in the naive form (spec 4.1), for chunks of many query tokens: the keys a chunk
- * attends are decompressed from the latent cache, per kv head j
+ * attends are decompressed from the latent cache, per expanded head j (an MHA2MLA kv head, or
+ * for DeepSeek each query head; {@link Dims})
  * <pre>
- *   K_j(τ) = [ k_R,j(τ) | W_uk,j·c(τ) ]   [d_r + d_nope = d_h]
- *   V_j(τ) = W_uv,j·c(τ)                  [d_h]
+ *   K_j(τ) = [ k_R,j(τ) | W_uk,j·c(τ) ]   [d_r + d_nope = d_k]
+ *   V_j(τ) = W_uv,j·c(τ)                  [d_v]
  * </pre>
  * (a gather of the latent and rope keys, native/mla_expand.cu, then two strided-batched cuBLAS
  * GEMMs, BF16/F16 out), and the T query tokens attend them with the tensor-core MHA prefill
  * kernel ({@link PagedAttention#mhaTensorCore}). The absorbed kernel spends 2·(d_r + 2L) FLOPs
- * per (query row, key); this path 4·d_h, plus the decompression, 2·L·n_kv·(d_nope + d_h) per
- * key, shared by the chunk's T·n_h rows: fewer FLOPs once T·n_h·(2·d_r + 4L − 4·d_h) exceeds
- * that, on the faster kernel either way (README "CUDA backend").
+ * per (query row, key); this path 2·(d_k + d_v), plus the decompression,
+ * 2·L·n_e·(d_nope + d_v) per key (n_e expanded heads), shared by the chunk's T·n_h rows; on a
+ * faster kernel either way (README "CUDA backend").
  *
- * <p>Output: o [T·n_h][d_h] per head, the naive form's attention output (spec 4.1, before
- * W_o), not the absorbed kernel's latent-space u [T·n_h][L]. Queries: q [T·n_h][d_h] F32 as
- * [q_R (rotated, d_r) | q_N (d_nope)], the order of K's columns. Weights: W_uk [n_kv][d_nope][L]
- * and W_uv [n_kv][d_h][L], dense on the device in the cache's dtype. Error: K_N and V are rounded
+ * <p>Output: o [T·n_h][d_v] per head, the naive form's attention output (spec 4.1, before
+ * W_o), not the absorbed kernel's latent-space u [T·n_h][L]. Queries: q [T·n_h][d_k] F32 as
+ * [q_R (rotated, d_r) | q_N (d_nope)], the order of K's columns. Weights: W_uk [n_e][d_nope][L]
+ * and W_uv [n_e][d_v][L], dense on the device in the cache's dtype. Error: K_N and V are rounded
  * to the cache type, and the attention kernel rounds Q and P to it: BF16- or FP16-level.
  *
  * <p>One sequence per launch; the plan owns the dense latent copy and the expanded K/V for up to
- * {@code maxKeys} keys (2·n_kv·d_h + L elements per key).
+ * {@code maxKeys} keys (n_e·(d_k + d_v) + L elements per key).
  */
 public final class MlaNaivePrefill implements AutoCloseable {
+  /**
+   * The expansion: {@code heads} expanded K/V heads (dividing n_h; query head h reads
+   * h / (n_h / heads)), {@code nope} = d_nope columns of W_uk per head, {@code value} = d_v.
+   * Instances of the attention kernel: d_k = d_r + d_nope and d_v of (64, 64), (128, 128) or
+   * (192, 128).
+   */
+  public record Dims(int heads, int nope, int value) {
+    /** MHA2MLA: the shape's kv heads, d_nope = d_h − d_r, d_v = d_h. */
+    public static Dims mha2mla(MlaShape s, int headDim) {
+      return new Dims(s.kvHeads(), headDim - s.ropeDim(), headDim);
+    }
+  }
+
   private final CudaContext context;
   private final MlaShape shape;
-  private final int headDim;
-  private final int nope;
+  private final Dims dims;
+  private final int keyDim;
   private final int maxKeys;
   private final DType dtype;
   private final DeviceBuffer latent;
@@ -49,20 +62,18 @@ public final class MlaNaivePrefill implements AutoCloseable {
    * A plan for chunks of {@code tokens} query tokens attending at most {@code maxKeys} keys of
    * {@code source}, a cache of two plain parts: the latent [L] and the rope keys
    * [{@link MlaShape#ropeKeyWidth}].
-   *
-   * @param headDim d_h of the original heads: d_r + d_nope, also V's width; 64 or 128
    */
-  public MlaNaivePrefill(CudaContext context, CudaStream stream, MlaShape shape, int headDim,
+  public MlaNaivePrefill(CudaContext context, CudaStream stream, MlaShape shape, Dims dims,
       DevicePagedCache source, int tokens, int maxKeys) {
-    check(shape, headDim, source, tokens, maxKeys);
+    check(shape, dims, source, tokens, maxKeys);
     this.context = context;
     this.shape = shape;
-    this.headDim = headDim;
-    this.nope = headDim - shape.ropeDim();
+    this.dims = dims;
+    this.keyDim = shape.ropeDim() + dims.nope();
     this.maxKeys = maxKeys;
     this.dtype = source.dtype();
     int blocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
-    int kvRow = 2 * shape.kvHeads() * headDim;
+    int kvRow = dims.heads() * (keyDim + dims.value());
     DeviceBuffer lat = null;
     DeviceBuffer ids = null;
     DevicePagedCache exp = null;
@@ -81,9 +92,8 @@ public final class MlaNaivePrefill implements AutoCloseable {
       ids = context.allocate(4L * blocks);
       ids.upload(stream, table, 0);
       stream.synchronize();
-      this.attention = PagedAttention.mhaTensorCorePacked(context,
-          new MhaShape(shape.heads(), shape.kvHeads(), headDim, shape.softmaxScale()), exp, 1,
-          tokens, maxKeys);
+      this.attention = PagedAttention.mhaTensorCorePacked(context, shape.heads(), dims.heads(),
+          keyDim, dims.value(), shape.softmaxScale(), exp, 1, tokens, maxKeys);
     } catch (RuntimeException e) {
       for (AutoCloseable c : new AutoCloseable[] {lat, ids, exp}) {
         closeQuietly(c, e);
@@ -99,25 +109,32 @@ public final class MlaNaivePrefill implements AutoCloseable {
         .set("kv", expanded.pool().pointer()).set("block_bytes", source.blockBytes())
         .set("a_offset", source.partOffset(0)).set("b_offset", source.partOffset(1))
         .set("a_row", source.width(0)).set("b_row", source.width(1))
-        .set("latent_width", shape.latentDim()).set("kv_heads", shape.kvHeads())
+        .set("latent_width", shape.latentDim()).set("kv_heads", dims.heads())
         .set("rope_width", shape.ropeDim())
         .set("rope_kv_stride", shape.ropeKeys() == RopeKeyLayout.SHARED ? 0 : shape.ropeDim())
-        .set("head_stride", headDim).set("kv_row", kvRow);
+        .set("head_stride", keyDim).set("kv_row", kvRow);
   }
 
-  private static void check(MlaShape s, int headDim, DevicePagedCache source, int tokens,
+  private static void check(MlaShape s, Dims d, DevicePagedCache source, int tokens,
       int maxKeys) {
     if (tokens <= 0 || maxKeys < tokens) {
       throw new IllegalArgumentException("naive MLA prefill needs 0 < T <= maxKeys, got T "
           + tokens + ", maxKeys " + maxKeys);
     }
-    if (headDim != 64 && headDim != 128) {
-      throw new IllegalArgumentException("naive MLA prefill runs the MHA prefill kernel, d_h 64 "
-          + "or 128; got d_h " + headDim);
+    if (d.nope() <= 0) {
+      throw new IllegalArgumentException("d_r " + s.ropeDim() + " leaves no nope columns: d_nope "
+          + d.nope());
     }
-    if (s.ropeDim() >= headDim) {
-      throw new IllegalArgumentException("d_r " + s.ropeDim() + " leaves no nope columns in d_h "
-          + headDim);
+    if (KernelChoice.mhaPrefill(DType.BF16, s.ropeDim() + d.nope(), d.value()) == null) {
+      throw new IllegalArgumentException("naive MLA prefill runs the MHA prefill kernel, (d_k, "
+          + "d_v) of (64, 64), (128, 128) or (192, 128); got d_k " + (s.ropeDim() + d.nope())
+          + " (d_r " + s.ropeDim() + " + d_nope " + d.nope() + "), d_v " + d.value());
+    }
+    if (d.heads() <= 0 || s.heads() % d.heads() != 0
+        || (s.ropeKeys() == RopeKeyLayout.PER_KV_HEAD && d.heads() != s.kvHeads())) {
+      throw new IllegalArgumentException("expanded heads must divide n_h = " + s.heads()
+          + (s.ropeKeys() == RopeKeyLayout.PER_KV_HEAD ? " and equal n_kv = " + s.kvHeads()
+              + " (per-kv-head rope keys)" : "") + "; got " + d.heads());
     }
     if (source.dtype() == DType.F32 || source.parts() != 2 || source.quantization(0) != null
         || source.quantization(1) != null || source.width(0) != s.latentDim()
@@ -138,30 +155,32 @@ public final class MlaNaivePrefill implements AutoCloseable {
    * sequence whose blocks {@code blockTable} (int32 device array) lists are decompressed, then
    * the T queries at positions firstPos .. firstPos + T − 1 attend them causally.
    *
-   * @param wUk W_uk [n_kv][d_nope][L] in the cache dtype (device)
-   * @param wUv W_uv [n_kv][d_h][L] in the cache dtype (device)
-   * @param q [T·n_h][d_h] F32: [q_R | q_N] per row, rows (t, h) token-major
+   * @param wUk W_uk [n_e][d_nope][L] in the cache dtype (device)
+   * @param wUv W_uv [n_e][d_v][L] in the cache dtype (device)
+   * @param q [T·n_h][d_k] F32: [q_R | q_N] per row, rows (t, h) token-major
    * @param firstPos int32 device scalar: position of query token 0; keys = firstPos + T
-   * @param out [T·n_h][d_h] F32
+   * @param out [T·n_h][d_v] F32
    */
   public void launch(CudaStream stream, CublasHandle blas, long wUk, long wUv, long q,
       long blockTable, int keys, long firstPos, long out) {
     if (keys <= 0 || keys > maxKeys) {
       throw new IllegalArgumentException("keys " + keys + " outside (0, " + maxKeys + "]");
     }
-    int nkv = shape.kvHeads();
+    int ne = dims.heads();
     int l = shape.latentDim();
-    long kvRow = 2L * nkv * headDim;
+    int dv = dims.value();
+    long kvRow = (long) ne * (keyDim + dv);
     long pool = expanded.pool().pointer();
     gather.set("block_table", blockTable).set("keys", keys);
     context.launch("mla4j_mla_expand_gather",
         (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS, 1, 1, 256, 0, stream,
         gather.segment);
     int bytes = dtype.bytes();
+    int nope = dims.nope();
     blas.batchedLinear(latent.pointer(), l, wUk, l, (long) nope * l, dtype, nope, l,
-        pool + (long) shape.ropeDim() * bytes, kvRow, headDim, keys, nkv);
-    blas.batchedLinear(latent.pointer(), l, wUv, l, (long) headDim * l, dtype, headDim, l,
-        pool + (long) nkv * headDim * bytes, kvRow, headDim, keys, nkv);
+        pool + (long) shape.ropeDim() * bytes, kvRow, keyDim, keys, ne);
+    blas.batchedLinear(latent.pointer(), l, wUv, l, (long) dv * l, dtype, dv, l,
+        pool + (long) ne * keyDim * bytes, kvRow, dv, keys, ne);
     attention.launch(stream, q, 0L, identity.pointer(), (int) (identity.bytes() / 4), firstPos,
         out);
   }

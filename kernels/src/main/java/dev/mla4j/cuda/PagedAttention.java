@@ -107,35 +107,37 @@ public final class PagedAttention implements AutoCloseable {
    */
   public static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
-    return mhaTensorCore(context, s, cache, seqs, tokens, maxKeys, mhaGeometry(s));
+    return mhaTensorCore(context, cache, seqs, tokens, maxKeys, mhaGeometry(s));
   }
 
   /**
    * {@link #mhaTensorCore} over a cache of one part whose rows hold a token's K then V,
-   * {@code [K_0 .. K_{n_kv-1} | V_0 .. V_{n_kv-1}]} of d_h columns each: the expanded keys of
-   * {@link MlaNaivePrefill}.
+   * {@code [K_0 .. K_{n_kv-1} | V_0 .. V_{n_kv-1}]}, K_j of keyDim and V_j of valueDim columns:
+   * the expanded keys of {@link MlaNaivePrefill}. Queries {@code [T·n_h][keyDim]}, output
+   * {@code [T·n_h][valueDim]}.
    */
-  static PagedAttention mhaTensorCorePacked(CudaContext context, MhaShape s,
-      DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
-    int dh = s.headDim();
-    if (cache.parts() != 1 || cache.width(0) != 2 * s.kvHeads() * dh) {
-      throw new IllegalArgumentException("a packed K/V cache has one part of 2·n_kv·d_h = "
-          + 2 * s.kvHeads() * dh + " columns, got " + cache.parts() + " parts, width "
+  static PagedAttention mhaTensorCorePacked(CudaContext context, int heads, int kvHeads,
+      int keyDim, int valueDim, float scale, DevicePagedCache cache, int seqs, int tokens,
+      int maxKeys) {
+    if (cache.parts() != 1 || cache.width(0) != kvHeads * (keyDim + valueDim)) {
+      throw new IllegalArgumentException("a packed K/V cache has one part of n_kv·(d_k + d_v) = "
+          + kvHeads * (keyDim + valueDim) + " columns, got " + cache.parts() + " parts, width "
           + cache.width(0));
     }
-    return mhaTensorCore(context, s, cache, seqs, tokens, maxKeys, new Geometry(s.heads(),
-        s.groupSize(), dh, 0, dh, dh, 0, dh, 0, 0, 0, s.kvHeads() * dh, false, s.softmaxScale()));
+    return mhaTensorCore(context, cache, seqs, tokens, maxKeys, new Geometry(heads,
+        heads / kvHeads, keyDim, 0, valueDim, keyDim, 0, valueDim, 0, 0, 0, kvHeads * keyDim,
+        false, scale));
   }
 
-  private static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
-      DevicePagedCache cache, int seqs, int tokens, int maxKeys, Geometry g) {
+  private static PagedAttention mhaTensorCore(CudaContext context, DevicePagedCache cache,
+      int seqs, int tokens, int maxKeys, Geometry g) {
     KernelChoice choice = null;
     if (!quantized(cache)) {
-      if (tokens * s.groupSize() >= KernelChoice.PREFILL_MIN_ROWS) {
-        choice = KernelChoice.mhaPrefill(cache.dtype(), s.headDim());
+      if (tokens * g.group() >= KernelChoice.PREFILL_MIN_ROWS) {
+        choice = KernelChoice.mhaPrefill(cache.dtype(), g.aWidth(), g.vWidth());
       }
-      if (choice == null) {
-        choice = KernelChoice.mha(cache.dtype(), s.headDim(), s.groupSize());
+      if (choice == null && g.aWidth() == g.vWidth()) {
+        choice = KernelChoice.mha(cache.dtype(), g.aWidth(), g.group());
       }
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, choice);

@@ -42,7 +42,7 @@ class SplitCountTest {
   void aGridThatFillsTheGpuIsNotSplit() {
     // the MHA prefill kernel, 2 resident per SM: T = 512, 128 kv heads = 1024 CTAs; the model
     // alone would pick 9 splits (35 waves x 58 against 4 x 513)
-    KernelChoice prefill = KernelChoice.mhaPrefill(dev.mla4j.tensor.DType.BF16, 128);
+    KernelChoice prefill = KernelChoice.mhaPrefill(dev.mla4j.tensor.DType.BF16, 128, 128);
     assertEquals(1, splits(prefill, 1024, 512));
     assertEquals(1, splits(prefill, 264, 512));
     // 256 CTAs (T = 512, 32 kv heads) leave 8 of 264 slots: still one split

@@ -7,6 +7,7 @@ import dev.mla4j.bench.CudaNaivePrefill;
 import dev.mla4j.bench.DecodePreset;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
+import dev.mla4j.cuda.MlaNaivePrefill;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,8 +17,8 @@ import java.util.Set;
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, plus the
- * copy-bandwidth ceiling; prefill chunks of MLA (absorbed, and in the naive form where the rope
- * keys are per kv head) and MHA. Only call where the cuda backend is available.
+ * copy-bandwidth ceiling; prefill chunks of MLA (absorbed, and in the naive form where an
+ * attention kernel instance fits) and MHA. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
@@ -56,9 +57,9 @@ public final class GpuSuite {
             console.printf("[gpu prefill] %s %s N=%d: %s%n", mla ? "MLA" : "MHA", p.label(), n,
                 r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()));
             prefill.add(r);
-            if (mla && p.mla().ropeKeys() == RopeKeyLayout.PER_KV_HEAD) {
+            if (mla) {
               CudaDecode.Row nv = CudaNaivePrefill.measure(ctx, stream, p.name(), p.mla(),
-                  p.mha().headDim(), PREFILL_TOKENS, n);
+                  naiveDims(p), PREFILL_TOKENS, n);
               console.printf("[gpu prefill] MLA naive %s N=%d: %s%n", p.label(), n,
                   nv.skipped() != null ? "skipped, " + nv.skipped() : Md.micros(nv.medianMicros()));
               prefill.add(nv);
@@ -68,6 +69,16 @@ public final class GpuSuite {
       }
       return new GpuResults(ctx.describe(), copy, tc, rows, prefill);
     }
+  }
+
+  /**
+   * The naive-form expansion of a preset: MHA2MLA's kv heads with d_h = the baseline's; for a
+   * shared rope key (DeepSeek) every query head expanded, d_nope = d_v = the baseline's d_h.
+   */
+  private static MlaNaivePrefill.Dims naiveDims(DecodePreset p) {
+    int dh = p.mha().headDim();
+    return p.mla().ropeKeys() == RopeKeyLayout.PER_KV_HEAD
+        ? MlaNaivePrefill.Dims.mha2mla(p.mla(), dh) : new MlaNaivePrefill.Dims(p.mla().heads(), dh, dh);
   }
 
   private static CudaDecode.Row step(CudaContext ctx, CudaStream stream, PrintStream console,

@@ -133,8 +133,8 @@ public final class MarkdownReport {
                 + " each sequence over a cache that holds them (device-resident, CUDA events, as"
                 + " above; FLOPs count each query's causal keys). MLA: the absorbed kernel (the"
                 + " MLA columns); MLA naive: the keys decompressed by cuBLAS and attended by the"
-                + " MHA prefill kernel (MlaNaivePrefill, spec 4.1), where the preset has per-kv-head"
-                + " rope keys and d_h 64 or 128.\n\n");
+                + " MHA prefill kernel (MlaNaivePrefill, spec 4.1), where the kernel has an instance"
+                + " for (d_r + d_nope, d_v): (64, 64), (128, 128), (192, 128).\n\n");
         AttentionTables.gpu(sb, d.gpu(), d.gpu().prefill());
       }
     }
