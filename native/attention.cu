@@ -220,15 +220,10 @@ extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
 mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16, true>(p); }
 
 // out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s. CTA = (row, slice of
-// MLA4J_MERGE_COLS columns): at batch 1 a row has 64-256 splits, and a one-CTA-per-row merge
-// was a serial walk of 32 CTAs over megabytes of partials. Each split's (m, l) is read once per
-// chunk of splits: the weights e^(m_s - M) go to shared memory and the l_s·e^(m_s - M) are summed
-// in the same pass. The partials are then read with 8 warps over the splits, 8 float4 loads in
-// flight per lane before the first use: the merge is a chain of global-load latencies otherwise
-// (v3: 12 of the 51 µs of a batch-1, 32K decode at d_kv 16, 0.7 TB/s).
+// MLA4J_MERGE_THREADS columns): at batch 1 a row has 64-256 splits, and a one-CTA-per-row merge
+// was a serial walk of 32 CTAs over megabytes of partials. The weights e^(m_s - M) are computed
+// once per split into shared memory, a chunk of splits at a time.
 #define MLA4J_MERGE_CHUNK 512
-#define MLA4J_MERGE_WARPS (MLA4J_MERGE_THREADS / 32)
-#define MLA4J_MERGE_UNROLL 8
 __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
   for (int o = 16; o > 0; o >>= 1) {
     const float x = __shfl_xor_sync(0xffffffffu, v, o);
@@ -238,65 +233,60 @@ __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float*
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = red[0];
-  for (int w = 1; w < MLA4J_MERGE_WARPS; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
+  for (int w = 1; w < MLA4J_MERGE_THREADS / 32; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
   return v;
 }
 
 extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)
 mla4j_merge_splits(const MergeParams p) {
   __shared__ float w[MLA4J_MERGE_CHUNK];
-  __shared__ float red[MLA4J_MERGE_WARPS];
-  __shared__ float4 part[MLA4J_MERGE_WARPS][32];
+  __shared__ float red[MLA4J_MERGE_THREADS / 32];
+  __shared__ float4 part[MLA4J_MERGE_THREADS / 32][32];
   const long long row = blockIdx.x;
   const float* ml = p.part_ml + row * 2;
   const long long ml_stride = (long long)p.rows * 2;
   float m = MLA4J_NEG_INF;
   for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) m = fmaxf(m, ml[s * ml_stride]);
   m = merge_block_reduce(m, true, red);
+  float l = 0.f;
+  for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) {
+    const float ms = ml[s * ml_stride];
+    if (ms != MLA4J_NEG_INF) l += ml[s * ml_stride + 1] * expf(ms - m);
+  }
+  l = merge_block_reduce(l, false, red);
+  const float inv = l > 0.f ? 1.f / l : 0.f;
   const long long acc_stride = (long long)p.rows * p.width;
-  // Rows of a multiple of 4 floats: lane = 4 columns (one float4), the warps over the splits,
-  // their sums added through shared memory; else one column per thread over all splits.
+  // Rows of a multiple of 4 floats: lane = 4 columns (one float4), each warp a quarter of the
+  // splits, quarters added through shared memory; else one column per thread over all splits.
   const bool vec = (p.width & 3) == 0 && ((((unsigned long long)p.part_acc) | ((unsigned long long)p.out)) & 15) == 0;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int j = blockIdx.y * MLA4J_MERGE_COLS + (vec ? lane * 4 : (int)threadIdx.x);
-  const bool mine = j < p.width && (vec || threadIdx.x < MLA4J_MERGE_COLS);
+  const int j = vec ? blockIdx.y * MLA4J_MERGE_THREADS + lane * 4
+                    : blockIdx.y * MLA4J_MERGE_THREADS + threadIdx.x;
   const float* acc = p.part_acc + row * p.width + j;
   float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
-  float l = 0.f;
   for (int s0 = 0; s0 < p.splits; s0 += MLA4J_MERGE_CHUNK) {
     const int n = min(MLA4J_MERGE_CHUNK, p.splits - s0);
-    __syncthreads();  // w of the previous chunk is no longer read
+    __syncthreads();
     for (int s = threadIdx.x; s < n; s += MLA4J_MERGE_THREADS) {
-      const float2 st = *(const float2*)(ml + (s0 + s) * ml_stride);
-      const float ws = st.x == MLA4J_NEG_INF ? 0.f : expf(st.x - m);
-      w[s] = ws;
-      if (ws != 0.f) l += st.y * ws;
+      const float ms = ml[(s0 + s) * ml_stride];
+      w[s] = ms == MLA4J_NEG_INF ? 0.f : expf(ms - m);
     }
     __syncthreads();
     if (vec) {
-      if (mine) {
-        for (int s = warp; s < n; s += MLA4J_MERGE_WARPS * MLA4J_MERGE_UNROLL) {
-          float4 x[MLA4J_MERGE_UNROLL];
-#pragma unroll
-          for (int u = 0; u < MLA4J_MERGE_UNROLL; u++) {
-            const int su = s + u * MLA4J_MERGE_WARPS;
-            x[u] = su < n ? *(const float4*)(acc + (s0 + su) * acc_stride)
-                          : make_float4(0.f, 0.f, 0.f, 0.f);
-          }
-#pragma unroll
-          for (int u = 0; u < MLA4J_MERGE_UNROLL; u++) {
-            const int su = s + u * MLA4J_MERGE_WARPS;
-            const float ws = su < n ? w[su] : 0.f;
-            if (ws != 0.f) {  // a split that saw no key adds nothing, NaN or not
-              a.x = fmaf(x[u].x, ws, a.x);
-              a.y = fmaf(x[u].y, ws, a.y);
-              a.z = fmaf(x[u].z, ws, a.z);
-              a.w = fmaf(x[u].w, ws, a.w);
-            }
+      if (j < p.width) {
+#pragma unroll 4
+        for (int s = warp; s < n; s += MLA4J_MERGE_THREADS / 32) {
+          const float4 x = *(const float4*)(acc + (s0 + s) * acc_stride);
+          const float ws = w[s];
+          if (ws != 0.f) {  // a split that saw no key adds nothing, NaN or not
+            a.x = fmaf(x.x, ws, a.x);
+            a.y = fmaf(x.y, ws, a.y);
+            a.z = fmaf(x.z, ws, a.z);
+            a.w = fmaf(x.w, ws, a.w);
           }
         }
       }
-    } else if (mine) {
+    } else if (j < p.width) {
 #pragma unroll 8
       for (int s = 0; s < n; s++) {
         const float x = acc[(s0 + s) * acc_stride];
@@ -304,13 +294,11 @@ mla4j_merge_splits(const MergeParams p) {
       }
     }
   }
-  l = merge_block_reduce(l, false, red);
-  const float inv = l > 0.f ? 1.f / l : 0.f;
   if (vec) {
     part[warp][lane] = a;
     __syncthreads();
-    if (warp == 0 && mine) {
-      for (int q = 1; q < MLA4J_MERGE_WARPS; q++) {
+    if (warp == 0 && j < p.width) {
+      for (int q = 1; q < MLA4J_MERGE_THREADS / 32; q++) {
         const float4 b = part[q][lane];
         a.x += b.x;
         a.y += b.y;
@@ -319,7 +307,7 @@ mla4j_merge_splits(const MergeParams p) {
       }
       *(float4*)(p.out + row * p.width + j) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
     }
-  } else if (mine) {
+  } else if (j < p.width) {
     p.out[row * p.width + j] = a.x * inv;
   }
 }

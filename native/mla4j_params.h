@@ -21,8 +21,7 @@
 #define MLA4J_BLOCK_TOKENS 64
 // Threads of one attention CTA and of one merge CTA.
 #define MLA4J_ATTN_THREADS 256
-#define MLA4J_MERGE_THREADS 256
-#define MLA4J_MERGE_COLS 128    // output columns per merge CTA
+#define MLA4J_MERGE_THREADS 128
 // Threads of one append CTA (8 warps: 8 groups of a quantized part at a time).
 #define MLA4J_APPEND_THREADS 256
 
@@ -96,8 +95,8 @@ typedef struct {
 
 // Naive-form MLA prefill (spec 4.1), first step: the latent rows of keys [0, keys) of one
 // sequence gathered from a paged cache into a dense matrix (the input of the decompression
-// GEMMs), and their rope keys into the first rope_width columns of each kv head's K in an
-// expanded row [K_0 .. K_{n_kv-1} | V_0 .. V_{n_kv-1}], K_j = [k_R | k_N] of head_stride columns.
+// GEMMs), and their rope keys into the first rope_width columns of each expanded head's K in a
+// row [K_0 .. K_{n_e-1} | V_0 .. V_{n_e-1}], K_j = [k_R | k_N] of head_stride = d_k columns.
 typedef struct {
   const unsigned char* pool;    // source cache blocks: latent part A, rope part B
   const int* block_table;       // [ceil(keys / 64)] blocks of the sequence
@@ -107,11 +106,11 @@ typedef struct {
   long long a_offset, b_offset; // byte offsets of the latent and rope parts in a block
   int a_row, b_row;             // elements per token row of each part
   int latent_width;             // L
-  int kv_heads;                 // n_kv
+  int kv_heads;                 // n_e expanded heads (MHA2MLA: n_kv; DeepSeek: n_h)
   int rope_width;               // d_r per kv head
   int rope_kv_stride;           // column step per kv head in a rope row (0: shared rope key)
-  int head_stride;              // columns per kv head in the expanded K (and V): d_h
-  int kv_row;                   // elements per expanded row: 2·n_kv·d_h
+  int head_stride;              // columns per expanded head in K: d_k = d_r + d_nope
+  int kv_row;                   // elements per expanded row: n_e·(d_k + d_v)
   int keys;
   int pad;
 } ExpandParams;

@@ -25,9 +25,7 @@ import java.lang.foreign.Arena;
 public final class PagedAttention implements AutoCloseable {
   /** Threads per attention CTA (MLA4J_ATTN_THREADS). */
   static final int THREADS = 256;
-  /** Threads of a merge CTA (MLA4J_MERGE_THREADS) and the output columns it merges. */
-  static final int MERGE_THREADS = 256;
-  static final int MERGE_COLUMNS = 128;
+  static final int MERGE_THREADS = 128;
   /** Shared memory one CTA may use, so that two CTAs fit on an SM of 228 KB (Hopper). */
   static final int MAX_SHARED_BYTES = 112 * 1024;
   /** Tokens per tile the head-group choice aims for. */
@@ -436,7 +434,7 @@ public final class PagedAttention implements AutoCloseable {
 
   /** Merge CTAs per row: one column per thread (native/attention.cu). */
   private static int mergeSlices(int width) {
-    return (width + MERGE_COLUMNS - 1) / MERGE_COLUMNS;
+    return (width + MERGE_THREADS - 1) / MERGE_THREADS;
   }
 
   private void requireGeneric(String what) {
