@@ -29,7 +29,13 @@ public final class CudaDecodeBench {
   private CudaDecodeBench() {}
 
   /** naive: the expansion of the MLA shapes' naive-form prefill; null for MHA. */
-  private record Case(String name, MlaShape mla, MhaShape mha, MlaNaivePrefill.Dims naive) {}
+  private record Case(String name, MlaShape mla, MhaShape mha, MlaNaivePrefill.Dims naive) {
+    /** Llama-2-7B's MHA2MLA layer at d_kv (32 heads, d_h 128, r 8), naive over its kv heads. */
+    static Case llama(int dKv) {
+      MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
+      return new Case("MLA Llama2-7B d_kv" + dKv, s, null, MlaNaivePrefill.Dims.mha2mla(s, 128));
+    }
+  }
 
   public static void main(String[] args) throws IOException {
     Path csv = Path.of(args.length > 0 ? args[0] : "cuda-decode.csv");
@@ -48,9 +54,7 @@ public final class CudaDecodeBench {
       float dsScale = (float) (1 / Math.sqrt(192));
       MlaShape ds = new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale);
       List<Case> cases = List.of(
-          new Case("MLA Llama2-7B d_kv16", MlaShape.mha2mla(32, 32, 128, 8, 16), null, llama(16)),
-          new Case("MLA Llama2-7B d_kv32", MlaShape.mha2mla(32, 32, 128, 8, 32), null, llama(32)),
-          new Case("MLA Llama2-7B d_kv64", MlaShape.mha2mla(32, 32, 128, 8, 64), null, llama(64)),
+          Case.llama(16), Case.llama(32), Case.llama(64),
           new Case("MLA DeepSeek 576/512", ds, null, new MlaNaivePrefill.Dims(128, 128, 128)),
           new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128), null),
           new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), null));
@@ -104,11 +108,6 @@ public final class CudaDecodeBench {
       }
     }
     Files.write(csv, lines);
-  }
-
-  /** Llama-2-7B's MHA2MLA expansion at d_kv: 32 kv heads, d_h 128, r 8. */
-  private static MlaNaivePrefill.Dims llama(int dKv) {
-    return MlaNaivePrefill.Dims.mha2mla(MlaShape.mha2mla(32, 32, 128, 8, dKv), 128);
   }
 
   private static String csvLine(CudaDecode.Row r) {

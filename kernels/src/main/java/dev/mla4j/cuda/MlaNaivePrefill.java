@@ -45,6 +45,9 @@ public final class MlaNaivePrefill implements AutoCloseable {
     }
   }
 
+  /** Threads of the gather CTA (EXPAND_THREADS in native/mla_expand.cu). */
+  private static final int GATHER_THREADS = 256;
+
   private final CudaContext context;
   private final MlaShape shape;
   private final Dims dims;
@@ -173,8 +176,8 @@ public final class MlaNaivePrefill implements AutoCloseable {
     long pool = expanded.pool().pointer();
     gather.set("block_table", blockTable).set("keys", keys);
     context.launch("mla4j_mla_expand_gather",
-        (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS, 1, 1, 256, 0, stream,
-        gather.segment);
+        (keys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS, 1, 1, GATHER_THREADS, 0,
+        stream, gather.segment);
     int bytes = dtype.bytes();
     int nope = dims.nope();
     blas.batchedLinear(latent.pointer(), l, wUk, l, (long) nope * l, dtype, nope, l,

@@ -44,8 +44,6 @@ public final class PagedAttention implements AutoCloseable {
   private final int gridZ;
   private final int splits;
   private final int sharedBytes;
-  /** Columns of a merged output row. */
-  private final int mergeWidth;
   private final int rows;
   private final int valueWidth;
   private final DeviceBuffer partAcc;
@@ -228,7 +226,6 @@ public final class PagedAttention implements AutoCloseable {
     this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
         .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
         .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
-    this.mergeWidth = g.vWidth();
     assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
     assert Quantization.INT8.ordinal() == 1 && Quantization.INT4.ordinal() == 2
         && Quantization.FP8.ordinal() == 3;
@@ -330,7 +327,7 @@ public final class PagedAttention implements AutoCloseable {
         partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
-      context.launch("mla4j_merge_splits", rows, mergeSlices(mergeWidth), 1, MERGE_THREADS, 0,
+      context.launch("mla4j_merge_splits", rows, mergeSlices(valueWidth), 1, MERGE_THREADS, 0,
           stream, merge.segment);
     }
   }
