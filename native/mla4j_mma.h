@@ -43,6 +43,19 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
                "r"(valid ? 16 : 0));
 }
 
+// The same copy addressed by a shared-memory byte address; without `valid`, always 16 bytes. Called
+// with compile-time offsets added to one base (src + k, dst + k), ptxas folds them into the
+// instruction's immediate, so a run of copies rewrites no register that an earlier copy, still
+// queued, has yet to read.
+__device__ __forceinline__ void cp_async16_s(unsigned dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
+}
+
+__device__ __forceinline__ void cp_async16_s(unsigned dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+
 __device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));

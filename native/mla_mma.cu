@@ -5,15 +5,16 @@
 // CTA = (key range split, slab of HS = 16·MT heads, query token), 8 warps. Per tile of TK cached
 // tokens, staged by 16-byte cp.async two tiles deep, the tile [TK][L (+ shared rope d_r)] is read
 // once from memory and used by both products, with mma.sync m16n8k16 (BF16 in, FP32 out):
-//   S[HS][TK]  = Q~[HS][L + d_r]·[C | k_R][TK][L + d_r]ᵀ  warps over (head tile, 8 or 16 tokens,
+//   S[HS][TK]  = Q~[HS][L]·C[TK][L]ᵀ + q_R·k_Rᵀ           warps over (head tile, 8 or 16 tokens,
 //                                                          k-range) units, partials summed by the
 //                                                          softmax
 //   O[HS][L]  += P[HS][TK]·C[TK][L]                       each warp owns L/8 columns of O, FP32
 //                                                          accumulators in registers
-// Per-head rope keys (MHA2MLA, one d_r slice per kv head) join the score MMA too: q_R is staged
-// block-diagonally, row h holding q_R[h] at its kv head's columns of the slab's rope span and
-// zeros elsewhere, so that each m16 head tile multiplies only the span of its own kv heads.
-// (v2 ran them on CUDA cores inside the softmax: half of the kernel's instructions.)
+// The rope keys join the score MMA as extra k-steps over their own stage: per-head keys (MHA2MLA,
+// one d_r slice per kv head) with q_R staged block-diagonally, row h holding q_R[h] at its kv
+// head's columns of the slab's rope span and zeros elsewhere, so that each m16 head tile multiplies
+// only the span of its own kv heads; DeepSeek's shared key as a span of d_r columns that every
+// row uses. (v2 ran per-head keys on CUDA cores inside the softmax: half of the instructions.)
 // Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
 // host API keeps the FP32-exact kernel.
 #include "mla4j_device.h"
@@ -28,10 +29,10 @@
 
 // Shared-memory carve-up, computed the same way by KernelChoice.mlaSharedBytes in Java.
 struct MlaSmem {
-  bf16_t* q;      // [HS][qs]        Q~ | q_R (shared rope)
-  bf16_t* qr;     // [HS][rq]        per-head q_R, block-diagonal over the slab's rope span
-  bf16_t* tile;   // [STAGES][TK][qs] C | k_R (shared rope)
-  bf16_t* rope;   // [STAGES][TK][rq] per-head rope keys of the slab's kv heads, zero past the span
+  bf16_t* q;      // [HS][qs]        Q~
+  bf16_t* qr;     // [HS][rq]        q_R over the slab's rope span (block-diagonal when per head)
+  bf16_t* tile;   // [STAGES][TK][qs] C
+  bf16_t* rope;   // [STAGES][TK][rq] rope keys of the slab's span, zero past it
   float* s;       // [KPARTS][HS][TK + 4] partial scores (base 2), one slice per k-range
   bf16_t* pr;     // [HS][TK + 8]    probabilities
   float* m;       // [HS]            running maximum, base 2
@@ -76,10 +77,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int LC = L / 8;                // 16-byte chunks per latent row: 64, 128 or 256
   constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const bool shared_rope = p.b_kv_stride == 0;
-  const int drs = shared_rope ? p.b_width : 0;  // rope columns folded into the latent tile
-  const int drh = shared_rope ? 0 : p.b_width;  // per-head rope columns, block-diagonal MMA
-  const int qs = L + drs + MLA_PAD;
+  // Rope columns: one d_r slice per kv head (q_R block-diagonal), or DeepSeek's shared key
+  // (b_kv_stride 0: every head's q_R at the same columns). Both are staged apart from the latent,
+  // so that the latent rows have a compile-time stride.
+  const int drh = p.b_width;
+  constexpr int qs = L + MLA_PAD;
   const int span_max = drh == 0 ? 0 : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
   const int rw = (span_max + 15) & ~15;
   const int rq = rw == 0 ? 0 : rw + MLA_PAD;
@@ -123,20 +125,32 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 
   // Copies of tile i into stage i % 2; rows past tok_end are zero-filled, so that no stale value,
   // NaN included, meets a zero probability in the second product. A tile lies inside one 64-token
-  // block (TK divides 64), so every row's source address is inside the block. The latent part has
-  // compile-time geometry (LC chunks per row); the rope part (shared rope into the tile's last
-  // columns, or the per-head span) walks its (row, chunk) cells by adding MLA_THREADS cells at a
-  // time as (dt rows, dc chunks) with a carry: no integer division per copy.
+  // block (TK divides 64), so every row's source address is inside the block.
+  // Latent: rows of exactly L elements in the cache (a_row == L, checked by the host) and qs in
+  // shared memory, so a thread's copies of a tile (chunk lc0 of rows lr0 + j·LROWS) are one base
+  // address plus compile-time offsets on both sides; whole tiles skip the row predicate.
+  // Rope (the slab's span of kv heads, or the shared key): when a whole number of rows fits one
+  // pass, each thread keeps a fixed 16-byte column and steps rows by pointer increments; otherwise
+  // it walks its (row, chunk) cells by adding MLA_THREADS cells at a time as (dt rows, dc chunks)
+  // with a carry: no integer division per copy.
   const int lr0 = tid / LC, lc0 = (tid % LC) * 8;
-  const int bcols = shared_rope ? drs : (span + 15) & ~15;  // rope columns staged per row
-  const int bvalid = shared_rope ? drs : span;              // of which read from the cache
+  const long long a_thread = p.a_offset + 2ll * (lr0 * L + lc0);
+  const unsigned a_dst_thread = smem_addr(sm.tile + lr0 * qs + lc0);
+  const int bcols = (span + 15) & ~15;  // rope columns staged per row
+  const int bvalid = span;              // of which read from the cache
   const int bc = bcols / 8;
   const int bc_dt = bc > 0 ? MLA_THREADS / bc : 0, bc_dc = bc > 0 ? MLA_THREADS - bc_dt * bc : 0;
   const int bc_t0 = bc > 0 ? tid / bc : TK, bc_c0 = bc > 0 ? tid - bc_t0 * bc : 0;
-  const int b_srow = shared_rope ? qs : rq;
-  bf16_t* const b_dst0 = shared_rope ? sm.tile + L : sm.rope;
+  const int b_srow = rq;
+  bf16_t* const b_dst0 = sm.rope;
   const int b_stage = TK * b_srow;
-  const int b_col0 = shared_rope ? 0 : kv0 * p.b_kv_stride;
+  const int b_col0 = kv0 * p.b_kv_stride;
+  // the fixed-column path: this thread's column, or column 0 of its rows when past the span
+  const bool b_col_ok = bc_c0 * 8 < bvalid;
+  const long long b_thread = p.b_offset + 2ll * (bc_t0 * p.b_row + b_col0 + (b_col_ok ? bc_c0 * 8 : 0));
+  const long long b_src_rows = 2ll * bc_dt * p.b_row;
+  const unsigned b_dst_thread = smem_addr(b_dst0 + bc_t0 * b_srow + bc_c0 * 8);
+  const unsigned b_dst_rows = 2u * bc_dt * b_srow;
 
   // per-thread steps of the rope walk, in elements of the cache row and of the shared row
   const int b_src_step = bc_dt * p.b_row + bc_dc * 8, b_dst_step = bc_dt * b_srow + bc_dc * 8;
@@ -148,26 +162,36 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     const int nvalid = tok_end - tok0;
-    const bf16_t* a = (const bf16_t*)(block + p.a_offset) + slot0 * p.a_row + lc0;
-    bf16_t* dst = sm.tile + (i % MLA_STAGES) * TK * qs + lc0;
+    {
+      const unsigned char* src = block + a_thread + 2ll * slot0 * L;
+      const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
+      if (nvalid >= TK) {
 #pragma unroll
-    for (int tt = lr0; tt < TK; tt += LROWS) {
-      cp_async16(dst + tt * qs, a + tt * p.a_row, tt < nvalid);
+        for (int j = 0; j < TK / LROWS; j++) {
+          cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L));
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < TK / LROWS; j++) {
+          cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L),
+                       lr0 + j * LROWS < nvalid);
+        }
+      }
     }
-    const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
-    bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
     if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
-      const bool col_ok = bc_c0 * 8 < bvalid;
-      const bf16_t* bs = b + bc_c0 * 8;
-      bf16_t* bdc = bd + bc_c0 * 8;
+      const unsigned char* src = block + b_thread + 2ll * slot0 * p.b_row;
+      unsigned dst = b_dst_thread + (i % MLA_STAGES) * (2u * b_stage);
 #pragma unroll 4
       for (int tt = bc_t0; tt < TK; tt += bc_dt) {
-        const bool ok = col_ok && tt < nvalid;
-        cp_async16(bdc + tt * b_srow, ok ? bs + tt * p.b_row : b, ok);
+        cp_async16_s(dst, src, b_col_ok && tt < nvalid);
+        src += b_src_rows;
+        dst += b_dst_rows;
       }
       asm volatile("cp.async.commit_group;\n" ::);
       return;
     }
+    const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
+    bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
     int src = b_src0, dsto = b_dsto0;
     for (int tt = bc_t0, cc = bc_c0; tt < TK;) {
       const bool ok = tt < nvalid && cc * 8 < bvalid;
@@ -199,11 +223,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int g = lane >> 2;  // accumulator row inside an m16 tile (and +8)
   const int tq = lane & 3;  // accumulator column pair
   const int wcol0 = warp * WCOLS;
-  const int kl = (L + drs) / 16;  // k-steps over the latent (and shared rope) columns
+  constexpr int kl = L / 16;  // k-steps over the latent columns
   const int kp = units >= MLA_WARPS ? 0 : warp / units;
   const float scale2 = p.scale * MLA_LOG2E;
 
-  // Rope k-steps of each m16 head tile (the shared rope key is part of the latent k-steps).
+  // Rope k-steps of each m16 head tile.
   int rope_k0[MT], rope_kn[MT];
 #pragma unroll
   for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, 0, rope_k0[m], rope_kn[m]);
@@ -237,11 +261,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       sm.q[(i / L) * qs + i % L] = to_bf16(p.qa[row0 * L + i]);
     }
   }
-  for (int i = tid; i < HS * drs; i += MLA_THREADS) {  // shared q_R: the last columns of Q
-    const int r = i / drs;
-    sm.q[r * qs + L + i - r * drs] = to_bf16(p.qb[row0 * drs + i]);
-  }
-  // Block-diagonal q_R, 8 columns (one 16-byte store) per step.
+  // q_R over the rope span (block-diagonal for per-head keys), 8 columns (one 16-byte store) per step.
   for (int i = tid; i < HS * rw / 8; i += MLA_THREADS) {
     const int r = i / (rw / 8);
     const int c0 = (i - r * (rw / 8)) * 8;
@@ -274,8 +294,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
     const bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rq;
 
-    // S partials over one k-range per warp and unit: the latent (and shared rope) k-steps, then
-    // the per-head rope k-steps of the unit's kv heads.
+    // S partials over one k-range per warp and unit: the latent k-steps, then the rope k-steps of
+    // the unit's kv heads (or of the shared key).
     for (int u = warp % units; u < units; u += MLA_WARPS) {
       const int m = u % MT;
       const int tok = (u / MT) * nw;

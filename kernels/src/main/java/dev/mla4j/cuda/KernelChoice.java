@@ -134,22 +134,22 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
 
   /**
    * The tensor-core MLA kernel (BF16 queries and probabilities), or null when the cache is not
-   * BF16, L is not 512/1024/2048, n_h is not a multiple of 16, the rope widths break 16-byte
-   * copies, or the tiles do not fit in {@code sharedLimit} bytes.
+   * BF16, L is not 512/1024/2048, the latent part's rows are not exactly L wide (the kernel's
+   * copies take L as a compile-time stride), n_h is not a multiple of 16, the rope widths break
+   * 16-byte copies, or the tiles do not fit in {@code sharedLimit} bytes.
    */
-  static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int ropeWidth,
-      int ropeKvStride, int ropeRow, int sharedLimit) {
+  static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int latentRow,
+      int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
     int lw = latent / 64;
-    if (dtype != DType.BF16 || latent % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0) {
+    if (dtype != DType.BF16 || latent % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0
+        || latentRow != latent) {
       return null;
     }
-    boolean shared = ropeKvStride == 0;
-    if (shared ? ropeWidth % 16 != 0 : ropeWidth % 8 != 0 || ropeKvStride % 8 != 0
-        || ropeRow % 8 != 0) {
+    if (ropeWidth % 8 != 0 || ropeKvStride % 8 != 0 || ropeRow % 8 != 0) {
       return null;
     }
     int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, latent,
-        shared ? ropeWidth : 0, shared ? 0 : ropeWidth, ropeKvStride, tk));
+        ropeWidth, ropeKvStride, tk));
     return slab == null ? null : new KernelChoice("mla4j_mla_mma_bf16_m" + slab[0] + "_l" + lw
         + "_t" + slab[1], 16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1,
         MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
@@ -229,9 +229,9 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   }
 
   /** The carve-up of MlaSmem in native/mla_mma.cu, byte for byte. */
-  private static int mlaSharedBytes(int hs, int group, int latent, int drs, int drh,
-      int ropeKvStride, int tk) {
-    int qs = latent + drs + MLA_PAD;
+  private static int mlaSharedBytes(int hs, int group, int latent, int drh, int ropeKvStride,
+      int tk) {
+    int qs = latent + MLA_PAD;
     int spanMax = drh == 0 ? 0 : ((hs - 1) / group + 1) * ropeKvStride + drh;
     int rw = (spanMax + 15) & ~15;
     int rq = rw == 0 ? 0 : rw + MLA_PAD;

@@ -82,7 +82,8 @@ public final class PagedAttention implements AutoCloseable {
     } else {
       // a quantized rope part beside a plain latent: only the generic kernel reads that
       mma = quantized(cache) ? null : KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(),
-          g.aWidth(), g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+          g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+          context.sharedMemoryOptin());
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }
