@@ -157,7 +157,12 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int b_src_carry = p.b_row - bc * 8, b_dst_carry = b_srow - bc * 8;
   const int b_src0 = bc_t0 * p.b_row + bc_c0 * 8, b_dsto0 = bc_t0 * b_srow + bc_c0 * 8;
 
-  auto load_tile = [&](int i, int block_id) {
+  // A tile's copies leave in two commit groups: part 0 (the first half of this thread's latent
+  // rows) at the top of the iteration before, part 1 (the other half and the rope keys) after
+  // that iteration's score products, so that the load/store queue drains while the warps compute
+  // instead of holding all of them at the top of the loop.
+  constexpr int NJ = TK / LROWS, NJ0 = NJ / 2;
+  auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
@@ -167,16 +172,24 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
       if (nvalid >= TK) {
 #pragma unroll
-        for (int j = 0; j < TK / LROWS; j++) {
-          cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L));
+        for (int j = 0; j < NJ; j++) {
+          if ((j < NJ0) == (part == 0)) {
+            cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L));
+          }
         }
       } else {
 #pragma unroll
-        for (int j = 0; j < TK / LROWS; j++) {
-          cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L),
-                       lr0 + j * LROWS < nvalid);
+        for (int j = 0; j < NJ; j++) {
+          if ((j < NJ0) == (part == 0)) {
+            cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L),
+                         lr0 + j * LROWS < nvalid);
+          }
         }
       }
+    }
+    if (part == 0) {
+      asm volatile("cp.async.commit_group;\n" ::);
+      return;
     }
     if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
       const unsigned char* src = block + b_thread + 2ll * slot0 * p.b_row;
@@ -232,7 +245,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 #pragma unroll
   for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, 0, rope_k0[m], rope_kn[m]);
 
-  if (tiles > 0) load_tile(0, tile_block(0));
+  if (tiles > 0) {
+    load_tile(0, tile_block(0), 0);
+    load_tile(0, tile_block(0), 1);
+  }
   int next_block = tiles > 1 ? tile_block(1) : 0;
 
   // The queries are staged while tile 0's copies are in flight.
@@ -282,8 +298,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   }
 
   for (int i = 0; i < tiles; i++) {
+    const int block_next = next_block;
     if (i + 1 < tiles) {
-      load_tile(i + 1, next_block);
+      load_tile(i + 1, block_next, 0);
       if (i + 2 < tiles) next_block = tile_block(i + 2);
     } else {
       asm volatile("cp.async.commit_group;\n" ::);
@@ -336,6 +353,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
                                               (acc[0][nt][3] + acc[1][nt][3]) * scale2);
       }
     }
+    if (i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
 
     // Online softmax; the scores were stored already multiplied by scale·log2 e.
