@@ -185,6 +185,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   constexpr int CC = L / 16;
   constexpr int CROWS = MLQ_THREADS / CC;
   const int cr0 = tid / CC, cc0 = (tid % CC) * 16;
+  // codes rows of exactly L bytes (checked by the host): compile-time offsets on both sides
+  const long long code_thread = p.a_offset + (long long)cr0 * L + cc0;
   const int sc_n = ng / 4;  // 8-byte scale chunks per token
   const int sc_dt = MLQ_THREADS / sc_n, sc_t0 = tid / sc_n, sc_k0 = (tid % sc_n) * 4;
   const int pc = ((span + 15) & ~15) / 8;  // 16-byte chunks per rope row, zeros past the span
@@ -192,21 +194,36 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   const int pc_t0 = pc > 0 ? tid / pc : TK, pc_c0 = pc > 0 ? tid - pc_t0 * pc : 0;
 
   // Rows past tok_end are zero-filled (codes, scales and rope keys), so that no stale value meets
-  // a zero probability.
-  auto load_tile = [&](int i, int block_id) {
+  // a zero probability. As in mla_mma.cu, a tile leaves in two commit groups: part 0 (the first
+  // half of this thread's code rows) at the top of the iteration before, part 1 (the rest, the
+  // scales and the rope keys) after that iteration's score products.
+  constexpr int NJ = TK / CROWS, NJ0 = NJ / 2;
+  auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     const int nvalid = tok_end - tok0;
-    const unsigned char* codes = block + p.a_offset + slot0 * p.a_code_row + cc0;
+    {
+      const unsigned char* src = block + code_thread + (long long)slot0 * L;
+      const unsigned dst = smem_addr(sct + (i % MLQ_STAGES) * TK * cs + cr0 * cs + cc0);
+#pragma unroll
+      for (int j = 0; j < NJ; j++) {
+        if ((j < NJ0) == (part == 0)) {
+          if (nvalid >= TK) {
+            cp_async16_s(dst + j * CROWS * cs, src + j * CROWS * L);
+          } else {
+            cp_async16_s(dst + j * CROWS * cs, src + j * CROWS * L, cr0 + j * CROWS < nvalid);
+          }
+        }
+      }
+    }
+    if (part == 0) {
+      asm volatile("cp.async.commit_group;\n" ::);
+      return;
+    }
     const unsigned char* scales = block + p.a_scales + (slot0 * p.a_scale_row + sc_k0) * 2;
     const unsigned short* b = (const unsigned short*)(block + p.b_offset) + slot0 * p.b_row
         + kv0 * p.b_kv_stride;
-    unsigned char* ct = sct + (i % MLQ_STAGES) * TK * cs + cc0;
-#pragma unroll
-    for (int tt = cr0; tt < TK; tt += CROWS) {
-      cp_async16(ct + tt * cs, codes + tt * p.a_code_row, tt < nvalid);
-    }
     unsigned short* sc = ssc + (i % MLQ_STAGES) * TK * ng + sc_k0;
     for (int tt = sc_t0; tt < TK; tt += sc_dt) {
       mlq_cp8(sc + tt * ng, scales + tt * p.a_scale_row * 2, tt < nvalid);
@@ -254,11 +271,15 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, drs / 16, rope_k0[m], rope_kn[m]);
   __syncthreads();
 
-  if (tiles > 0) load_tile(0, tile_block(0));
+  if (tiles > 0) {
+    load_tile(0, tile_block(0), 0);
+    load_tile(0, tile_block(0), 1);
+  }
   int next_block = tiles > 1 ? tile_block(1) : 0;
   for (int i = 0; i < tiles; i++) {
+    const int block_next = next_block;
     if (i + 1 < tiles) {
-      load_tile(i + 1, next_block);
+      load_tile(i + 1, block_next, 0);
       if (i + 2 < tiles) next_block = tile_block(i + 2);
     } else {
       asm volatile("cp.async.commit_group;\n" ::);
@@ -356,6 +377,7 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
           *(float2*)(s0 + 8 * ss) = make_float2(acc[mu][nt][2], acc[mu][nt][3]);
         }
     }
+    if (i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
 
     // Online softmax (P rounded to FP16; scores in units of 2^-E_r), then the groups' running

@@ -158,7 +158,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /**
    * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu), or null
    * when the latent is not one segment of L 512/1024/2048 with groups of a multiple of 32 that
-   * divide L into a multiple of 4 scales, the rope keys are not BF16 (or absent), n_h is not a
+   * divide L into a multiple of 4 scales (code rows of exactly L bytes), the rope keys are not BF16 (or absent), n_h is not a
    * multiple of 16, or the tiles do not fit in {@code sharedLimit} bytes.
    */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype, boolean ropeQuantized,
@@ -168,7 +168,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     int g = latent.groupSize();
     Quantization q = latent.quantization();
     if ((q != Quantization.INT8 && q != Quantization.FP8) || latent.segments() != 1
-        || l % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0 || g % 32 != 0 || l % g != 0
+        || latent.rowBytes() != l || l % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0
+        || g % 32 != 0 || l % g != 0
         || (l / g) % 4 != 0 || ropeQuantized || (ropeWidth > 0 && ropeDtype != DType.BF16)) {
       return null;
     }
