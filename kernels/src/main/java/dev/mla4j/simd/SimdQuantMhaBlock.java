@@ -56,8 +56,8 @@ final class SimdQuantMhaBlock {
       int visible = Math.max(0, Math.min(n, firstQueryPos + row / heads - p0 + 1));
       int kv = (row % heads) / s.groupSize();
       int o = row * BLOCK;
-      for (int t = 0; t < visible; t++) {
-        p[o + t] = score(row, keys, t, kv);
+      for (int t = 0; t < visible; t += 2) {
+        scores(row, keys, kv, o, t, Math.min(t + 1, visible - 1));
       }
       Arrays.fill(p, o + visible, o + BLOCK, 0f);
       if (visible > 0) {
@@ -67,48 +67,79 @@ final class SimdQuantMhaBlock {
     }
   }
 
-  /** {@code q[row] · K(t)} for kv head {@code kv}: per group a vector dot, scaled once. */
-  private float score(int row, QuantizedBlock keys, int t, int kv) {
+  /**
+   * {@code q[row] · K(t)} for kv head {@code kv} and tokens ta, tb (tb = ta at the block's tail)
+   * into p[o + t]: per group two vector dots sharing each query load, each scaled once by its
+   * token's group scale into a per-token vector total, reduced once per token at the end. One
+   * token per call left a single FMA chain per group; four per call made the FP8 body too big
+   * for C2 (NodeCountInliningCutoff: the last load was not inlined and boxed its vector).
+   */
+  private void scores(int row, QuantizedBlock keys, int kv, int o, int ta, int tb) {
     MemorySegment seg = keys.data();
-    long codes = keys.codeRow(t);
-    long scales = keys.scaleRow(t);
+    long ca = keys.codeRow(ta);
+    long cb = keys.codeRow(tb);
     int groups = layout.groupsPerSegment();
     int q0 = row * s.headDim();
     boolean int4 = quantization == Quantization.INT4;
     boolean fp8 = quantization == Quantization.FP8;
-    FloatVector total = FloatVector.zero(FLOATS);
-    float tail = 0;
+    FloatVector sa = FloatVector.zero(FLOATS);
+    FloatVector sb = sa;
+    float ra = 0;
+    float rb = 0;
     for (int g = 0; g < groups; g++) {
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
-      long group = codes + layout.groupOffset(kv, g);
+      long offset = layout.groupOffset(kv, g);
       int qg = q0 + g * layout.groupSize();
-      float scale = SimdQuantLoads.scale(seg, scales, kv * groups + g);
       int bound = FLOATS.loopBound(m / 2);
-      FloatVector a = FloatVector.zero(FLOATS);
+      FloatVector a0 = FloatVector.zero(FLOATS);
+      FloatVector a1 = a0;
+      long ga = ca + offset;
+      long gb = cb + offset;
+      int hb = int4 ? 0 : half;  // byte offset of the second half's codes
       for (int j = 0; j < bound; j += LANES) {
-        FloatVector lo;
-        FloatVector hi;
-        if (int4) {
-          lo = SimdQuantLoads.lowNibbles(seg, group + j);
-          hi = SimdQuantLoads.highNibbles(seg, group + j);
-        } else {
-          lo = SimdQuantLoads.byteCodes(seg, group + j, fp8);
-          hi = SimdQuantLoads.byteCodes(seg, group + half + j, fp8);
-        }
-        a = lo.fma(FloatVector.fromArray(FLOATS, qs, qg + j), a);
-        a = hi.fma(FloatVector.fromArray(FLOATS, qs, qg + half + j), a);
+        FloatVector qlo = FloatVector.fromArray(FLOATS, qs, qg + j);
+        FloatVector qhi = FloatVector.fromArray(FLOATS, qs, qg + half + j);
+        a0 = first(seg, ga + j, int4, fp8).fma(qlo, a0);
+        a1 = first(seg, gb + j, int4, fp8).fma(qlo, a1);
+        a0 = second(seg, ga + hb + j, int4, fp8).fma(qhi, a0);
+        a1 = second(seg, gb + hb + j, int4, fp8).fma(qhi, a1);
       }
-      total = a.fma(FloatVector.broadcast(FLOATS, scale), total);
-      float rest = 0;
-      for (int j = bound; j < half; j++) {
-        for (int e = j; e < m; e += half) {
-          rest += qs[qg + e] * SimdQuantLoads.code(seg, group, e, m, quantization);
-        }
+      int si = kv * groups + g;
+      float xa = SimdQuantLoads.scale(seg, keys.scaleRow(ta), si);
+      float xb = SimdQuantLoads.scale(seg, keys.scaleRow(tb), si);
+      sa = a0.fma(FloatVector.broadcast(FLOATS, xa), sa);
+      sb = a1.fma(FloatVector.broadcast(FLOATS, xb), sb);
+      if (bound < half) {
+        ra += rest(seg, ga, qg, bound, half, m) * xa;
+        rb += rest(seg, gb, qg, bound, half, m) * xb;
       }
-      tail += rest * scale;
     }
-    return total.reduceLanes(VectorOperators.ADD) + tail;
+    p[o + tb] = sb.reduceLanes(VectorOperators.ADD) + rb;
+    p[o + ta] = sa.reduceLanes(VectorOperators.ADD) + ra;
+  }
+
+  /** The columns of one token's group past the vector loop, {@code j >= bound}, as a plain dot. */
+  private float rest(MemorySegment seg, long group, int qg, int bound, int half, int m) {
+    float sum = 0;
+    for (int j = bound; j < half; j++) {
+      for (int e = j; e < m; e += half) {
+        sum += qs[qg + e] * SimdQuantLoads.code(seg, group, e, m, quantization);
+      }
+    }
+    return sum;
+  }
+
+  /** Codes of a group's first half at byte {@code off} (int4: low nibbles). */
+  private static FloatVector first(MemorySegment seg, long off, boolean int4, boolean fp8) {
+    return int4 ? SimdQuantLoads.lowNibbles(seg, off)
+        : fp8 ? SimdQuantLoads.fp8(seg, off) : SimdQuantLoads.int8(seg, off);
+  }
+
+  /** Codes of a group's second half at byte {@code off} (int4: high nibbles, same bytes). */
+  private static FloatVector second(MemorySegment seg, long off, boolean int4, boolean fp8) {
+    return int4 ? SimdQuantLoads.highNibbles(seg, off)
+        : fp8 ? SimdQuantLoads.fp8(seg, off) : SimdQuantLoads.int8(seg, off);
   }
 
   /**
