@@ -38,11 +38,6 @@ __device__ __forceinline__ float exp2_approx(float x) {
 
 __device__ __forceinline__ float from_bf16(bf16_t h) { return __uint_as_float(((unsigned)h) << 16); }
 
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-
 // The same copy addressed by a shared-memory byte address; without `valid`, always 16 bytes. Called
 // with compile-time offsets added to one base (src + k, dst + k), ptxas folds them into the
 // instruction's immediate, so a run of copies rewrites no register that an earlier copy, still
@@ -54,6 +49,29 @@ __device__ __forceinline__ void cp_async16_s(unsigned dst, const void* src) {
 __device__ __forceinline__ void cp_async16_s(unsigned dst, const void* src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  cp_async16_s(smem_addr(dst), src, valid);
+}
+
+// One thread's 16-byte chunk of tile rows r0 + j·RSTEP, j < NJ, at compile-time byte strides
+// (DSTEP in shared memory, SSTEP in the cache): part 0 copies j < NJ/2, part 1 the rest, so that
+// a tile can leave in two commit groups. Rows from nvalid on are zero-filled; a whole tile
+// (nvalid >= TK) skips the row predicate.
+template <int NJ, int RSTEP, int DSTEP, int SSTEP>
+__device__ __forceinline__ void cp_async_rows(unsigned dst, const unsigned char* src, int part,
+                                              int r0, int nvalid, bool whole) {
+#pragma unroll
+  for (int j = 0; j < NJ; j++) {
+    if ((j < NJ / 2) == (part == 0)) {
+      if (whole) {
+        cp_async16_s(dst + j * DSTEP, src + (long long)j * SSTEP);
+      } else {
+        cp_async16_s(dst + j * DSTEP, src + (long long)j * SSTEP, r0 + j * RSTEP < nvalid);
+      }
+    }
+  }
 }
 
 __device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {

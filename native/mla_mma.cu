@@ -147,7 +147,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int b_col0 = kv0 * p.b_kv_stride;
   // the fixed-column path: this thread's column, or column 0 of its rows when past the span
   const bool b_col_ok = bc_c0 * 8 < bvalid;
-  const long long b_thread = p.b_offset + 2ll * (bc_t0 * p.b_row + b_col0 + (b_col_ok ? bc_c0 * 8 : 0));
+  const long long b_thread =
+      p.b_offset + 2ll * (bc_t0 * p.b_row + b_col0 + (b_col_ok ? bc_c0 * 8 : 0));
   const long long b_src_rows = 2ll * bc_dt * p.b_row;
   const unsigned b_dst_thread = smem_addr(b_dst0 + bc_t0 * b_srow + bc_c0 * 8);
   const unsigned b_dst_rows = 2u * bc_dt * b_srow;
@@ -161,7 +162,6 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // rows) at the top of the iteration before, part 1 (the other half and the rope keys) after
   // that iteration's score products, so that the load/store queue drains while the warps compute
   // instead of holding all of them at the top of the loop.
-  constexpr int NJ = TK / LROWS, NJ0 = NJ / 2;
   auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
@@ -170,22 +170,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     {
       const unsigned char* src = block + a_thread + 2ll * slot0 * L;
       const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
-      if (nvalid >= TK) {
-#pragma unroll
-        for (int j = 0; j < NJ; j++) {
-          if ((j < NJ0) == (part == 0)) {
-            cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L));
-          }
-        }
-      } else {
-#pragma unroll
-        for (int j = 0; j < NJ; j++) {
-          if ((j < NJ0) == (part == 0)) {
-            cp_async16_s(dst + j * (2 * LROWS * qs), src + j * (2 * LROWS * L),
-                         lr0 + j * LROWS < nvalid);
-          }
-        }
-      }
+      cp_async_rows<TK / LROWS, LROWS, 2 * LROWS * qs, 2 * LROWS * L>(dst, src, part, lr0, nvalid,
+                                                                    nvalid >= TK);
     }
     if (part == 0) {
       asm volatile("cp.async.commit_group;\n" ::);
@@ -277,7 +263,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       sm.q[(i / L) * qs + i % L] = to_bf16(p.qa[row0 * L + i]);
     }
   }
-  // q_R over the rope span (block-diagonal for per-head keys), 8 columns (one 16-byte store) per step.
+  // q_R over the rope span (block-diagonal for per-head keys), 8 columns (one 16-byte store) per
+  // step.
   for (int i = tid; i < HS * rw / 8; i += MLA_THREADS) {
     const int r = i / (rw / 8);
     const int c0 = (i - r * (rw / 8)) * 8;

@@ -197,7 +197,6 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
   // a zero probability. As in mla_mma.cu, a tile leaves in two commit groups: part 0 (the first
   // half of this thread's code rows) at the top of the iteration before, part 1 (the rest, the
   // scales and the rope keys) after that iteration's score products.
-  constexpr int NJ = TK / CROWS, NJ0 = NJ / 2;
   auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
@@ -206,16 +205,8 @@ __device__ void mla_mma_quant(const PagedAttnParams& p) {
     {
       const unsigned char* src = block + code_thread + (long long)slot0 * L;
       const unsigned dst = smem_addr(sct + (i % MLQ_STAGES) * TK * cs + cr0 * cs + cc0);
-#pragma unroll
-      for (int j = 0; j < NJ; j++) {
-        if ((j < NJ0) == (part == 0)) {
-          if (nvalid >= TK) {
-            cp_async16_s(dst + j * CROWS * cs, src + j * CROWS * L);
-          } else {
-            cp_async16_s(dst + j * CROWS * cs, src + j * CROWS * L, cr0 + j * CROWS < nvalid);
-          }
-        }
-      }
+      cp_async_rows<TK / CROWS, CROWS, CROWS * cs, CROWS * L>(dst, src, part, cr0, nvalid,
+                                                              nvalid >= TK);
     }
     if (part == 0) {
       asm volatile("cp.async.commit_group;\n" ::);

@@ -158,8 +158,9 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /**
    * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu), or null
    * when the latent is not one segment of L 512/1024/2048 with groups of a multiple of 32 that
-   * divide L into a multiple of 4 scales (code rows of exactly L bytes), the rope keys are not BF16 (or absent), n_h is not a
-   * multiple of 16, or the tiles do not fit in {@code sharedLimit} bytes.
+   * divide L into a multiple of 4 scales (code rows of exactly L bytes), the rope keys are not
+   * BF16 (or absent), n_h is not a multiple of 16, or the tiles do not fit in
+   * {@code sharedLimit} bytes.
    */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype, boolean ropeQuantized,
       int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {

@@ -130,7 +130,11 @@ final class SimdQuantMhaBlock {
     return sum;
   }
 
-  /** Codes of a group's first half at byte {@code off} (int4: low nibbles). */
+  /**
+   * Codes of a group's first half at byte {@code off} (int4: low nibbles). It calls the loads
+   * directly rather than through {@link SimdQuantLoads#byteCodes}: one call level less keeps
+   * every load of {@link #scores} inlined by C2.
+   */
   private static FloatVector first(MemorySegment seg, long off, boolean int4, boolean fp8) {
     return int4 ? SimdQuantLoads.lowNibbles(seg, off)
         : fp8 ? SimdQuantLoads.fp8(seg, off) : SimdQuantLoads.int8(seg, off);
