@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds native/*.cu into one fatbin per file under $1 (default native/build), SASS for sm_80,
-# sm_89, sm_90 plus compute_90 PTX. Exits 0 with one line when nvcc is absent, so the Maven
+# sm_89, sm_90 plus compute_90 PTX; mla_wgmma.cu (Hopper wgmma) for sm_90a only. Exits 0 with one line when nvcc is absent, so the Maven
 # build (and CI) succeeds without CUDA; the jar then carries the sources for NVRTC instead.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +23,11 @@ for cu in "$here"/*.cu; do
   if [ $fresh = 1 ]; then
     continue
   fi
-  nvcc -fatbin -O3 -std=c++17 "${gencode[@]}" -Xptxas -warn-spills -o "$out/$name.fatbin" "$cu" &
+  arch=("${gencode[@]}")
+  if [ "$name" = mla_wgmma ]; then
+    arch=(-gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90a,code=compute_90a)
+  fi
+  nvcc -fatbin -O3 -std=c++17 "${arch[@]}" -Xptxas -warn-spills -o "$out/$name.fatbin" "$cu" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done

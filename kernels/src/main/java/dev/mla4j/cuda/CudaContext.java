@@ -24,7 +24,7 @@ public final class CudaContext {
   public static final String NVRTC_PROPERTY = "mla4j.cuda.nvrtc";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
-      "mla4j_quant.h", "mla4j_mma.h");
+      "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
@@ -45,6 +45,13 @@ public final class CudaContext {
           List.of("")).stream(), java.util.stream.Stream.of("mla4j_mma_peak_bf16")).toList(),
       "mla_mma_quant", instances("mla4j_mla_mma_", List.of("int8", "fp8"), List.of("_m1_l8",
           "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64")));
+
+  /**
+   * Modules built for one architecture only (native/build.sh), loaded where the device is that
+   * architecture: {@code mla_wgmma} uses Hopper's wgmma, which exists on sm_90a alone.
+   */
+  private static final Map<String, List<String>> SM90A_MODULES = Map.of(
+      "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64"));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,
@@ -90,13 +97,24 @@ public final class CudaContext {
     boolean fatbins = !forceNvrtc && MODULES.keySet().stream()
         .allMatch(m -> CudaContext.class.getResource(RESOURCES + m + ".fatbin") != null);
     this.kernelSource = fatbins ? "fatbin" : "NVRTC compute_" + computeCapability;
-    for (Map.Entry<String, List<String>> m : MODULES.entrySet()) {
+    Map<String, List<String>> modules = new LinkedHashMap<>(MODULES);
+    if (computeCapability == 90) {
+      modules.putAll(SM90A_MODULES);
+    }
+    for (Map.Entry<String, List<String>> m : modules.entrySet()) {
+      String arch = SM90A_MODULES.containsKey(m.getKey()) ? "compute_90a"
+          : "compute_" + computeCapability;
       MemorySegment module = CudaDriver.loadModule(fatbins ? resource(m.getKey() + ".fatbin")
-          : compile(m.getKey()));
+          : compile(m.getKey(), arch));
       for (String name : m.getValue()) {
         functions.put(name, CudaDriver.function(module, name));
       }
     }
+  }
+
+  /** Whether kernel {@code name} is loaded (architecture-specific kernels exist on their arch). */
+  boolean hasKernel(String name) {
+    return functions.containsKey(name);
   }
 
   /** Empty when the CUDA backend can run here; otherwise why not (probed once). */
@@ -151,12 +169,12 @@ public final class CudaContext {
     }
   }
 
-  private MemorySegment compile(String module) {
+  private MemorySegment compile(String module, String arch) {
     Map<String, String> headers = new LinkedHashMap<>();
     for (String h : HEADERS) {
       headers.put(h, text(h));
     }
-    return Nvrtc.compile(arena, module + ".cu", text(module + ".cu"), headers, computeCapability);
+    return Nvrtc.compile(arena, module + ".cu", text(module + ".cu"), headers, arch);
   }
 
   private static String text(String name) {

@@ -155,6 +155,34 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
   }
 
+  /** The Hopper wgmma MLA kernel (native/mla_wgmma.cu) and its fixed shape. */
+  static final String MLA_WGMMA = "mla4j_mla_wgmma_bf16_h64_l512_r64";
+  private static final int WGMMA_HEADS = 64;
+  private static final int WGMMA_LATENT = 512;
+  private static final int WGMMA_ROPE = 64;
+  /**
+   * Its shared memory (WG_SHARED): Q~ [64][576] and two key tiles [64][576] in BF16, P [64][64],
+   * alpha/m/l [64] floats, and 1024 bytes of slack to align the swizzled blocks.
+   */
+  static final int MLA_WGMMA_SHARED = 2 * (WGMMA_HEADS + 2 * PagedLayers.BLOCK_TOKENS)
+      * (WGMMA_LATENT + WGMMA_ROPE) + 2 * WGMMA_HEADS * 64 + 3 * 4 * WGMMA_HEADS + 1024;
+
+  /**
+   * The wgmma MLA kernel where {@code available} (an sm_90 device, its module loaded) and the
+   * shape is DeepSeek's: BF16 cache, L 512 in rows of exactly L, one shared rope key of 64
+   * columns, n_h a multiple of 64, and its shared memory within {@code sharedLimit}; else null.
+   */
+  static KernelChoice mlaWgmma(boolean available, DType dtype, int heads, int latent,
+      int latentRow, int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
+    if (!available || dtype != DType.BF16 || latent != WGMMA_LATENT || latentRow != latent
+        || heads % WGMMA_HEADS != 0 || ropeWidth != WGMMA_ROPE || ropeKvStride != 0
+        || ropeRow % 8 != 0 || sharedLimit < MLA_WGMMA_SHARED) {
+      return null;
+    }
+    return new KernelChoice(MLA_WGMMA, WGMMA_HEADS, PagedLayers.BLOCK_TOKENS, MLA_THREADS,
+        MLA_WGMMA_SHARED, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
+  }
+
   /**
    * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu), or null
    * when the latent is not one segment of L 512/1024/2048 with groups of a multiple of 32 that

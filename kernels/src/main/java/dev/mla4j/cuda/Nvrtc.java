@@ -72,10 +72,11 @@ final class Nvrtc {
 
   /**
    * Compiles {@code source} (named {@code name}) with the given headers (name to text) for
-   * {@code compute_<cc>}; returns NUL-terminated PTX in {@code arena}.
+   * {@code arch} (a virtual architecture: {@code compute_90}, or {@code compute_90a} for
+   * sm_90a-only instructions); returns NUL-terminated PTX in {@code arena}.
    */
   static MemorySegment compile(Arena arena, String name, String source, Map<String, String> headers,
-      int computeCapability) {
+      String arch) {
     if (loadFailure != null) {
       throw new CudaException(loadFailure);
     }
@@ -93,7 +94,7 @@ final class Nvrtc {
           tmp.allocateFrom(source), tmp.allocateFrom(name), headers.size(), headerTexts, headerNames));
       MemorySegment program = prog.get(ADDRESS, 0);
       try {
-        String[] options = {"--gpu-architecture=compute_" + computeCapability, "-std=c++17"};
+        String[] options = {"--gpu-architecture=" + arch, "-std=c++17"};
         MemorySegment opts = tmp.allocate(ADDRESS, options.length);
         for (int o = 0; o < options.length; o++) {
           opts.setAtIndex(ADDRESS, o, tmp.allocateFrom(options[o]));

@@ -67,11 +67,22 @@ public final class PagedAttention implements AutoCloseable {
    * Absorbed MLA on tensor cores where the shape has an instance (BF16 latent, or INT8/FP8 codes
    * read as stored, L 512/1024/2048, n_h a multiple of 16), else the generic kernel: queries
    * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
-   * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). The
-   * device-resident fast path.
+   * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
+   * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes
+   * the wgmma kernel unless {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
+    return mlaTensorCore(context, s, cache, seqs, tokens, maxKeys,
+        !"false".equals(System.getProperty(WGMMA_PROPERTY)));
+  }
+
+  /** Set to {@code false}, keeps DeepSeek's shape on the mma.sync kernel (for comparisons). */
+  public static final String WGMMA_PROPERTY = "mla4j.cuda.wgmma";
+
+  /** As {@link #mlaTensorCore}, with the wgmma kernel allowed or not. */
+  static PagedAttention mlaTensorCore(CudaContext context, MlaShape s, DevicePagedCache cache,
+      int seqs, int tokens, int maxKeys, boolean allowWgmma) {
     Geometry g = mlaGeometry(s);
     QuantizedLayout latent = cache.quantization(g.aPart());
     KernelChoice mma;
@@ -79,11 +90,17 @@ public final class PagedAttention implements AutoCloseable {
       mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(),
           cache.quantization(g.bPart()) != null, g.heads(), g.group(), g.bWidth(), g.bKv(),
           cache.width(g.bPart()), context.sharedMemoryOptin());
+    } else if (quantized(cache)) {
+      mma = null;  // a quantized rope part beside a plain latent: only the generic kernel reads it
     } else {
-      // a quantized rope part beside a plain latent: only the generic kernel reads that
-      mma = quantized(cache) ? null : KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(),
-          g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
-          context.sharedMemoryOptin());
+      mma = KernelChoice.mlaWgmma(allowWgmma && context.hasKernel(KernelChoice.MLA_WGMMA),
+          cache.dtype(), g.heads(), g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(),
+          cache.width(g.bPart()), context.sharedMemoryOptin());
+      if (mma == null) {
+        mma = KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
+            cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+            context.sharedMemoryOptin());
+      }
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
   }

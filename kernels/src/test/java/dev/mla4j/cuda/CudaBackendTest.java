@@ -241,6 +241,23 @@ class CudaBackendTest {
     batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
   }
 
+  /**
+   * DeepSeek's shape (L 512, one shared rope key of 64) runs the wgmma kernel on an sm_90 device:
+   * its operands in the 128B-swizzled layout, scores and softmax in warpgroup 0, P·C split over
+   * both warpgroups' columns. One slab of 64 heads and two slabs of 64, under the BF16 bound of
+   * the mma.sync kernel (same rounding of queries and probabilities); the same shape with wgmma
+   * turned off keeps the mma.sync kernel's 64-head slab covered on that device.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"64,true", "128,true", "128,false"})
+  void deepSeekShapeMatchesScalarOnEitherTensorCoreKernel(int heads, boolean wgmma) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(!wgmma || ctx.computeCapability() == 90,
+        "the wgmma kernel needs an sm_90 device; this one is " + ctx.describe());
+    MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
+    String kernel = batchedMla(s, CacheFormat.plain(DType.BF16), true, wgmma, BF16_TOLERANCE);
+    assertEquals(wgmma, kernel.contains("wgmma"), kernel);
+  }
+
   private static final double FP32_TOLERANCE = 1e-4;
   private static final double BF16_TOLERANCE = 8 * Math.pow(2, -8);
   private static final double FP16_TOLERANCE = 8 * Math.pow(2, -11);
@@ -250,6 +267,13 @@ class CudaBackendTest {
   }
 
   private void batchedMla(MlaShape s, CacheFormat format, boolean tensorCore, double tolerance) {
+    batchedMla(s, format, tensorCore, true, tolerance);
+  }
+
+  /** Returns the kernel that ran. */
+  private String batchedMla(MlaShape s, CacheFormat format, boolean tensorCore, boolean wgmma,
+      double tolerance) {
+    String kernel = null;
     RopeKeyLayout layout = s.ropeKeys();
     QuantizedLayout quant = format.isQuantized()
         ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
@@ -265,9 +289,11 @@ class CudaBackendTest {
                   : DevicePagedCache.Part.plain(s.latentDim()),
               DevicePagedCache.Part.plain(s.ropeKeyWidth()));
           PagedAttention plan = tensorCore
-              ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
+              ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens,
+                  batch.maxKeys(), wgmma)
               : PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
         assertEquals(tensorCore, plan.kernel().contains("mma"), plan.kernel());
+        kernel = plan.kernel();
         List<LatentCache> caches = new ArrayList<>();
         List<Tensor> qr = new ArrayList<>();
         List<Tensor> ql = new ArrayList<>();
@@ -309,6 +335,7 @@ class CudaBackendTest {
         }
       }
     }
+    return kernel;
   }
 
   @Test

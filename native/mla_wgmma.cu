@@ -1,0 +1,274 @@
+// Absorbed MLA decode on Hopper warpgroup MMAs (v5, sm_90a only), BF16 latent cache, DeepSeek's
+// layout: L = 512 latent columns and one shared rope key of d_r = 64 per token, n_h a multiple
+// of 64. Same parameter struct (PagedAttnParams) and split-state layout as attention.cu, whose
+// merge kernel finishes split runs.
+//
+// Why a second kernel: at 242 FLOP/byte, 2.3 TB/s needs ~560 TFLOP/s, which mma.sync's
+// register-fed chains (ldmatrix, MMA, 8 warps per SM) did not get past ~165 (NOTES.md, v3-v4).
+// wgmma reads both operands from shared memory and runs asynchronously, so one instruction
+// covers a 64 x N x 16 product and the warps are free for the softmax meanwhile.
+//
+// CTA = (key range split, slab of 64 heads, query token), two warpgroups. Per 64-token tile (one
+// cache block), staged by 16-byte cp.async one tile ahead into the 128B-swizzled layout of
+// mla4j_wgmma.h as 9 column blocks [64 tokens][64] (8 latent, 1 rope):
+//   S[64][64]   = Q~[64][576]·K[64][576]ᵀ      warpgroup 0: 36 x m64n64k16 (Q~ and K K-major)
+//   softmax      in warpgroup 0's registers, P (BF16) and the rows' rescale to shared memory
+//   O[64][512]  = O·alpha + P[64][64]·C[64][512]  warpgroup w: columns 256w.., 4 x m64n256k16
+//                                                  (C read MN-major from the same tile)
+// Queries and probabilities are rounded to BF16 for the MMA, as in mla_mma.cu.
+#include "mla4j_device.h"
+#include "mla4j_mma.h"
+#include "mla4j_wgmma.h"
+
+#define WG_THREADS 256
+#define WG_HEADS 64                  // heads per CTA: M of every wgmma
+#define WG_L 512                     // latent columns
+#define WG_DR 64                     // shared rope key columns
+#define WG_BLOCKS 9                  // 64-column blocks of a key row: 8 latent + 1 rope
+#define WG_TK 64                     // tokens per tile: one cache block
+#define WG_STAGES 2
+#define WG_Q_BYTES (WG_BLOCKS * WG_HEADS * 128)
+#define WG_TILE_BYTES (WG_BLOCKS * WG_TK * 128)
+#define WG_P_BYTES (WG_HEADS * 128)
+// Byte offsets in the (1024-aligned) shared carve-up; KernelChoice.MLA_WGMMA_SHARED mirrors the
+// total, with 1024 bytes of slack for the alignment.
+#define WG_Q_OFF 0
+#define WG_K_OFF (WG_Q_OFF + WG_Q_BYTES)
+#define WG_P_OFF (WG_K_OFF + WG_STAGES * WG_TILE_BYTES)
+#define WG_F_OFF (WG_P_OFF + WG_P_BYTES)  // floats: alpha, m, l [WG_HEADS] each
+#define WG_SHARED (WG_F_OFF + 3 * WG_HEADS * 4 + 1024)
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_bf16_h64_l512_r64(const PagedAttnParams p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const unsigned raw = smem_addr(smem_raw);
+  const unsigned base = (raw + 1023u) & ~1023u;
+  unsigned char* const smem = smem_raw + (base - raw);
+  const unsigned q_s = base + WG_Q_OFF, k_s = base + WG_K_OFF, p_s = base + WG_P_OFF;
+  float* const s_alpha = (float*)(smem + WG_F_OFF);
+  float* const s_m = s_alpha + WG_HEADS;
+  float* const s_l = s_m + WG_HEADS;
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * WG_HEADS;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int wg = tid >> 7;
+  const int lane = tid & 31;
+  const int g = lane >> 2, tq = lane & 3;
+  const int r_lo = ((tid >> 5) & 3) * 16 + g;  // this thread's accumulator rows: r_lo, r_lo + 8
+
+  const long long row0 = (long long)token_row * p.heads + h0;
+  const KeyRange keys = split_keys(p, split, p.first_pos[seq] + t + 1);
+  const int tok_begin = keys.begin, tok_end = keys.end;
+  const int* table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
+  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
+
+  // Copies: latent chunk lc (of 64 per row) of rows lr0 + 4j, and rope chunk rc (of 8) of rows
+  // rr0 + 32j. A row's swizzle depends on row % 8 only: lr0 + 4j alternates between two values,
+  // rr0 + 32j keeps one, so every destination is one of three bases plus a constant.
+  const int lc = tid & 63, lr0 = tid >> 6;
+  const int rc = tid & 7, rr0 = tid >> 3;
+  const unsigned l_dst0 = (lc >> 3) * WG_TK * 128 + lr0 * 128;
+  const unsigned l_even = l_dst0 + (((lc & 7) ^ lr0) << 4);
+  const unsigned l_odd = l_dst0 + (((lc & 7) ^ (lr0 + 4)) << 4);
+  const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
+  const long long l_src = p.a_offset + 2ll * (lr0 * WG_L + lc * 8);
+  const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
+  const long long r_step = 2ll * 32 * p.b_row;
+  auto load_tile = [&](int i, int block_id) {
+    const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
+    const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
+    const int nvalid = tok_end - (tok_begin + i * WG_TK);
+    const bool whole = nvalid >= WG_TK;
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) {
+      const unsigned dst = stage + ((j & 1) ? l_odd : l_even) + j * 4 * 128;
+      const unsigned char* src = block + l_src + 2ll * j * 4 * WG_L;
+      if (whole) {
+        cp_async16_s(dst, src);
+      } else {
+        cp_async16_s(dst, src, lr0 + 4 * j < nvalid);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < WG_TK / 32; j++) {
+      cp_async16_s(stage + r_dst + j * 32 * 128, block + r_src + j * r_step,
+                   rr0 + 32 * j < nvalid);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+
+  if (tiles > 0) load_tile(0, table[0]);
+  int next_block = tiles > 1 ? table[1] : 0;
+
+  // Queries, FP32 -> BF16, into Q~'s swizzled blocks while tile 0 is in flight: chunk c of 8
+  // columns of row h, c < 64 from q~ and the rest from q_R; 6 chunks' loads issued before any
+  // store.
+  constexpr int QC = WG_BLOCKS * 8;  // chunks per row
+  constexpr int QN = WG_HEADS * QC / WG_THREADS;
+  constexpr int QB = 6;
+  const bool q_vec = ((((unsigned long long)p.qa) | ((unsigned long long)p.qb)) & 15) == 0;
+  for (int j0 = 0; j0 < QN; j0 += QB) {
+    float v[QB][8];
+#pragma unroll
+    for (int j = 0; j < QB; j++) {
+      const int idx = tid + (j0 + j) * WG_THREADS;
+      const int h = idx / QC, c = idx % QC;
+      const float* src = c < 64 ? p.qa + (row0 + h) * WG_L + c * 8
+                                : p.qb + (row0 + h) * WG_DR + (c - 64) * 8;
+      if (q_vec) {
+        const float4 a = ((const float4*)src)[0], b = ((const float4*)src)[1];
+        v[j][0] = a.x, v[j][1] = a.y, v[j][2] = a.z, v[j][3] = a.w;
+        v[j][4] = b.x, v[j][5] = b.y, v[j][6] = b.z, v[j][7] = b.w;
+      } else {
+#pragma unroll
+        for (int e = 0; e < 8; e++) v[j][e] = src[e];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < QB; j++) {
+      const int idx = tid + (j0 + j) * WG_THREADS;
+      const int h = idx / QC, c = idx % QC;
+      *(uint4*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, c * 8)) =
+          make_uint4(pack_bf162(v[j][0], v[j][1]), pack_bf162(v[j][2], v[j][3]),
+                     pack_bf162(v[j][4], v[j][5]), pack_bf162(v[j][6], v[j][7]));
+    }
+  }
+
+  const float scale2 = p.scale * MLA_LOG2E;
+  float m_lo = MLA4J_NEG_INF, m_hi = MLA4J_NEG_INF, l_lo = 0.f, l_hi = 0.f;  // warpgroup 0
+  float o[128];
+#pragma unroll
+  for (int i = 0; i < 128; i++) o[i] = 0.f;
+  float s[32];
+
+  for (int i = 0; i < tiles; i++) {
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    fence_proxy_async();
+    // Tile i (and at i = 0 the queries) visible to both warpgroups; every thread is past the P·C
+    // of tile i - 1, so its stage and P may be overwritten.
+    __syncthreads();
+    if (i + 1 < tiles) {
+      load_tile(i + 1, next_block);
+      if (i + 2 < tiles) next_block = table[i + 2];
+    }
+    const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
+    const int nvalid = tok_end - (tok_begin + i * WG_TK);
+
+    if (wg == 0) {
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < WG_BLOCKS * 4; ks++) {
+        const unsigned koff = (ks & 3) * 32;  // k-step inside a 128-byte row
+        wgmma_m64n64k16(s, wgmma_desc(q_s + (ks >> 2) * WG_HEADS * 128 + koff, 16, 1024),
+                        wgmma_desc(stage + (ks >> 2) * WG_TK * 128 + koff, 16, 1024), ks > 0);
+      }
+      wgmma_commit();
+      wgmma_wait_all();
+      wgmma_hold(s);
+
+      // Online softmax in base 2 over the thread's two rows; a row's 64 scores sit in the 4
+      // lanes of a quad (s[4j + c]: token 8j + 2tq + (c & 1), row r_lo or r_lo + 8 by c / 2).
+      float mx_lo = MLA4J_NEG_INF, mx_hi = MLA4J_NEG_INF;
+#pragma unroll
+      for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          const int tok = 8 * j + 2 * tq + (c & 1);
+          const float x = tok < nvalid ? s[4 * j + c] * scale2 : MLA4J_NEG_INF;
+          s[4 * j + c] = x;
+          if (c < 2) {
+            mx_lo = fmaxf(mx_lo, x);
+          } else {
+            mx_hi = fmaxf(mx_hi, x);
+          }
+        }
+#pragma unroll
+      for (int off = 1; off <= 2; off <<= 1) {
+        mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, off));
+        mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
+      }
+      mx_lo = fmaxf(m_lo, mx_lo);
+      mx_hi = fmaxf(m_hi, mx_hi);
+      const float a_lo = m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
+      const float a_hi = m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
+      m_lo = mx_lo;
+      m_hi = mx_hi;
+      float sum_lo = 0.f, sum_hi = 0.f;
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        // rounded to BF16 before the sum, so that numerator and denominator agree
+        const unsigned lo = pack_bf162(exp2_approx(s[4 * j] - mx_lo), exp2_approx(s[4 * j + 1] - mx_lo));
+        const unsigned hi = pack_bf162(exp2_approx(s[4 * j + 2] - mx_hi), exp2_approx(s[4 * j + 3] - mx_hi));
+        sum_lo += from_bf16(lo & 0xffffu) + from_bf16(lo >> 16);
+        sum_hi += from_bf16(hi & 0xffffu) + from_bf16(hi >> 16);
+        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) = lo;
+        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) = hi;
+      }
+#pragma unroll
+      for (int off = 1; off <= 2; off <<= 1) {
+        sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
+        sum_hi += __shfl_xor_sync(0xffffffffu, sum_hi, off);
+      }
+      l_lo = l_lo * a_lo + sum_lo;
+      l_hi = l_hi * a_hi + sum_hi;
+      if (tq == 0) {
+        s_alpha[r_lo] = a_lo;
+        s_alpha[r_lo + 8] = a_hi;
+      }
+      fence_proxy_async();
+    }
+    __syncthreads();  // P and the rescale published
+
+    const float a_lo = s_alpha[r_lo], a_hi = s_alpha[r_lo + 8];
+#pragma unroll
+    for (int n = 0; n < 32; n++) {
+      o[4 * n] *= a_lo;
+      o[4 * n + 1] *= a_lo;
+      o[4 * n + 2] *= a_hi;
+      o[4 * n + 3] *= a_hi;
+    }
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < WG_TK / 16; kk++) {
+      wgmma_m64n256k16_bt(o, wgmma_desc(p_s + kk * 32, 16, 1024),
+                          wgmma_desc(stage + wg * 4 * WG_TK * 128 + kk * 16 * 128, WG_TK * 128,
+                                     1024));
+    }
+    wgmma_commit();
+    wgmma_wait_all();
+    wgmma_hold(o);
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+
+  if (wg == 0 && tq == 0) {
+    s_m[r_lo] = m_lo;
+    s_m[r_lo + 8] = m_hi;
+    s_l[r_lo] = l_lo;
+    s_l[r_lo + 8] = l_hi;
+  }
+  __syncthreads();
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long out0 = p.splits == 1 ? row0 : (long long)split * rows + row0;
+  float* const dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int r = r_lo + 8 * half;
+    const float l = s_l[r];
+    const float f = p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
+    float* const out = dst + (out0 + r) * WG_L + wg * 256 + 2 * tq;
+#pragma unroll
+    for (int n = 0; n < 32; n++) {
+      *(float2*)(out + 8 * n) = make_float2(o[4 * n + 2 * half] * f, o[4 * n + 2 * half + 1] * f);
+    }
+  }
+  if (p.splits > 1 && tid < WG_HEADS) {
+    p.part_ml[(out0 + tid) * 2] = s_m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(out0 + tid) * 2 + 1] = s_l[tid];
+  }
+#endif
+}
