@@ -67,42 +67,45 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   const int* table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
 
-  // Copies: latent chunk lc (of 64 per row) of rows lr0 + 4j, and rope chunk rc (of 8) of rows
-  // rr0 + 32j. A row's swizzle depends on row % 8 only: lr0 + 4j alternates between two values,
-  // rr0 + 32j keeps one, so every destination is one of three bases plus a constant.
-  const int lc = tid & 63, lr0 = tid >> 6;
-  const int rc = tid & 7, rr0 = tid >> 3;
+  // Copies, by warpgroup 1 alone (it would otherwise wait while warpgroup 0 computes the scores):
+  // latent chunk lc (of 64 per row) of rows lr0 + 2j, and rope chunk rc (of 8) of rows rr0 + 16j.
+  // A row's swizzle depends on row % 8 only: lr0 + 2j takes four values, rr0 + 16j keeps one, so
+  // every destination is one of five bases plus a constant.
+  const int ct = tid & 127;
+  const int lc = ct & 63, lr0 = ct >> 6;
+  const int rc = ct & 7, rr0 = ct >> 3;
   const unsigned l_dst0 = (lc >> 3) * WG_TK * 128 + lr0 * 128;
-  const unsigned l_even = l_dst0 + (((lc & 7) ^ lr0) << 4);
-  const unsigned l_odd = l_dst0 + (((lc & 7) ^ (lr0 + 4)) << 4);
+  unsigned l_dst[4];  // by j % 4: row lr0 + 2j has row % 8 = lr0 + 2 (j % 4)
+#pragma unroll
+  for (int m = 0; m < 4; m++) l_dst[m] = l_dst0 + m * 2 * 128 + (((lc & 7) ^ (lr0 + 2 * m)) << 4);
   const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
   const long long l_src = p.a_offset + 2ll * (lr0 * WG_L + lc * 8);
   const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
-  const long long r_step = 2ll * 32 * p.b_row;
+  const long long r_step = 2ll * 16 * p.b_row;
   auto load_tile = [&](int i, int block_id) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
     const int nvalid = tok_end - (tok_begin + i * WG_TK);
     const bool whole = nvalid >= WG_TK;
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) {
-      const unsigned dst = stage + ((j & 1) ? l_odd : l_even) + j * 4 * 128;
-      const unsigned char* src = block + l_src + 2ll * j * 4 * WG_L;
+    for (int j = 0; j < WG_TK / 2; j++) {
+      const unsigned dst = stage + l_dst[j & 3] + (j >> 2) * 8 * 128;
+      const unsigned char* src = block + l_src + 2ll * j * 2 * WG_L;
       if (whole) {
         cp_async16_s(dst, src);
       } else {
-        cp_async16_s(dst, src, lr0 + 4 * j < nvalid);
+        cp_async16_s(dst, src, lr0 + 2 * j < nvalid);
       }
     }
 #pragma unroll
-    for (int j = 0; j < WG_TK / 32; j++) {
-      cp_async16_s(stage + r_dst + j * 32 * 128, block + r_src + j * r_step,
-                   rr0 + 32 * j < nvalid);
+    for (int j = 0; j < WG_TK / 16; j++) {
+      cp_async16_s(stage + r_dst + j * 16 * 128, block + r_src + j * r_step,
+                   rr0 + 16 * j < nvalid);
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
-  if (tiles > 0) load_tile(0, table[0]);
+  if (wg == 1 && tiles > 0) load_tile(0, table[0]);
   int next_block = tiles > 1 ? table[1] : 0;
 
   // Queries, FP32 -> BF16, into Q~'s swizzled blocks while tile 0 is in flight: chunk c of 8
@@ -139,6 +142,11 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     }
   }
 
+  const unsigned long long q_desc0 = wgmma_desc(q_s, 16, 1024);
+  const unsigned long long k_desc0 = wgmma_desc(k_s, 16, 1024);
+  const unsigned long long p_desc0 = wgmma_desc(p_s, 16, 1024);
+  // P·C's B: this warpgroup's four column blocks of stage 0's latent, MN-major
+  const unsigned long long v_desc0 = wgmma_desc(k_s + wg * 4 * WG_TK * 128, WG_TK * 128, 1024);
   const float scale2 = p.scale * MLA_LOG2E;
   float m_lo = MLA4J_NEG_INF, m_hi = MLA4J_NEG_INF, l_lo = 0.f, l_hi = 0.f;  // warpgroup 0
   float o[128];
@@ -147,25 +155,27 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   float s[32];
 
   for (int i = 0; i < tiles; i++) {
-    asm volatile("cp.async.wait_group 0;\n" ::);
+    asm volatile("cp.async.wait_group 0;\n" ::);  // warpgroup 1's copies of tile i
     fence_proxy_async();
     // Tile i (and at i = 0 the queries) visible to both warpgroups; every thread is past the P·C
     // of tile i - 1, so its stage and P may be overwritten.
     __syncthreads();
-    if (i + 1 < tiles) {
+    if (wg == 1 && i + 1 < tiles) {
       load_tile(i + 1, next_block);
       if (i + 2 < tiles) next_block = table[i + 2];
     }
-    const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
     const int nvalid = tok_end - (tok_begin + i * WG_TK);
 
+    // Descriptors differ from a base only in the start address (bits 0-13, in 16-byte units), so
+    // each k-step's is the base plus a constant.
+    const unsigned long long k_desc = k_desc0 + ((i % WG_STAGES) * (WG_TILE_BYTES >> 4));
     if (wg == 0) {
       wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < WG_BLOCKS * 4; ks++) {
-        const unsigned koff = (ks & 3) * 32;  // k-step inside a 128-byte row
-        wgmma_m64n64k16(s, wgmma_desc(q_s + (ks >> 2) * WG_HEADS * 128 + koff, 16, 1024),
-                        wgmma_desc(stage + (ks >> 2) * WG_TK * 128 + koff, 16, 1024), ks > 0);
+        const unsigned koff = (ks & 3) * 2;  // k-step inside a 128-byte row, 16-byte units
+        wgmma_m64n64k16(s, q_desc0 + (ks >> 2) * (WG_HEADS * 128 >> 4) + koff,
+                        k_desc + (ks >> 2) * (WG_TK * 128 >> 4) + koff, ks > 0);
       }
       wgmma_commit();
       wgmma_wait_all();
@@ -233,11 +243,10 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       o[4 * n + 3] *= a_hi;
     }
     wgmma_fence();
+    const unsigned long long v_desc = v_desc0 + ((i % WG_STAGES) * (WG_TILE_BYTES >> 4));
 #pragma unroll
     for (int kk = 0; kk < WG_TK / 16; kk++) {
-      wgmma_m64n256k16_bt(o, wgmma_desc(p_s + kk * 32, 16, 1024),
-                          wgmma_desc(stage + wg * 4 * WG_TK * 128 + kk * 16 * 128, WG_TK * 128,
-                                     1024));
+      wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc + kk * (16 * 128 >> 4));
     }
     wgmma_commit();
     wgmma_wait_all();
