@@ -41,6 +41,13 @@ __device__ __forceinline__ void wgmma_wait_all() {
 __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
+// Named barrier `id` over `threads` threads: arrive without waiting (a producer), or wait.
+__device__ __forceinline__ void bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
 // Keeps the compiler from moving reads or writes of accumulator registers across an
 // asynchronous MMA that owns them until wgmma_wait_all.
 template <int N>
@@ -66,26 +73,43 @@ __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], unsigned long lo
       : "l"(a), "l"(b), "r"(accumulate));
 }
 
+// The 128 accumulator operands of an m64n256 instruction, as asm text and as constraints.
+#define WGMMA_D128_TEXT                                                                     \
+  "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"                                   \
+  "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"                          \
+  "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"                          \
+  "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"                          \
+  "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"                          \
+  "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,"                          \
+  "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,"              \
+  "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127}"
+#define WGMMA_D128_OPS                                                                   \
+  WGMMA_D8(0), WGMMA_D8(8), WGMMA_D8(16), WGMMA_D8(24), WGMMA_D8(32), WGMMA_D8(40),          \
+      WGMMA_D8(48), WGMMA_D8(56), WGMMA_D8(64), WGMMA_D8(72), WGMMA_D8(80), WGMMA_D8(88),    \
+      WGMMA_D8(96), WGMMA_D8(104), WGMMA_D8(112), WGMMA_D8(120)
+
 // d[64][256] += A[64][16]·B[16][256], A K-major, B MN-major (rows = K), both from shared memory.
 __device__ __forceinline__ void wgmma_m64n256k16_bt(float (&d)[128], unsigned long long a,
                                                     unsigned long long b) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"
-      "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
-      "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-      "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-      "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
-      "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
-      "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,"
-      "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,"
-      "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127"
-      "}, %128, %129, p, 1, 1, 0, 1;\n}\n"
-      : WGMMA_D8(0), WGMMA_D8(8), WGMMA_D8(16), WGMMA_D8(24), WGMMA_D8(32), WGMMA_D8(40),
-        WGMMA_D8(48), WGMMA_D8(56), WGMMA_D8(64), WGMMA_D8(72), WGMMA_D8(80), WGMMA_D8(88),
-        WGMMA_D8(96), WGMMA_D8(104), WGMMA_D8(112), WGMMA_D8(120)
-      : "l"(a), "l"(b));
+  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"
+               "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WGMMA_D128_TEXT
+               ", %128, %129, p, 1, 1, 0, 1;\n}\n"
+               : WGMMA_D128_OPS
+               : "l"(a), "l"(b));
+}
+
+// The same with A from registers: a[4] is this thread's m16n8k16-layout fragment of its warp's
+// 16 rows (BF16 pairs), as an mma.sync A operand.
+__device__ __forceinline__ void wgmma_m64n256k16_rs_bt(float (&d)[128], const unsigned (&a)[4],
+                                                       unsigned long long b) {
+  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"
+               "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WGMMA_D128_TEXT
+               ", {%128,%129,%130,%131}, %132, p, 1, 1, 1;\n}\n"
+               : WGMMA_D128_OPS
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 #undef WGMMA_D8
+#undef WGMMA_D128_TEXT
+#undef WGMMA_D128_OPS
 
 #endif

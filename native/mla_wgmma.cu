@@ -35,8 +35,21 @@
 #define WG_Q_OFF 0
 #define WG_K_OFF (WG_Q_OFF + WG_Q_BYTES)
 #define WG_P_OFF (WG_K_OFF + WG_STAGES * WG_TILE_BYTES)
-#define WG_F_OFF (WG_P_OFF + WG_P_BYTES)  // floats: alpha, m, l [WG_HEADS] each
-#define WG_SHARED (WG_F_OFF + 3 * WG_HEADS * 4 + 1024)
+#define WG_F_OFF (WG_P_OFF + WG_P_BYTES)  // floats alpha, m, l [WG_HEADS] each, then 4 flags
+#define WG_SHARED (WG_F_OFF + 3 * WG_HEADS * 4 + 16 + 1024)
+#define WG_BAR_P 1                         // named barrier: P of a tile published
+#define WG_SLACK 8.f                       // log2 of the largest unnormalized probability
+
+// O rows r_lo (accumulators 4n, 4n + 1) and r_lo + 8 (4n + 2, 4n + 3) scaled by a_lo, a_hi.
+__device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float a_hi) {
+#pragma unroll
+  for (int n = 0; n < 32; n++) {
+    o[4 * n] *= a_lo;
+    o[4 * n + 1] *= a_lo;
+    o[4 * n + 2] *= a_hi;
+    o[4 * n + 3] *= a_hi;
+  }
+}
 
 extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     mla4j_mla_wgmma_bf16_h64_l512_r64(const PagedAttnParams p) {
@@ -49,6 +62,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   float* const s_alpha = (float*)(smem + WG_F_OFF);
   float* const s_m = s_alpha + WG_HEADS;
   float* const s_l = s_m + WG_HEADS;
+  int* const s_rescale = (int*)(s_l + WG_HEADS);  // [4] per warp of warpgroup 0: a row moved
 
   const int split = blockIdx.x;
   const int h0 = blockIdx.y * WG_HEADS;
@@ -59,7 +73,8 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   const int wg = tid >> 7;
   const int lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
-  const int r_lo = ((tid >> 5) & 3) * 16 + g;  // this thread's accumulator rows: r_lo, r_lo + 8
+  const int warp4 = (tid >> 5) & 3;  // warp in the warpgroup
+  const int r_lo = warp4 * 16 + g;   // this thread's accumulator rows: r_lo, r_lo + 8
 
   const long long row0 = (long long)token_row * p.heads + h0;
   const KeyRange keys = split_keys(p, split, p.first_pos[seq] + t + 1);
@@ -202,23 +217,34 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
         mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, off));
         mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
       }
-      mx_lo = fmaxf(m_lo, mx_lo);
-      mx_hi = fmaxf(m_hi, mx_hi);
-      const float a_lo = m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
-      const float a_hi = m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
-      m_lo = mx_lo;
-      m_hi = mx_hi;
+      // A row's reference maximum moves only when the tile's exceeds it by more than WG_SLACK
+      // (so probabilities stay <= 2^WG_SLACK, exact in BF16's exponent range and FP32 sums);
+      // otherwise its O needs no rescale, and a warp none of whose rows moved skips it.
+      const bool up_lo = mx_lo > m_lo + WG_SLACK, up_hi = mx_hi > m_hi + WG_SLACK;
+      const float a_lo = !up_lo ? 1.f : m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
+      const float a_hi = !up_hi ? 1.f : m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
+      m_lo = up_lo ? mx_lo : m_lo;
+      m_hi = up_hi ? mx_hi : m_hi;
       float sum_lo = 0.f, sum_hi = 0.f;
+      unsigned pk[8][2];  // P as BF16 pairs: chunk j's (row r_lo, row r_lo + 8) values
 #pragma unroll
       for (int j = 0; j < 8; j++) {
         // rounded to BF16 before the sum, so that numerator and denominator agree
-        const unsigned lo = pack_bf162(exp2_approx(s[4 * j] - mx_lo), exp2_approx(s[4 * j + 1] - mx_lo));
-        const unsigned hi = pack_bf162(exp2_approx(s[4 * j + 2] - mx_hi), exp2_approx(s[4 * j + 3] - mx_hi));
-        sum_lo += from_bf16(lo & 0xffffu) + from_bf16(lo >> 16);
-        sum_hi += from_bf16(hi & 0xffffu) + from_bf16(hi >> 16);
-        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) = lo;
-        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) = hi;
+        pk[j][0] = pack_bf162(exp2_approx(s[4 * j] - m_lo), exp2_approx(s[4 * j + 1] - m_lo));
+        pk[j][1] = pack_bf162(exp2_approx(s[4 * j + 2] - m_hi), exp2_approx(s[4 * j + 3] - m_hi));
+        sum_lo += from_bf16(pk[j][0] & 0xffffu) + from_bf16(pk[j][0] >> 16);
+        sum_hi += from_bf16(pk[j][1] & 0xffffu) + from_bf16(pk[j][1] >> 16);
+        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) = pk[j][0];
+        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) = pk[j][1];
       }
+      const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi);
+      if (tq == 0) {
+        s_alpha[r_lo] = a_lo;
+        s_alpha[r_lo + 8] = a_hi;
+      }
+      if (lane == 0) s_rescale[warp4] = rescale;
+      fence_proxy_async();
+      bar_arrive(WG_BAR_P, WG_THREADS);  // P, alpha and the flags to warpgroup 1
 #pragma unroll
       for (int off = 1; off <= 2; off <<= 1) {
         sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
@@ -226,27 +252,26 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       }
       l_lo = l_lo * a_lo + sum_lo;
       l_hi = l_hi * a_hi + sum_hi;
-      if (tq == 0) {
-        s_alpha[r_lo] = a_lo;
-        s_alpha[r_lo + 8] = a_hi;
-      }
-      fence_proxy_async();
-    }
-    __syncthreads();  // P and the rescale published
 
-    const float a_lo = s_alpha[r_lo], a_hi = s_alpha[r_lo + 8];
+      // O[:, 0:256] from P in registers (the accumulator layout of two n8 chunks is the A
+      // fragment of one k-step), without waiting for warpgroup 1.
+      if (rescale) rescale_rows(o, a_lo, a_hi);
+      wgmma_fence();
 #pragma unroll
-    for (int n = 0; n < 32; n++) {
-      o[4 * n] *= a_lo;
-      o[4 * n + 1] *= a_lo;
-      o[4 * n + 2] *= a_hi;
-      o[4 * n + 3] *= a_hi;
-    }
-    wgmma_fence();
-    const unsigned long long v_desc = v_desc0 + ((i % WG_STAGES) * (WG_TILE_BYTES >> 4));
+      for (int kk = 0; kk < WG_TK / 16; kk++) {
+        const unsigned a[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0], pk[2 * kk + 1][1]};
+        wgmma_m64n256k16_rs_bt(o, a, v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4) +
+                                         kk * (16 * 128 >> 4));
+      }
+    } else {
+      bar_sync(WG_BAR_P, WG_THREADS);
+      if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
+      wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < WG_TK / 16; kk++) {
-      wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc + kk * (16 * 128 >> 4));
+      for (int kk = 0; kk < WG_TK / 16; kk++) {
+        wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4) +
+                                                     kk * (16 * 128 >> 4));
+      }
     }
     wgmma_commit();
     wgmma_wait_all();

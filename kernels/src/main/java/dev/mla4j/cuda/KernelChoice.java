@@ -162,10 +162,10 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   private static final int WGMMA_ROPE = 64;
   /**
    * Its shared memory (WG_SHARED): Q~ [64][576] and two key tiles [64][576] in BF16, P [64][64],
-   * alpha/m/l [64] floats, and 1024 bytes of slack to align the swizzled blocks.
+   * alpha/m/l [64] floats, 4 rescale flags, and 1024 bytes of slack to align the swizzled blocks.
    */
   static final int MLA_WGMMA_SHARED = 2 * (WGMMA_HEADS + 2 * PagedLayers.BLOCK_TOKENS)
-      * (WGMMA_LATENT + WGMMA_ROPE) + 2 * WGMMA_HEADS * 64 + 3 * 4 * WGMMA_HEADS + 1024;
+      * (WGMMA_LATENT + WGMMA_ROPE) + 2 * WGMMA_HEADS * 64 + 3 * 4 * WGMMA_HEADS + 16 + 1024;
 
   /**
    * The wgmma MLA kernel where {@code available} (an sm_90 device, its module loaded) and the
