@@ -123,9 +123,11 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   if (wg == 1 && tiles > 0) load_tile(0, table[0]);
   int next_block = tiles > 1 ? table[1] : 0;
 
-  // Queries, FP32 -> BF16, into Q~'s swizzled blocks while tile 0 is in flight: chunk c of 8
+  // Queries, FP32 -> BF16 after multiplying by scale·log2 e (so that the scores come out in the
+  // softmax's base-2 units), into Q~'s swizzled blocks while tile 0 is in flight: chunk c of 8
   // columns of row h, c < 64 from q~ and the rest from q_R; 6 chunks' loads issued before any
   // store.
+  const float scale2 = p.scale * MLA_LOG2E;
   constexpr int QC = WG_BLOCKS * 8;  // chunks per row
   constexpr int QN = WG_HEADS * QC / WG_THREADS;
   constexpr int QB = 6;
@@ -152,8 +154,10 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       const int idx = tid + (j0 + j) * WG_THREADS;
       const int h = idx / QC, c = idx % QC;
       *(uint4*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, c * 8)) =
-          make_uint4(pack_bf162(v[j][0], v[j][1]), pack_bf162(v[j][2], v[j][3]),
-                     pack_bf162(v[j][4], v[j][5]), pack_bf162(v[j][6], v[j][7]));
+          make_uint4(pack_bf162(v[j][0] * scale2, v[j][1] * scale2),
+                     pack_bf162(v[j][2] * scale2, v[j][3] * scale2),
+                     pack_bf162(v[j][4] * scale2, v[j][5] * scale2),
+                     pack_bf162(v[j][6] * scale2, v[j][7] * scale2));
     }
   }
 
@@ -162,7 +166,6 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   const unsigned long long p_desc0 = wgmma_desc(p_s, 16, 1024);
   // P·C's B: this warpgroup's four column blocks of stage 0's latent, MN-major
   const unsigned long long v_desc0 = wgmma_desc(k_s + wg * 4 * WG_TK * 128, WG_TK * 128, 1024);
-  const float scale2 = p.scale * MLA_LOG2E;
   float m_lo = MLA4J_NEG_INF, m_hi = MLA4J_NEG_INF, l_lo = 0.f, l_hi = 0.f;  // warpgroup 0
   float o[128];
 #pragma unroll
@@ -204,7 +207,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
           const int tok = 8 * j + 2 * tq + (c & 1);
-          const float x = tok < nvalid ? s[4 * j + c] * scale2 : MLA4J_NEG_INF;
+          const float x = tok < nvalid ? s[4 * j + c] : MLA4J_NEG_INF;
           s[4 * j + c] = x;
           if (c < 2) {
             mx_lo = fmaxf(mx_lo, x);
@@ -225,26 +228,45 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       const float a_hi = !up_hi ? 1.f : m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
       m_lo = up_lo ? mx_lo : m_lo;
       m_hi = up_hi ? mx_hi : m_hi;
-      float sum_lo = 0.f, sum_hi = 0.f;
-      unsigned pk[8][2];  // P as BF16 pairs: chunk j's (row r_lo, row r_lo + 8) values
-#pragma unroll
-      for (int j = 0; j < 8; j++) {
-        // rounded to BF16 before the sum, so that numerator and denominator agree
-        pk[j][0] = pack_bf162(exp2_approx(s[4 * j] - m_lo), exp2_approx(s[4 * j + 1] - m_lo));
-        pk[j][1] = pack_bf162(exp2_approx(s[4 * j + 2] - m_hi), exp2_approx(s[4 * j + 3] - m_hi));
-        sum_lo += from_bf16(pk[j][0] & 0xffffu) + from_bf16(pk[j][0] >> 16);
-        sum_hi += from_bf16(pk[j][1] & 0xffffu) + from_bf16(pk[j][1] >> 16);
-        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) = pk[j][0];
-        *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) = pk[j][1];
-      }
       const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi);
       if (tq == 0) {
         s_alpha[r_lo] = a_lo;
         s_alpha[r_lo + 8] = a_hi;
       }
       if (lane == 0) s_rescale[warp4] = rescale;
+      if (rescale) rescale_rows(o, a_lo, a_hi);
+
+      // P in two halves of 32 tokens, each multiplied into O[:, 0:256] from registers as soon as
+      // it is rounded (the accumulator layout of two n8 chunks is the A fragment of one k-step),
+      // so that the second half's exponentials overlap the first half's MMAs.
+      const unsigned long long v_desc = v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4);
+      float sum_lo = 0.f, sum_hi = 0.f;
+      unsigned pk[8][2];  // P as BF16 pairs: chunk j's (row r_lo, row r_lo + 8) values
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+#pragma unroll
+        for (int j = 4 * half; j < 4 * half + 4; j++) {
+          // rounded to BF16 before the sum, so that numerator and denominator agree
+          pk[j][0] = pack_bf162(exp2_approx(s[4 * j] - m_lo), exp2_approx(s[4 * j + 1] - m_lo));
+          pk[j][1] = pack_bf162(exp2_approx(s[4 * j + 2] - m_hi), exp2_approx(s[4 * j + 3] - m_hi));
+          *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) = pk[j][0];
+          *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) = pk[j][1];
+        }
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 2 * half; kk < 2 * half + 2; kk++) {
+          const unsigned a[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0],
+                                 pk[2 * kk + 1][1]};
+          wgmma_m64n256k16_rs_bt(o, a, v_desc + kk * (16 * 128 >> 4));
+        }
+      }
       fence_proxy_async();
       bar_arrive(WG_BAR_P, WG_THREADS);  // P, alpha and the flags to warpgroup 1
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        sum_lo += from_bf16(pk[j][0] & 0xffffu) + from_bf16(pk[j][0] >> 16);
+        sum_hi += from_bf16(pk[j][1] & 0xffffu) + from_bf16(pk[j][1] >> 16);
+      }
 #pragma unroll
       for (int off = 1; off <= 2; off <<= 1) {
         sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
@@ -252,17 +274,6 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       }
       l_lo = l_lo * a_lo + sum_lo;
       l_hi = l_hi * a_hi + sum_hi;
-
-      // O[:, 0:256] from P in registers (the accumulator layout of two n8 chunks is the A
-      // fragment of one k-step), without waiting for warpgroup 1.
-      if (rescale) rescale_rows(o, a_lo, a_hi);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < WG_TK / 16; kk++) {
-        const unsigned a[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0], pk[2 * kk + 1][1]};
-        wgmma_m64n256k16_rs_bt(o, a, v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4) +
-                                         kk * (16 * 128 >> 4));
-      }
     } else {
       bar_sync(WG_BAR_P, WG_THREADS);
       if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
