@@ -317,3 +317,37 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   }
 #endif
 }
+
+// The roofline's tensor-core ceiling on sm_90a: each warpgroup issues iters rounds of 8
+// m64n256k16 BF16 wgmmas (FLOPs = 2·64·256·16 each) on a zeroed shared tile, one commit group
+// kept in flight, then writes one float per thread (so the work is live).
+#define WG_PEAK_STEPS 8
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) mla4j_wgmma_peak_bf16(const PeakParams p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ __align__(1024) unsigned char tile[2 * 4 * 16 * 128];  // A [64][16] and B [16][256]
+  for (int i = threadIdx.x; i < (int)sizeof(tile) / 16; i += WG_THREADS) {
+    ((uint4*)tile)[i] = make_uint4(0u, 0u, 0u, 0u);
+  }
+  fence_proxy_async();
+  __syncthreads();
+  const unsigned t = smem_addr(tile);
+  const unsigned long long a = wgmma_desc(t, 16, 1024);
+  const unsigned long long b = wgmma_desc(t + 4 * 16 * 128, 16 * 128, 1024);
+  float d[128];
+#pragma unroll
+  for (int i = 0; i < 128; i++) d[i] = 0.f;
+  wgmma_fence();
+  for (long long it = 0; it < p.iters; it++) {
+#pragma unroll
+    for (int k = 0; k < WG_PEAK_STEPS; k++) wgmma_m64n256k16_bt(d, a, b);
+    wgmma_commit();
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+  }
+  wgmma_wait_all();
+  wgmma_hold(d);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < 128; i++) sum += d[i];
+  p.out[(long long)blockIdx.x * blockDim.x + threadIdx.x] = sum;
+#endif
+}

@@ -78,11 +78,36 @@ public final class CudaDecode {
   }
 
   /**
-   * Dense BF16 tensor-core throughput in TFLOP/s (mma.sync m16n8k16, FP32 accumulators, operands
-   * in registers, no memory traffic): the compute ceiling of the MLA kernels, which use the same
-   * instruction. 4 CTAs of 8 warps per SM; median of 10 launches of about 5 ms.
+   * The device's dense BF16 tensor-core ceiling in TFLOP/s: the faster of {@link #mmaSyncTflops}
+   * and, on an sm_90 device, {@link #wgmmaTflops} (the instruction of DeepSeek's MLA kernel there).
    */
   public static double tensorCoreTflops(CudaContext ctx, CudaStream stream) {
+    double mma = mmaSyncTflops(ctx, stream);
+    return CudaOps.hasWgmma(ctx) ? Math.max(mma, wgmmaTflops(ctx, stream)) : mma;
+  }
+
+  /**
+   * Dense BF16 wgmma throughput in TFLOP/s (m64n256k16, both operands from shared memory, FP32
+   * accumulators): one CTA of two warpgroups per SM; median of 10 launches of a few ms.
+   */
+  public static double wgmmaTflops(CudaContext ctx, CudaStream stream) {
+    int blocks = ctx.multiprocessors();
+    long iters = 2048;
+    try (DeviceBuffer out = ctx.allocate((long) blocks * CudaOps.PEAK_THREADS * Float.BYTES)) {
+      double[] ms = time(ctx, stream, 10,
+          () -> CudaOps.wgmmaPeak(ctx, stream, out.pointer(), blocks, iters));
+      double flops = (double) blocks * (CudaOps.PEAK_THREADS / 128) * iters
+          * CudaOps.WGMMA_PEAK_STEPS * 2 * 64 * 256 * 16;
+      return flops / (median(ms) * 1e-3) / 1e12;
+    }
+  }
+
+  /**
+   * Dense BF16 mma.sync throughput in TFLOP/s (m16n8k16, FP32 accumulators, operands in
+   * registers, no memory traffic): the compute ceiling of the mma.sync MLA kernels. 4 CTAs of 8
+   * warps per SM; median of 10 launches of about 5 ms.
+   */
+  public static double mmaSyncTflops(CudaContext ctx, CudaStream stream) {
     int blocks = 4 * ctx.multiprocessors();
     long iters = 16384;
     try (DeviceBuffer out = ctx.allocate((long) blocks * CudaOps.PEAK_THREADS * Float.BYTES)) {

@@ -5,6 +5,7 @@ import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cuda.CudaContext;
+import dev.mla4j.cuda.CudaOps;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.MlaNaivePrefill;
 import dev.mla4j.tensor.DType;
@@ -51,6 +52,16 @@ public final class CudaDecodeBench {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
       lines.add("copy,1GiB,,,,,,,," + String.format("%.1f", copy) + ",");
+      if (!one) {
+        double mma = CudaDecode.mmaSyncTflops(ctx, stream);
+        System.out.printf("BF16 mma.sync m16n8k16: %.0f TFLOP/s%n", mma);
+        lines.add("peak,mma.sync,,,,,,,,," + String.format("%.1f", mma) + ",");
+        if (CudaOps.hasWgmma(ctx)) {
+          double wg = CudaDecode.wgmmaTflops(ctx, stream);
+          System.out.printf("BF16 wgmma m64n256k16: %.0f TFLOP/s%n", wg);
+          lines.add("peak,wgmma,,,,,,,,," + String.format("%.1f", wg) + ",");
+        }
+      }
       float dsScale = (float) (1 / Math.sqrt(192));
       MlaShape ds = new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, dsScale);
       List<Case> cases = List.of(

@@ -51,7 +51,7 @@ public final class CudaContext {
    * architecture: {@code mla_wgmma} uses Hopper's wgmma, which exists on sm_90a alone.
    */
   private static final Map<String, List<String>> SM90A_MODULES = Map.of(
-      "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64"));
+      "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64", "mla4j_wgmma_peak_bf16"));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,

@@ -151,9 +151,37 @@ public final class CudaOps {
    * 2·16·8·16 FLOPs; {@code out} takes blocks·PEAK_THREADS floats.
    */
   public static void mmaPeak(CudaContext ctx, CudaStream stream, long out, int blocks, long iters) {
+    peak(ctx, stream, "mla4j_mma_peak_bf16", out, blocks, iters);
+  }
+
+  /** m64n256k16 wgmmas per warpgroup and iteration of {@code mla4j_wgmma_peak_bf16}. */
+  public static final int WGMMA_PEAK_STEPS = 8;
+
+  /** Whether this device has the sm_90a kernels (wgmma): an sm_90 device with them loaded. */
+  public static boolean hasWgmma(CudaContext ctx) {
+    return ctx.hasKernel("mla4j_wgmma_peak_bf16");
+  }
+
+  /**
+   * Launches the wgmma peak probe ({@code native/mla_wgmma.cu}, sm_90a only, see
+   * {@link #hasWgmma}): {@code blocks} CTAs of {@link #PEAK_THREADS} threads (two warpgroups),
+   * each warpgroup {@code iters}·{@link #WGMMA_PEAK_STEPS} wgmmas of 2·64·256·16 FLOPs;
+   * {@code out} takes blocks·PEAK_THREADS floats.
+   */
+  public static void wgmmaPeak(CudaContext ctx, CudaStream stream, long out, int blocks,
+      long iters) {
+    if (!hasWgmma(ctx)) {
+      throw new IllegalStateException("wgmma needs an sm_90 device with the sm_90a kernels; "
+          + ctx.describe());
+    }
+    peak(ctx, stream, "mla4j_wgmma_peak_bf16", out, blocks, iters);
+  }
+
+  private static void peak(CudaContext ctx, CudaStream stream, String kernel, long out, int blocks,
+      long iters) {
     try (Arena arena = Arena.ofConfined()) {
       var p = new KernelStructs.Writer(arena, KernelStructs.PEAK).set("out", out).set("iters", iters);
-      ctx.launch("mla4j_mma_peak_bf16", blocks, 1, 1, PEAK_THREADS, 0, stream, p.segment);
+      ctx.launch(kernel, blocks, 1, 1, PEAK_THREADS, 0, stream, p.segment);
     }
   }
 }

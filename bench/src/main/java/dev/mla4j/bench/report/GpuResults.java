@@ -9,7 +9,8 @@ import java.util.List;
  * @param device the GPU as the CUDA backend describes it
  * @param copyGBps device-to-device copy bandwidth (read + write), the bandwidth ceiling
  * @param prefill rows of a {@link GpuSuite#PREFILL_TOKENS}-token causal chunk (null in older files)
- * @param tensorCoreTflops dense BF16 mma.sync throughput, the compute ceiling (NaN: not measured)
+ * @param tensorCoreTflops dense BF16 tensor-core throughput, the compute ceiling: the faster of
+ *     mma.sync and (sm_90) wgmma (NaN: not measured)
  * @param decode one row per preset, kind, batch and context, skipped ones included
  */
 public record GpuResults(String device, double copyGBps, double tensorCoreTflops,

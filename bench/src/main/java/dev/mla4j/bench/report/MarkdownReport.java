@@ -94,7 +94,7 @@ public final class MarkdownReport {
       rows.add(List.of("GPU device-to-device copy (read + write)", "",
           Md.num(gpu.copyGBps(), 0) + " GB/s"));
       if (gpu.tensorCoreTflops() > 0) {
-        rows.add(List.of("GPU BF16 tensor cores (mma.sync m16n8k16, dense)", "",
+        rows.add(List.of("GPU BF16 tensor cores (dense; faster of mma.sync and sm_90 wgmma)", "",
             Md.num(gpu.tensorCoreTflops(), 0) + " TFLOP/s"));
       }
     }

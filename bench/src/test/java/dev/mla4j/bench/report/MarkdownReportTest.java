@@ -121,7 +121,7 @@ class MarkdownReportTest {
             0, 30, 29, 31, 300, 200, "prefill+cublas", null)));
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
     assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
-    assertTrue(md.contains("| GPU BF16 tensor cores (mma.sync m16n8k16, dense) |  | 600 TFLOP/s |"), md);
+    assertTrue(md.contains("| GPU BF16 tensor cores (dense; faster of mma.sync and sm_90 wgmma) |  | 600 TFLOP/s |"), md);
     List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
     assertEquals("50.0 µs", r.get(3));
     assertEquals("25.0 µs", r.get(4)); // the d_kv 32 preset's MHA is the same layer

@@ -1,0 +1,53 @@
+package dev.mla4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.mla4j.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When the wgmma MLA kernel (native/mla_wgmma.cu) is chosen: pure selection logic, no GPU. It has
+ * one instance, DeepSeek's shape (L 512 in rows of exactly L, a shared rope key of 64 columns,
+ * n_h a multiple of 64, BF16), and needs an sm_90 device with its module loaded; every other
+ * case must fall back (null) to the mma.sync kernels.
+ */
+class WgmmaChoiceTest {
+  /** The H100's opt-in shared memory per block. */
+  private static final int H100_SHARED = 232_448;
+
+  private static KernelChoice choose(boolean available, DType dtype, int heads, int latent,
+      int latentRow, int rope, int ropeKvStride, int ropeRow, int shared) {
+    return KernelChoice.mlaWgmma(available, dtype, heads, latent, latentRow, rope, ropeKvStride,
+        ropeRow, shared);
+  }
+
+  @Test
+  void deepSeekShapeOnAnSm90DeviceTakesIt() {
+    for (int heads : new int[] {64, 128}) {
+      KernelChoice c = choose(true, DType.BF16, heads, 512, 512, 64, 0, 64, H100_SHARED);
+      assertNotNull(c);
+      assertEquals(KernelChoice.MLA_WGMMA, c.kernel());
+      assertEquals(64, c.headsPerCta());
+      assertEquals(64, c.tileTokens());
+      assertEquals(256, c.threads());
+      // Q~ and two 64-token tiles of 576 BF16 columns, P [64][64] BF16, 3 x 64 floats, 4 flags,
+      // 1 KB alignment: within the H100's 227 KB
+      assertEquals(3 * 64 * 576 * 2 + 64 * 64 * 2 + 3 * 64 * 4 + 16 + 1024, c.sharedBytes());
+    }
+  }
+
+  @Test
+  void everyOtherCaseFallsBack() {
+    assertNull(choose(false, DType.BF16, 128, 512, 512, 64, 0, 64, H100_SHARED), "no sm_90a");
+    assertNull(choose(true, DType.F16, 128, 512, 512, 64, 0, 64, H100_SHARED), "FP16 cache");
+    assertNull(choose(true, DType.BF16, 32, 512, 512, 64, 0, 64, H100_SHARED), "32 heads");
+    assertNull(choose(true, DType.BF16, 96, 512, 512, 64, 0, 64, H100_SHARED), "96 heads");
+    assertNull(choose(true, DType.BF16, 128, 1024, 1024, 64, 0, 64, H100_SHARED), "L 1024");
+    assertNull(choose(true, DType.BF16, 128, 512, 576, 64, 0, 64, H100_SHARED), "wider rows");
+    assertNull(choose(true, DType.BF16, 128, 512, 512, 32, 0, 32, H100_SHARED), "d_r 32");
+    assertNull(choose(true, DType.BF16, 32, 512, 512, 16, 16, 512, H100_SHARED), "per-head rope");
+    assertNull(choose(true, DType.BF16, 128, 512, 512, 64, 0, 64, 200_000), "too little smem");
+  }
+}
