@@ -33,6 +33,15 @@ class SplitCountTest {
   }
 
   @Test
+  void aGridJustUnderAWaveIsNotSplitForAPaperGain() {
+    // DeepSeek at batch 64 (128 CTAs of 64-head slabs), 128K (2048 blocks): 36 splits model 35
+    // waves x 58 = 2030 against 1 x 2049, under 1%, and cost 1.66x the cache bytes in DRAM reads
+    assertEquals(1, splits(mla(), 128, 2048));
+    // a third of the SMs idle is worth splitting: 88 CTAs, 2048 blocks
+    assertTrue(splits(mla(), 88, 2048) > 1);
+  }
+
+  @Test
   void batch128NeedsNoSplit() {
     // 1 x 513 against, e.g., 35 splits: 34 waves x 16
     assertEquals(1, splits(mla(), 128, 512));
