@@ -9,13 +9,17 @@
 // covers a 64 x N x 16 product and the warps are free for the softmax meanwhile.
 //
 // CTA = (key range split, slab of 64 heads, query token), two warpgroups. Per 64-token tile (one
-// cache block), staged by 16-byte cp.async one tile ahead into the 128B-swizzled layout of
-// mla4j_wgmma.h as 9 column blocks [64 tokens][64] (8 latent, 1 rope):
+// cache block), copied by warpgroup 1 with 16-byte cp.async one tile ahead into the
+// 128B-swizzled layout of mla4j_wgmma.h as 9 column blocks [64 tokens][64] (8 latent, 1 rope):
 //   S[64][64]   = Q~[64][576]·K[64][576]ᵀ      warpgroup 0: 36 x m64n64k16 (Q~ and K K-major)
-//   softmax      in warpgroup 0's registers, P (BF16) and the rows' rescale to shared memory
+//   softmax      in warpgroup 0's registers; P (BF16), the rows' rescale and per-warp rescale
+//                flags to shared memory, handed to warpgroup 1 by a named barrier
 //   O[64][512]  = O·alpha + P[64][64]·C[64][512]  warpgroup w: columns 256w.., 4 x m64n256k16
-//                                                  (C read MN-major from the same tile)
-// Queries and probabilities are rounded to BF16 for the MMA, as in mla_mma.cu.
+//                                                  (C read MN-major from the same tile; warpgroup
+//                                                  0's P from registers, issued per 32 tokens)
+// A row's reference maximum moves only when a tile exceeds it by more than 2^8, so most tiles
+// skip the O rescale. Queries (pre-scaled by scale·log2 e) and probabilities are rounded to BF16
+// for the MMA, as in mla_mma.cu.
 #include "mla4j_device.h"
 #include "mla4j_mma.h"
 #include "mla4j_wgmma.h"
