@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds native/*.cu into one fatbin per file under $1 (default native/build), SASS for sm_80,
-# sm_89, sm_90 plus compute_90 PTX; mla_wgmma.cu (Hopper wgmma) for sm_90a only. Exits 0 with one line when nvcc is absent, so the Maven
-# build (and CI) succeeds without CUDA; the jar then carries the sources for NVRTC instead.
+# sm_89, sm_90 plus compute_90 PTX; mla_wgmma.cu (Hopper wgmma) for sm_90a only. Exits 0 with one
+# line when nvcc is absent, so the Maven build (and CI) succeeds without CUDA; the jar then
+# carries the sources for NVRTC instead.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/build}

@@ -189,8 +189,9 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     const int nvalid = tok_end - (tok_begin + i * WG_TK);
 
     // Descriptors differ from a base only in the start address (bits 0-13, in 16-byte units), so
-    // each k-step's is the base plus a constant.
-    const unsigned long long k_desc = k_desc0 + ((i % WG_STAGES) * (WG_TILE_BYTES >> 4));
+    // each stage's and k-step's is the base plus a constant.
+    const unsigned stage_desc = (i % WG_STAGES) * (WG_TILE_BYTES >> 4);
+    const unsigned long long k_desc = k_desc0 + stage_desc;
     if (wg == 0) {
       wgmma_fence();
 #pragma unroll
@@ -243,7 +244,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       // P in two halves of 32 tokens, each multiplied into O[:, 0:256] from registers as soon as
       // it is rounded (the accumulator layout of two n8 chunks is the A fragment of one k-step),
       // so that the second half's exponentials overlap the first half's MMAs.
-      const unsigned long long v_desc = v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4);
+      const unsigned long long v_desc = v_desc0 + stage_desc;
       float sum_lo = 0.f, sum_hi = 0.f;
       unsigned pk[8][2];  // P as BF16 pairs: chunk j's (row r_lo, row r_lo + 8) values
 #pragma unroll
@@ -284,15 +285,14 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < WG_TK / 16; kk++) {
-        wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc0 + (i % WG_STAGES) * (WG_TILE_BYTES >> 4) +
-                                                     kk * (16 * 128 >> 4));
+        wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc0 + stage_desc + kk * (16 * 128 >> 4));
       }
     }
     wgmma_commit();
     wgmma_wait_all();
     wgmma_hold(o);
   }
-  asm volatile("cp.async.wait_group 0;\n" ::);
+  // (no copy is in flight here: the last tile's was waited for at the top of its iteration)
 
   if (wg == 0 && tq == 0) {
     s_m[r_lo] = m_lo;

@@ -83,7 +83,7 @@ public final class CudaDecode {
    */
   public static double tensorCoreTflops(CudaContext ctx, CudaStream stream) {
     double mma = mmaSyncTflops(ctx, stream);
-    return CudaOps.hasWgmma(ctx) ? Math.max(mma, wgmmaTflops(ctx, stream)) : mma;
+    return ctx.hasWgmma() ? Math.max(mma, wgmmaTflops(ctx, stream)) : mma;
   }
 
   /**
@@ -93,13 +93,9 @@ public final class CudaDecode {
   public static double wgmmaTflops(CudaContext ctx, CudaStream stream) {
     int blocks = ctx.multiprocessors();
     long iters = 2048;
-    try (DeviceBuffer out = ctx.allocate((long) blocks * CudaOps.PEAK_THREADS * Float.BYTES)) {
-      double[] ms = time(ctx, stream, 10,
-          () -> CudaOps.wgmmaPeak(ctx, stream, out.pointer(), blocks, iters));
-      double flops = (double) blocks * (CudaOps.PEAK_THREADS / 128) * iters
-          * CudaOps.WGMMA_PEAK_STEPS * 2 * 64 * 256 * 16;
-      return flops / (median(ms) * 1e-3) / 1e12;
-    }
+    return peakTflops(ctx, stream, blocks, out -> CudaOps.wgmmaPeak(ctx, stream, out, blocks, iters),
+        (double) blocks * (CudaOps.PEAK_THREADS / 128) * iters * CudaOps.WGMMA_PEAK_STEPS
+            * 2 * 64 * 256 * 16);
   }
 
   /**
@@ -110,11 +106,16 @@ public final class CudaDecode {
   public static double mmaSyncTflops(CudaContext ctx, CudaStream stream) {
     int blocks = 4 * ctx.multiprocessors();
     long iters = 16384;
+    return peakTflops(ctx, stream, blocks, out -> CudaOps.mmaPeak(ctx, stream, out, blocks, iters),
+        (double) blocks * (CudaOps.PEAK_THREADS / 32) * iters * CudaOps.PEAK_CHAINS
+            * 2 * 16 * 8 * 16);
+  }
+
+  /** Median TFLOP/s of 10 launches of a peak probe writing one float per thread to its buffer. */
+  private static double peakTflops(CudaContext ctx, CudaStream stream, int blocks,
+      java.util.function.LongConsumer launch, double flops) {
     try (DeviceBuffer out = ctx.allocate((long) blocks * CudaOps.PEAK_THREADS * Float.BYTES)) {
-      double[] ms = time(ctx, stream, 10,
-          () -> CudaOps.mmaPeak(ctx, stream, out.pointer(), blocks, iters));
-      double flops = (double) blocks * (CudaOps.PEAK_THREADS / 32) * iters * CudaOps.PEAK_CHAINS
-          * 2 * 16 * 8 * 16;
+      double[] ms = time(ctx, stream, 10, () -> launch.accept(out.pointer()));
       return flops / (median(ms) * 1e-3) / 1e12;
     }
   }

@@ -5,7 +5,6 @@ import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cuda.CudaContext;
-import dev.mla4j.cuda.CudaOps;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.MlaNaivePrefill;
 import dev.mla4j.tensor.DType;
@@ -56,7 +55,7 @@ public final class CudaDecodeBench {
         double mma = CudaDecode.mmaSyncTflops(ctx, stream);
         System.out.printf("BF16 mma.sync m16n8k16: %.0f TFLOP/s%n", mma);
         lines.add("peak,mma.sync,,,,,,,,," + String.format("%.1f", mma) + ",");
-        if (CudaOps.hasWgmma(ctx)) {
+        if (ctx.hasWgmma()) {
           double wg = CudaDecode.wgmmaTflops(ctx, stream);
           System.out.printf("BF16 wgmma m64n256k16: %.0f TFLOP/s%n", wg);
           lines.add("peak,wgmma,,,,,,,,," + String.format("%.1f", wg) + ",");

@@ -67,19 +67,17 @@ public final class RandomizedSvd {
       // transposed GEMM streams M per four rows)
       Tensor mf = m.dtype() == DType.F32 ? m : Dense.copy(tmp, m, DType.F32);
       Tensor mt = Dense.transpose(tmp, mf);
-      Tensor q = Tensor.allocate(tmp, DType.F32, l, rows); // rows: orthonormal basis of range(M)
-      Tensor p = Tensor.allocate(tmp, DType.F32, l, cols); // rows: basis of range(Mᵀ), then B
       // A sketch as wide as min(m, n) has no room to oversample: the whole range is wanted, and a
       // square Gaussian sketch only adds its own conditioning (a random square matrix is now and
       // then nearly singular, and then RowBasis zeroes a row it takes for dependent: 10% error
       // at full rank, LowRankTest seed 47634060651417). The basis is then taken directly: the
       // identity when range(M) is all of R^m, else M's own columns.
       boolean full = l == small;
-      if (full && rows == small) {
-        for (int i = 0; i < l; i++) {
-          q.set(i, i, 1f);
-        }
-      } else {
+      boolean allOfRm = full && rows == small;
+      // rows: orthonormal basis of range(M)
+      Tensor q = allOfRm ? identity(tmp, l) : Tensor.allocate(tmp, DType.F32, l, rows);
+      Tensor p = Tensor.allocate(tmp, DType.F32, l, cols); // rows: basis of range(Mᵀ), then B
+      if (!allOfRm) {
         b.linear(full ? identity(tmp, l) : gaussian(tmp, l, cols, o.seed()), mf, q);
         basis.orthonormalize(q, full || o.powerIterations() == 0 ? 2 : 1);
       }

@@ -78,6 +78,7 @@ public final class CudaContext {
   private final long l2Bytes;
   private final MemorySegment context;
   private final String kernelSource;
+  private final boolean wgmma;
   private final Map<String, MemorySegment> functions = new HashMap<>();
   private final Arena arena = Arena.ofShared();
 
@@ -98,7 +99,8 @@ public final class CudaContext {
         .allMatch(m -> CudaContext.class.getResource(RESOURCES + m + ".fatbin") != null);
     this.kernelSource = fatbins ? "fatbin" : "NVRTC compute_" + computeCapability;
     Map<String, List<String>> modules = new LinkedHashMap<>(MODULES);
-    if (computeCapability == 90) {
+    this.wgmma = computeCapability == 90;
+    if (wgmma) {
       modules.putAll(SM90A_MODULES);
     }
     for (Map.Entry<String, List<String>> m : modules.entrySet()) {
@@ -112,9 +114,9 @@ public final class CudaContext {
     }
   }
 
-  /** Whether kernel {@code name} is loaded (architecture-specific kernels exist on their arch). */
-  boolean hasKernel(String name) {
-    return functions.containsKey(name);
+  /** Whether the sm_90a kernels (wgmma: native/mla_wgmma.cu) are loaded: an sm_90 device. */
+  public boolean hasWgmma() {
+    return wgmma;
   }
 
   /** Empty when the CUDA backend can run here; otherwise why not (probed once). */

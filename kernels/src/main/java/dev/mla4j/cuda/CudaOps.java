@@ -157,20 +157,15 @@ public final class CudaOps {
   /** m64n256k16 wgmmas per warpgroup and iteration of {@code mla4j_wgmma_peak_bf16}. */
   public static final int WGMMA_PEAK_STEPS = 8;
 
-  /** Whether this device has the sm_90a kernels (wgmma): an sm_90 device with them loaded. */
-  public static boolean hasWgmma(CudaContext ctx) {
-    return ctx.hasKernel("mla4j_wgmma_peak_bf16");
-  }
-
   /**
    * Launches the wgmma peak probe ({@code native/mla_wgmma.cu}, sm_90a only, see
-   * {@link #hasWgmma}): {@code blocks} CTAs of {@link #PEAK_THREADS} threads (two warpgroups),
+   * {@link CudaContext#hasWgmma}): {@code blocks} CTAs of {@link #PEAK_THREADS} threads (two warpgroups),
    * each warpgroup {@code iters}·{@link #WGMMA_PEAK_STEPS} wgmmas of 2·64·256·16 FLOPs;
    * {@code out} takes blocks·PEAK_THREADS floats.
    */
   public static void wgmmaPeak(CudaContext ctx, CudaStream stream, long out, int blocks,
       long iters) {
-    if (!hasWgmma(ctx)) {
+    if (!ctx.hasWgmma()) {
       throw new IllegalStateException("wgmma needs an sm_90 device with the sm_90a kernels; "
           + ctx.describe());
     }

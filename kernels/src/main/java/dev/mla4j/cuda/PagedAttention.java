@@ -93,7 +93,7 @@ public final class PagedAttention implements AutoCloseable {
     } else if (quantized(cache)) {
       mma = null;  // a quantized rope part beside a plain latent: only the generic kernel reads it
     } else {
-      mma = KernelChoice.mlaWgmma(allowWgmma && context.hasKernel(KernelChoice.MLA_WGMMA),
+      mma = KernelChoice.mlaWgmma(allowWgmma && context.hasWgmma(),
           cache.dtype(), g.heads(), g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(),
           cache.width(g.bPart()), context.sharedMemoryOptin());
       if (mma == null) {

@@ -68,9 +68,7 @@ public record Profile(String name, int warmupIterations, int warmupMillis, int i
   public static final Profile FULL = new Profile("full", 3, 1000, 5, 1000, PAPER,
       List.of(K, 2 * K, 4 * K, 8 * K, 16 * K, 32 * K), List.of(), List.of(),
       List.of(DecodePreset.SMOLLM_135M_DKV16, DecodePreset.SMOLLM_360M_DKV16), List.of(K, 4 * K),
-      ONE_PER_MODEL, List.of(K, 4 * K, 16 * K),
-      Stream.concat(PAPER.stream(), Stream.of(
-          DecodePreset.DEEPSEEK_V2)).toList(),
+      ONE_PER_MODEL, List.of(K, 4 * K, 16 * K), List.of(DecodePreset.values()),
       List.of(K, 2 * K, 4 * K, 8 * K, 16 * K, 32 * K, 64 * K, 128 * K), List.of(1, 64, 128), 512);
 
   public static final Profile SMOKE = new Profile("smoke", 1, 100, 1, 100,
