@@ -54,6 +54,7 @@ __device__ __forceinline__ void stage_row(float* dst, const unsigned char* part,
 
 template <int DT, bool Q>
 __device__ void paged_attention(const PagedAttnParams& p) {
+  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
   extern __shared__ float smem[];
   const int HG = p.heads_per_cta;
   const int TK = p.tile_tokens;
@@ -219,11 +220,17 @@ mla4j_paged_attention_bf16_q(const PagedAttnParams p) { paged_attention<MLA4J_BF
 extern "C" __global__ void __launch_bounds__(MLA4J_ATTN_THREADS, 3)
 mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16, true>(p); }
 
-// out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s. CTA = (row, slice of
-// MLA4J_MERGE_THREADS columns): at batch 1 a row has 64-256 splits, and a one-CTA-per-row merge
-// was a serial walk of 32 CTAs over megabytes of partials. The weights e^(m_s - M) are computed
-// once per split into shared memory, a chunk of splits at a time.
+// out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s.
+// CTA = (row, slice of MLA4J_MERGE_SLICE columns); a warp is a split group of 32 column units (a
+// float4 each, or 4 scalars when the rows are not float4-aligned), and group g adds splits
+// g, g + 8, ... At batch 1 there are 32-128 rows of 64-128 splits: a CTA of 4 warps, each a
+// chain of 4 loads in flight, read 8 MB of partials at 0.7 TB/s (ncu, cold L2). Here each
+// thread issues its loads MLA4J_MERGE_AHEAD splits at a time, the first batch before the weights
+// are known, so that its latency overlaps the max/sum reductions.
 #define MLA4J_MERGE_CHUNK 512
+#define MLA4J_MERGE_UNITS 32
+#define MLA4J_MERGE_GROUPS (MLA4J_MERGE_THREADS / MLA4J_MERGE_UNITS)
+#define MLA4J_MERGE_AHEAD 8
 __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
   for (int o = 16; o > 0; o >>= 1) {
     const float x = __shfl_xor_sync(0xffffffffu, v, o);
@@ -237,14 +244,60 @@ __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float*
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS)
-mla4j_merge_splits(const MergeParams p) {
-  __shared__ float w[MLA4J_MERGE_CHUNK];
-  __shared__ float red[MLA4J_MERGE_THREADS / 32];
-  __shared__ float4 part[MLA4J_MERGE_THREADS / 32][32];
+// Columns c0..c0+3 of one split's partial row (zeros past width).
+template <bool VEC>
+__device__ __forceinline__ float4 merge_load(const float* acc, int c0, int width) {
+  if (VEC) return c0 < width ? __ldg((const float4*)(acc + c0)) : make_float4(0.f, 0.f, 0.f, 0.f);
+  float4 v;
+  v.x = c0 < width ? __ldg(acc + c0) : 0.f;
+  v.y = c0 + 1 < width ? __ldg(acc + c0 + 1) : 0.f;
+  v.z = c0 + 2 < width ? __ldg(acc + c0 + 2) : 0.f;
+  v.w = c0 + 3 < width ? __ldg(acc + c0 + 3) : 0.f;
+  return v;
+}
+
+// MLA4J_MERGE_AHEAD splits of this thread's group from split s on (zeros past n): all loads
+// are issued before any is used.
+template <bool VEC>
+__device__ __forceinline__ void merge_batch(float4 (&x)[MLA4J_MERGE_AHEAD], const float* acc,
+                                            long long stride, int s, int n, int c0, int width) {
+#pragma unroll
+  for (int j = 0; j < MLA4J_MERGE_AHEAD; j++) {
+    const int sj = s + j * MLA4J_MERGE_GROUPS;
+    x[j] = sj < n ? merge_load<VEC>(acc + sj * stride, c0, width) : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+}
+
+__device__ __forceinline__ void merge_add(float4& a, float4 x, float ws) {
+  if (ws != 0.f) {  // a split that saw no key adds nothing, NaN or not
+    a.x = fmaf(x.x, ws, a.x);
+    a.y = fmaf(x.y, ws, a.y);
+    a.z = fmaf(x.z, ws, a.z);
+    a.w = fmaf(x.w, ws, a.w);
+  }
+}
+
+struct MergeSmem {
+  float w[MLA4J_MERGE_CHUNK];  // weights e^(m_s - M) of a chunk of splits
+  float red[MLA4J_MERGE_THREADS / 32];
+  float4 part[MLA4J_MERGE_GROUPS][MLA4J_MERGE_UNITS];
+};
+
+template <bool VEC>
+__device__ void merge_splits(const MergeParams& p, MergeSmem& sm) {
+  float* const w = sm.w;
+  float* const red = sm.red;
   const long long row = blockIdx.x;
   const float* ml = p.part_ml + row * 2;
   const long long ml_stride = (long long)p.rows * 2;
+  const long long acc_stride = (long long)p.rows * p.width;
+  const int unit = threadIdx.x % MLA4J_MERGE_UNITS, group = threadIdx.x / MLA4J_MERGE_UNITS;
+  const int c0 = blockIdx.y * MLA4J_MERGE_SLICE + unit * 4;
+  const float* acc = p.part_acc + row * p.width;
+
+  float4 x[MLA4J_MERGE_AHEAD];
+  merge_batch<VEC>(x, acc, acc_stride, group, min(p.splits, MLA4J_MERGE_CHUNK), c0, p.width);
+
   float m = MLA4J_NEG_INF;
   for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) m = fmaxf(m, ml[s * ml_stride]);
   m = merge_block_reduce(m, true, red);
@@ -255,14 +308,7 @@ mla4j_merge_splits(const MergeParams p) {
   }
   l = merge_block_reduce(l, false, red);
   const float inv = l > 0.f ? 1.f / l : 0.f;
-  const long long acc_stride = (long long)p.rows * p.width;
-  // Rows of a multiple of 4 floats: lane = 4 columns (one float4), each warp a quarter of the
-  // splits, quarters added through shared memory; else one column per thread over all splits.
-  const bool vec = (p.width & 3) == 0 && ((((unsigned long long)p.part_acc) | ((unsigned long long)p.out)) & 15) == 0;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int j = vec ? blockIdx.y * MLA4J_MERGE_THREADS + lane * 4
-                    : blockIdx.y * MLA4J_MERGE_THREADS + threadIdx.x;
-  const float* acc = p.part_acc + row * p.width + j;
+
   float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int s0 = 0; s0 < p.splits; s0 += MLA4J_MERGE_CHUNK) {
     const int n = min(MLA4J_MERGE_CHUNK, p.splits - s0);
@@ -272,42 +318,49 @@ mla4j_merge_splits(const MergeParams p) {
       w[s] = ms == MLA4J_NEG_INF ? 0.f : expf(ms - m);
     }
     __syncthreads();
-    if (vec) {
-      if (j < p.width) {
-#pragma unroll 4
-        for (int s = warp; s < n; s += MLA4J_MERGE_THREADS / 32) {
-          const float4 x = *(const float4*)(acc + (s0 + s) * acc_stride);
-          const float ws = w[s];
-          if (ws != 0.f) {  // a split that saw no key adds nothing, NaN or not
-            a.x = fmaf(x.x, ws, a.x);
-            a.y = fmaf(x.y, ws, a.y);
-            a.z = fmaf(x.z, ws, a.z);
-            a.w = fmaf(x.w, ws, a.w);
-          }
-        }
+    const float* acc0 = acc + s0 * acc_stride;
+    if (s0 > 0) merge_batch<VEC>(x, acc0, acc_stride, group, n, c0, p.width);
+    for (int s = group;;) {
+#pragma unroll
+      for (int j = 0; j < MLA4J_MERGE_AHEAD; j++) {
+        const int sj = s + j * MLA4J_MERGE_GROUPS;
+        if (sj < n) merge_add(a, x[j], w[sj]);
       }
-    } else if (j < p.width) {
-#pragma unroll 8
-      for (int s = 0; s < n; s++) {
-        const float x = acc[(s0 + s) * acc_stride];
-        if (w[s] != 0.f) a.x = fmaf(x, w[s], a.x);
-      }
+      s += MLA4J_MERGE_AHEAD * MLA4J_MERGE_GROUPS;
+      if (s >= n) break;
+      merge_batch<VEC>(x, acc0, acc_stride, s, n, c0, p.width);
     }
   }
-  if (vec) {
-    part[warp][lane] = a;
-    __syncthreads();
-    if (warp == 0 && j < p.width) {
-      for (int q = 1; q < MLA4J_MERGE_THREADS / 32; q++) {
-        const float4 b = part[q][lane];
-        a.x += b.x;
-        a.y += b.y;
-        a.z += b.z;
-        a.w += b.w;
-      }
-      *(float4*)(p.out + row * p.width + j) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+  sm.part[group][unit] = a;
+  __syncthreads();
+  if (group == 0 && c0 < p.width) {
+    for (int q = 1; q < MLA4J_MERGE_GROUPS; q++) {
+      const float4 b = sm.part[q][unit];
+      a.x += b.x;
+      a.y += b.y;
+      a.z += b.z;
+      a.w += b.w;
     }
-  } else if (j < p.width) {
-    p.out[row * p.width + j] = a.x * inv;
+    float* o = p.out + row * p.width + c0;
+    if (VEC) {
+      *(float4*)o = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+    } else {
+      o[0] = a.x * inv;
+      if (c0 + 1 < p.width) o[1] = a.y * inv;
+      if (c0 + 2 < p.width) o[2] = a.z * inv;
+      if (c0 + 3 < p.width) o[3] = a.w * inv;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS, 4)
+mla4j_merge_splits(const MergeParams p) {
+  __shared__ MergeSmem sm;
+  grid_dependency_wait();  // launched behind the attention grid: its partials are complete here
+  const bool vec = (p.width & 3) == 0 && ((((unsigned long long)p.part_acc) | ((unsigned long long)p.out)) & 15) == 0;
+  if (vec) {
+    merge_splits<true>(p, sm);
+  } else {
+    merge_splits<false>(p, sm);
   }
 }

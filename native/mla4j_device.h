@@ -33,6 +33,22 @@ __device__ __forceinline__ KeyRange split_keys(const PagedAttnParams& p, int spl
   return {b_begin * MLA4J_BLOCK_TOKENS, min(key_end, b_end * MLA4J_BLOCK_TOKENS)};
 }
 
+// Programmatic dependent launch (sm_90 and later; no-ops elsewhere). A kernel queued with
+// programmatic stream serialization (CudaContext.launchDependent) may start while the grid before
+// it still runs; grid_dependency_wait() returns once that grid has completed and its writes are
+// visible. The grid before it calls grid_dependents_launch() to let it start early (its CTAs then
+// wait on the SMs the kernel leaves free instead of being launched after its last CTA exits).
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void grid_dependents_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) {
     v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -21,7 +21,8 @@
 #define MLA4J_BLOCK_TOKENS 64
 // Threads of one attention CTA and of one merge CTA.
 #define MLA4J_ATTN_THREADS 256
-#define MLA4J_MERGE_THREADS 128
+#define MLA4J_MERGE_THREADS 256
+#define MLA4J_MERGE_SLICE 128  // output columns per merge CTA
 // Threads of one append CTA (8 warps: 8 groups of a quantized part at a time).
 #define MLA4J_APPEND_THREADS 256
 

@@ -220,6 +220,7 @@ public final class CudaDecode {
       };
       double[] probe = time(ctx, stream, 3, launch);
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, median(probe))));
+      warmHost(stream, median(probe), launch);
       double[] ms = time(ctx, stream, reps, launch);
       checkFinite(arena, stream, out);
       double med = median(ms);
@@ -246,6 +247,25 @@ public final class CudaDecode {
         throw new IllegalStateException("non-finite attention output at " + i);
       }
     }
+  }
+
+  /**
+   * Runs {@code work} for about 50 ms (at most 10,000 times) before a row is timed. The events time
+   * the GPU only while the host queues launches faster than the GPU runs them; a short row (batch
+   * 1: 20-50 us) timed with the launch path still interpreted measured the host instead (first
+   * rows of a sweep and one-row runs 1.3-3x slower than their kernels under ncu).
+   */
+  private static boolean hostWarm;
+
+  static void warmHost(CudaStream stream, double probeMillis, Runnable work) {
+    // the first row of a process also pays for compiling the launch path: 0.5 s
+    double millis = hostWarm ? 50 : 500;
+    hostWarm = true;
+    int runs = (int) Math.max(3, Math.min(10_000, millis / Math.max(1e-3, probeMillis)));
+    for (int i = 0; i < runs; i++) {
+      work.run();
+    }
+    stream.synchronize();
   }
 
   /** Per-rep milliseconds of {@code work}, each bracketed by events, after 3 warm-up runs. */

@@ -18,10 +18,13 @@ import java.util.Optional;
  * and kept for the life of the process. Kernels come from the fatbins the build packed into the
  * jar; where there are none (built without nvcc) the bundled sources are compiled by NVRTC.
  * {@code -Dmla4j.cuda.nvrtc=true} forces NVRTC, to test that path on a machine with fatbins.
+ * {@code -Dmla4j.cuda.pdl=false} launches the split merge without programmatic dependent launch.
  */
 public final class CudaContext {
   /** Forces run-time compilation of the bundled sources even when fatbins are present. */
   public static final String NVRTC_PROPERTY = "mla4j.cuda.nvrtc";
+  /** {@code false} turns off programmatic dependent launch of the split merge (for comparisons). */
+  public static final String PDL_PROPERTY = "mla4j.cuda.pdl";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
       "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
@@ -79,6 +82,7 @@ public final class CudaContext {
   private final MemorySegment context;
   private final String kernelSource;
   private final boolean wgmma;
+  private final boolean programmaticLaunch;
   private final Map<String, MemorySegment> functions = new HashMap<>();
   private final Arena arena = Arena.ofShared();
 
@@ -100,6 +104,8 @@ public final class CudaContext {
     this.kernelSource = fatbins ? "fatbin" : "NVRTC compute_" + computeCapability;
     Map<String, List<String>> modules = new LinkedHashMap<>(MODULES);
     this.wgmma = computeCapability == 90;
+    this.programmaticLaunch = computeCapability >= 90 && CudaDriver.hasLaunchEx()
+        && !"false".equals(System.getProperty(PDL_PROPERTY));
     if (wgmma) {
       modules.putAll(SM90A_MODULES);
     }
@@ -209,6 +215,27 @@ public final class CudaContext {
       args.set(ADDRESS, 0, params);
       makeCurrent();
       CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
+          stream.handle(), args);
+    }
+  }
+
+  /**
+   * As {@link #launch}, for a kernel that calls {@code grid_dependency_wait()} before reading what
+   * the previous kernel on the stream wrote (the split merge): on sm_90 and later it is queued
+   * with programmatic stream serialization, so that its launch overlaps that kernel's tail.
+   * {@code -Dmla4j.cuda.pdl=false} queues it plainly.
+   */
+  void launchDependent(String name, int gx, int gy, int gz, int threads, int sharedBytes,
+      CudaStream stream, MemorySegment params) {
+    if (!programmaticLaunch) {
+      launch(name, gx, gy, gz, threads, sharedBytes, stream, params);
+      return;
+    }
+    try (Arena tmp = Arena.ofConfined()) {
+      MemorySegment args = tmp.allocate(ADDRESS);
+      args.set(ADDRESS, 0, params);
+      makeCurrent();
+      CudaDriver.launchDependent(name, function(name), gx, gy, gz, threads, sharedBytes,
           stream.handle(), args);
     }
   }

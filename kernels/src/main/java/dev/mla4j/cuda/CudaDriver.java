@@ -8,7 +8,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.Optional;
@@ -70,6 +73,19 @@ final class CudaDriver {
   private static final MethodHandle LAUNCH = handle("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT,
       ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS,
       ADDRESS, ADDRESS));
+  // Optional (CUDA 11.8+): without it every launch is a plain cuLaunchKernel.
+  private static final MethodHandle LAUNCH_EX = find("cuLaunchKernelEx")
+      .map(sym -> LINKER.downcallHandle(sym, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+          ADDRESS, ADDRESS)))
+      .orElse(null);
+  static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+  // CUlaunchConfig: 7 x u32 (grid, block, shared bytes), pad, CUstream, CUlaunchAttribute*, u32.
+  private static final StructLayout LAUNCH_CONFIG = MemoryLayout.structLayout(
+      MemoryLayout.sequenceLayout(7, JAVA_INT).withName("dims"), MemoryLayout.paddingLayout(4),
+      ADDRESS.withName("stream"), ADDRESS.withName("attrs"), JAVA_INT.withName("count"),
+      MemoryLayout.paddingLayout(4));
+  // CUlaunchAttribute: u32 id, 4 bytes of pad, a 64-byte value union.
+  private static final long LAUNCH_ATTRIBUTE_BYTES = 72;
   private static final MethodHandle STREAM_CREATE = handle("cuStreamCreate",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
   private static final MethodHandle STREAM_DESTROY = handle("cuStreamDestroy_v2", I_P);
@@ -273,6 +289,37 @@ final class CudaDriver {
           bz, sharedBytes, stream, params, MemorySegment.NULL));
     } catch (Throwable t) {
       throw wrap("cuLaunchKernel(" + name + ")", t);
+    }
+  }
+
+  static boolean hasLaunchEx() {
+    return LAUNCH_EX != null;
+  }
+
+  /**
+   * As {@link #launch}, through cuLaunchKernelEx with programmatic stream serialization: the
+   * kernel may start before the previous one on the stream has finished, and must call
+   * {@code griddepcontrol.wait} (native/mla4j_device.h) before it reads that kernel's output.
+   */
+  static void launchDependent(String name, MemorySegment function, int gx, int gy, int gz, int bx,
+      int sharedBytes, MemorySegment stream, MemorySegment params) {
+    try (Arena tmp = Arena.ofConfined()) {
+      MemorySegment attr = tmp.allocate(LAUNCH_ATTRIBUTE_BYTES, 8);
+      attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+      attr.set(JAVA_INT, 8, 1);  // programmaticStreamSerializationAllowed
+      MemorySegment config = tmp.allocate(LAUNCH_CONFIG);
+      int[] dims = {gx, gy, gz, bx, 1, 1, sharedBytes};
+      for (int i = 0; i < dims.length; i++) {
+        config.setAtIndex(JAVA_INT, i, dims[i]);
+      }
+      config.set(ADDRESS, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("stream")), stream);
+      config.set(ADDRESS, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("attrs")), attr);
+      config.set(JAVA_INT, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("count")), 1);
+      check("cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
+          + ", programmatic serialization)", (int) LAUNCH_EX.invokeExact(config, function, params,
+          MemorySegment.NULL));
+    } catch (Throwable t) {
+      throw wrap("cuLaunchKernelEx(" + name + ")", t);
     }
   }
 

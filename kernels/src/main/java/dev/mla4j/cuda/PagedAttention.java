@@ -25,7 +25,9 @@ import java.lang.foreign.Arena;
 public final class PagedAttention implements AutoCloseable {
   /** Threads per attention CTA (MLA4J_ATTN_THREADS). */
   static final int THREADS = 256;
-  static final int MERGE_THREADS = 128;
+  static final int MERGE_THREADS = 256;
+  /** Output columns per merge CTA (MLA4J_MERGE_SLICE). */
+  static final int MERGE_SLICE = 128;
   /** Shared memory one CTA may use, so that two CTAs fit on an SM of 228 KB (Hopper). */
   static final int MAX_SHARED_BYTES = 112 * 1024;
   /** Tokens per tile the head-group choice aims for. */
@@ -345,8 +347,8 @@ public final class PagedAttention implements AutoCloseable {
         partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
-      context.launch("mla4j_merge_splits", rows, mergeSlices(valueWidth), 1, MERGE_THREADS, 0,
-          stream, merge.segment);
+      context.launchDependent("mla4j_merge_splits", rows, mergeSlices(valueWidth), 1,
+          MERGE_THREADS, 0, stream, merge.segment);
     }
   }
 
@@ -405,8 +407,8 @@ public final class PagedAttention implements AutoCloseable {
       var m = new KernelStructs.Writer(tmp, KernelStructs.MERGE).set("part_acc", partAcc)
           .set("part_ml", partMl).set("out", out).set("rows", rows).set("width", width)
           .set("splits", splits);
-      context.launch("mla4j_merge_splits", rows, mergeSlices(width), 1, MERGE_THREADS, 0, stream,
-          m.segment);
+      context.launchDependent("mla4j_merge_splits", rows, mergeSlices(width), 1, MERGE_THREADS, 0,
+          stream, m.segment);
     }
   }
 
@@ -456,9 +458,9 @@ public final class PagedAttention implements AutoCloseable {
   /** The least modelled gain (a fraction of the unsplit time) for which a grid is split. */
   static final double SPLIT_MIN_GAIN = 0.1;
 
-  /** Merge CTAs per row: one column per thread (native/attention.cu). */
+  /** Merge CTAs per row (native/attention.cu). */
   private static int mergeSlices(int width) {
-    return (width + MERGE_THREADS - 1) / MERGE_THREADS;
+    return (width + MERGE_SLICE - 1) / MERGE_SLICE;
   }
 
   private void requireGeneric(String what) {
