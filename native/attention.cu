@@ -54,7 +54,7 @@ __device__ __forceinline__ void stage_row(float* dst, const unsigned char* part,
 
 template <int DT, bool Q>
 __device__ void paged_attention(const PagedAttnParams& p) {
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   extern __shared__ float smem[];
   const int HG = p.heads_per_cta;
   const int TK = p.tile_tokens;
@@ -222,15 +222,15 @@ mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16
 
 // out[row] = Σ_s acc_s·e^(m_s - M) / Σ_s l_s·e^(m_s - M), M = max_s m_s.
 // CTA = (row, slice of MLA4J_MERGE_SLICE columns); a warp is a split group of 32 column units (a
-// float4 each, or 4 scalars when the rows are not float4-aligned), and group g adds splits
-// g, g + 8, ... At batch 1 there are 32-128 rows of 64-128 splits: a CTA of 4 warps, each a
-// chain of 4 loads in flight, read 8 MB of partials at 0.7 TB/s (ncu, cold L2). Here each
-// thread issues its loads MLA4J_MERGE_AHEAD splits at a time, the first batch before the weights
-// are known, so that its latency overlaps the max/sum reductions.
+// float4 each, or 4 scalars when the rows are not float4-aligned), and group g of G adds splits
+// g, g + G, ... At batch 1 there are 32-128 rows of 64-128 splits and the merge is latency-bound:
+// a CTA of 4 warps, each a chain of 4 loads in flight, read 8 MB of partials at 0.7 TB/s (ncu).
+// Here each thread issues its loads MLA4J_MERGE_AHEAD splits at a time, the first batch before
+// the weights are known, so that its latency overlaps the max/sum reductions.
 #define MLA4J_MERGE_CHUNK 512
 #define MLA4J_MERGE_UNITS 32
-#define MLA4J_MERGE_GROUPS (MLA4J_MERGE_THREADS / MLA4J_MERGE_UNITS)
 #define MLA4J_MERGE_AHEAD 8
+template <int G>
 __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
   for (int o = 16; o > 0; o >>= 1) {
     const float x = __shfl_xor_sync(0xffffffffu, v, o);
@@ -240,7 +240,7 @@ __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float*
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = red[0];
-  for (int w = 1; w < MLA4J_MERGE_THREADS / 32; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
+  for (int w = 1; w < G; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
   return v;
 }
 
@@ -258,12 +258,12 @@ __device__ __forceinline__ float4 merge_load(const float* acc, int c0, int width
 
 // MLA4J_MERGE_AHEAD splits of this thread's group from split s on (zeros past n): all loads
 // are issued before any is used.
-template <bool VEC>
+template <bool VEC, int G>
 __device__ __forceinline__ void merge_batch(float4 (&x)[MLA4J_MERGE_AHEAD], const float* acc,
                                             long long stride, int s, int n, int c0, int width) {
 #pragma unroll
   for (int j = 0; j < MLA4J_MERGE_AHEAD; j++) {
-    const int sj = s + j * MLA4J_MERGE_GROUPS;
+    const int sj = s + j * G;
     x[j] = sj < n ? merge_load<VEC>(acc + sj * stride, c0, width) : make_float4(0.f, 0.f, 0.f, 0.f);
   }
 }
@@ -277,14 +277,17 @@ __device__ __forceinline__ void merge_add(float4& a, float4 x, float ws) {
   }
 }
 
+template <int G>
 struct MergeSmem {
   float w[MLA4J_MERGE_CHUNK];  // weights e^(m_s - M) of a chunk of splits
-  float red[MLA4J_MERGE_THREADS / 32];
-  float4 part[MLA4J_MERGE_GROUPS][MLA4J_MERGE_UNITS];
+  float red[G];
+  float4 part[G][MLA4J_MERGE_UNITS];
 };
 
-template <bool VEC>
-__device__ void merge_splits(const MergeParams& p, MergeSmem& sm) {
+// G split groups (warps) per CTA.
+template <bool VEC, int G>
+__device__ void merge_splits(const MergeParams& p, MergeSmem<G>& sm) {
+  constexpr int threads = 32 * G;
   float* const w = sm.w;
   float* const red = sm.red;
   const long long row = blockIdx.x;
@@ -296,45 +299,45 @@ __device__ void merge_splits(const MergeParams& p, MergeSmem& sm) {
   const float* acc = p.part_acc + row * p.width;
 
   float4 x[MLA4J_MERGE_AHEAD];
-  merge_batch<VEC>(x, acc, acc_stride, group, min(p.splits, MLA4J_MERGE_CHUNK), c0, p.width);
+  merge_batch<VEC, G>(x, acc, acc_stride, group, min(p.splits, MLA4J_MERGE_CHUNK), c0, p.width);
 
   float m = MLA4J_NEG_INF;
-  for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) m = fmaxf(m, ml[s * ml_stride]);
-  m = merge_block_reduce(m, true, red);
+  for (int s = threadIdx.x; s < p.splits; s += threads) m = fmaxf(m, ml[s * ml_stride]);
+  m = merge_block_reduce<G>(m, true, red);
   float l = 0.f;
-  for (int s = threadIdx.x; s < p.splits; s += MLA4J_MERGE_THREADS) {
+  for (int s = threadIdx.x; s < p.splits; s += threads) {
     const float ms = ml[s * ml_stride];
     if (ms != MLA4J_NEG_INF) l += ml[s * ml_stride + 1] * expf(ms - m);
   }
-  l = merge_block_reduce(l, false, red);
+  l = merge_block_reduce<G>(l, false, red);
   const float inv = l > 0.f ? 1.f / l : 0.f;
 
   float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int s0 = 0; s0 < p.splits; s0 += MLA4J_MERGE_CHUNK) {
     const int n = min(MLA4J_MERGE_CHUNK, p.splits - s0);
     __syncthreads();
-    for (int s = threadIdx.x; s < n; s += MLA4J_MERGE_THREADS) {
+    for (int s = threadIdx.x; s < n; s += threads) {
       const float ms = ml[(s0 + s) * ml_stride];
       w[s] = ms == MLA4J_NEG_INF ? 0.f : expf(ms - m);
     }
     __syncthreads();
     const float* acc0 = acc + s0 * acc_stride;
-    if (s0 > 0) merge_batch<VEC>(x, acc0, acc_stride, group, n, c0, p.width);
+    if (s0 > 0) merge_batch<VEC, G>(x, acc0, acc_stride, group, n, c0, p.width);
     for (int s = group;;) {
 #pragma unroll
       for (int j = 0; j < MLA4J_MERGE_AHEAD; j++) {
-        const int sj = s + j * MLA4J_MERGE_GROUPS;
+        const int sj = s + j * G;
         if (sj < n) merge_add(a, x[j], w[sj]);
       }
-      s += MLA4J_MERGE_AHEAD * MLA4J_MERGE_GROUPS;
+      s += MLA4J_MERGE_AHEAD * G;
       if (s >= n) break;
-      merge_batch<VEC>(x, acc0, acc_stride, s, n, c0, p.width);
+      merge_batch<VEC, G>(x, acc0, acc_stride, s, n, c0, p.width);
     }
   }
   sm.part[group][unit] = a;
   __syncthreads();
   if (group == 0 && c0 < p.width) {
-    for (int q = 1; q < MLA4J_MERGE_GROUPS; q++) {
+    for (int q = 1; q < G; q++) {
       const float4 b = sm.part[q][unit];
       a.x += b.x;
       a.y += b.y;
@@ -353,14 +356,23 @@ __device__ void merge_splits(const MergeParams& p, MergeSmem& sm) {
   }
 }
 
-extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS, 4)
-mla4j_merge_splits(const MergeParams p) {
-  __shared__ MergeSmem sm;
+template <int G>
+__device__ __forceinline__ void merge_kernel(const MergeParams& p) {
+  __shared__ MergeSmem<G> sm;
   grid_dependency_wait();  // launched behind the attention grid: its partials are complete here
   const bool vec = (p.width & 3) == 0 && ((((unsigned long long)p.part_acc) | ((unsigned long long)p.out)) & 15) == 0;
   if (vec) {
-    merge_splits<true>(p, sm);
+    merge_splits<true, G>(p, sm);
   } else {
-    merge_splits<false>(p, sm);
+    merge_splits<false, G>(p, sm);
   }
 }
+
+// 8 split groups (256 threads); 4 CTAs per SM at 64 registers.
+extern "C" __global__ void __launch_bounds__(MLA4J_MERGE_THREADS, 4)
+mla4j_merge_splits(const MergeParams p) { merge_kernel<MLA4J_MERGE_THREADS / 32>(p); }
+
+// One split group (a warp) for at most MLA4J_MERGE_AHEAD splits (batch >= 64 splits 2-8 ways):
+// 8192 CTAs of 256 threads, 6 warps idle, were 16 waves (+10% at Llama d_kv 16, batch 64, 4K).
+extern "C" __global__ void __launch_bounds__(32, 32)
+mla4j_merge_few_splits(const MergeParams p) { merge_kernel<1>(p); }

@@ -53,7 +53,7 @@ __device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[8], c
 
 template <int DT, int D, int G>
 __device__ void mha_decode(const PagedAttnParams& p) {
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int LPR = D / 8;        // lanes per row
   constexpr int RPW = 32 / LPR;     // rows per warp load
   constexpr int CHUNK = RPW * MHA_UNROLL;  // tokens per warp iteration, divides the 64-token block

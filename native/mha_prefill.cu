@@ -53,7 +53,7 @@ __device__ __forceinline__ float pf_pair_sum(unsigned pair) {
 // DK: query/key width (d_h, or d_r + d_nope of the naive MLA form), DV: value width.
 template <int DT, int DK, int DV>
 __device__ void mha_prefill(const PagedAttnParams& p) {
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int KS = DK / 16;       // k-steps of Q·Kᵀ
   constexpr int NT = DV / 8;        // n8 column tiles of O
   constexpr int KRS = DK + PF_PAD;  // shared row strides in halves

@@ -70,7 +70,7 @@ __device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf1
 
 template <int MT, int LW, int TK>
 __device__ void mla_mma(const PagedAttnParams& p) {
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW

@@ -88,7 +88,7 @@ __device__ __forceinline__ float mlq_pow2(int e) { return __int_as_float((e + 12
 
 template <int MT, int LW, int Q, int TK>
 __device__ void mla_mma_quant(const PagedAttnParams& p) {
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLQ_WARPS;  // O columns per warp

@@ -58,7 +58,7 @@ __device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float 
 extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     mla4j_mla_wgmma_bf16_h64_l512_r64(const PagedAttnParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  grid_dependents_launch();  // the merge behind it may take the SMs this grid leaves free
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const unsigned raw = smem_addr(smem_raw);
   const unsigned base = (raw + 1023u) & ~1023u;

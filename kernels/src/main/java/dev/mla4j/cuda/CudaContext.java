@@ -31,7 +31,8 @@ public final class CudaContext {
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
-          "mla4j_paged_attention_bf16_q", "mla4j_paged_attention_f16_q", "mla4j_merge_splits"),
+          "mla4j_paged_attention_bf16_q", "mla4j_paged_attention_f16_q", "mla4j_merge_splits",
+          "mla4j_merge_few_splits"),
       "quantize", List.of("mla4j_append_plain", "mla4j_append_quantized",
           "mla4j_append_quantized_sw"),
       "rope", List.of("mla4j_rope", "mla4j_fill_random"),

@@ -8,6 +8,7 @@ import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 /**
  * A launch plan for causal attention over a {@link DevicePagedCache}: absorbed MLA (spec 4.3) or
@@ -26,6 +27,8 @@ public final class PagedAttention implements AutoCloseable {
   /** Threads per attention CTA (MLA4J_ATTN_THREADS). */
   static final int THREADS = 256;
   static final int MERGE_THREADS = 256;
+  /** Loads a merge thread issues together (MLA4J_MERGE_AHEAD): up to this many splits, one warp. */
+  static final int MERGE_AHEAD = 8;
   /** Output columns per merge CTA (MLA4J_MERGE_SLICE). */
   static final int MERGE_SLICE = 128;
   /** Shared memory one CTA may use, so that two CTAs fit on an SM of 228 KB (Hopper). */
@@ -347,8 +350,7 @@ public final class PagedAttention implements AutoCloseable {
         partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
-      context.launchDependent("mla4j_merge_splits", rows, mergeSlices(valueWidth), 1,
-          MERGE_THREADS, 0, stream, merge.segment);
+      launchMerge(context, stream, rows, valueWidth, splits, merge.segment);
     }
   }
 
@@ -407,8 +409,7 @@ public final class PagedAttention implements AutoCloseable {
       var m = new KernelStructs.Writer(tmp, KernelStructs.MERGE).set("part_acc", partAcc)
           .set("part_ml", partMl).set("out", out).set("rows", rows).set("width", width)
           .set("splits", splits);
-      context.launchDependent("mla4j_merge_splits", rows, mergeSlices(width), 1, MERGE_THREADS, 0,
-          stream, m.segment);
+      launchMerge(context, stream, rows, width, splits, m.segment);
     }
   }
 
@@ -457,6 +458,14 @@ public final class PagedAttention implements AutoCloseable {
 
   /** The least modelled gain (a fraction of the unsplit time) for which a grid is split. */
   static final double SPLIT_MIN_GAIN = 0.1;
+
+  /** The merge kernel: a CTA of one warp for a few splits, of eight for more (native/attention.cu). */
+  private static void launchMerge(CudaContext context, CudaStream stream, int rows, int width,
+      int splits, MemorySegment params) {
+    boolean few = splits <= MERGE_AHEAD;
+    context.launchDependent(few ? "mla4j_merge_few_splits" : "mla4j_merge_splits", rows,
+        mergeSlices(width), 1, few ? 32 : MERGE_THREADS, 0, stream, params);
+  }
 
   /** Merge CTAs per row (native/attention.cu). */
   private static int mergeSlices(int width) {

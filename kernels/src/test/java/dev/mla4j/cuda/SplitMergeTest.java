@@ -15,9 +15,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The log-sum-exp merge of split partial states (native/attention.cu, launched behind the
  * attention kernel with programmatic dependent launch on sm_90) against a double-precision
- * oracle: split counts around the kernel's 16 split groups, its 8 loads issued ahead and its
- * 512-split weight chunks; widths that are and are not float4 rows; an output that is not
- * 16-byte aligned (the scalar path); splits that saw no key (max -inf, NaN partial) adding nothing.
+ * oracle: split counts on both sides of the one-warp kernel's 8 (mla4j_merge_few_splits) and
+ * around the other's 8 groups of 8 loads and its 512-split weight chunks; widths that are and are
+ * not float4 rows; an output that is not 16-byte aligned (the scalar path); splits that saw no
+ * key (max -inf, NaN partial) adding nothing.
  */
 @Tag("gpu")
 class SplitMergeTest {
@@ -30,9 +31,9 @@ class SplitMergeTest {
   }
 
   @ParameterizedTest(name = "rows {0}, width {1}, splits {2}, out offset {3} floats")
-  @CsvSource({"3, 512, 1, 0", "2, 512, 5, 0", "4, 512, 128, 0", "2, 132, 131, 0",
-      "2, 130, 33, 0",
-      "1, 2048, 64, 0", "2, 64, 600, 0", "3, 7, 17, 0", "2, 128, 40, 1"})
+  @CsvSource({"3, 512, 1, 0", "2, 512, 5, 0", "5, 512, 8, 0", "3, 512, 9, 0", "4, 512, 128, 0",
+      "2, 132, 131, 0", "2, 130, 33, 0", "1, 2048, 64, 0", "2, 64, 600, 0", "3, 7, 17, 0",
+      "2, 128, 40, 1", "2, 30, 3, 1"})
   void mergeMatchesTheLogSumExpOracle(int rows, int width, int splits, int outOffset) {
     Seeds.Case c = Seeds.forCase("merge " + rows + "x" + width + "x" + splits + "+" + outOffset);
     float[] acc = c.gaussians(splits * rows * width, 1.0);
