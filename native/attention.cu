@@ -374,5 +374,5 @@ mla4j_merge_splits(const MergeParams p) { merge_kernel<MLA4J_MERGE_THREADS / 32>
 
 // One split group (a warp) for at most MLA4J_MERGE_AHEAD splits (batch >= 64 splits 2-8 ways):
 // 8192 CTAs of 256 threads, 6 warps idle, were 16 waves (+10% at Llama d_kv 16, batch 64, 4K).
-extern "C" __global__ void __launch_bounds__(32, 32)
+extern "C" __global__ void __launch_bounds__(32, 24)  // 24: the most CTAs per SM that sm_89 allows
 mla4j_merge_few_splits(const MergeParams p) { merge_kernel<1>(p); }
