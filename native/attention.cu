@@ -229,7 +229,6 @@ mla4j_paged_attention_f16_q(const PagedAttnParams p) { paged_attention<MLA4J_F16
 // the weights are known, so that its latency overlaps the max/sum reductions.
 #define MLA4J_MERGE_CHUNK 512
 #define MLA4J_MERGE_UNITS 32
-#define MLA4J_MERGE_AHEAD 8
 template <int G>
 __device__ __forceinline__ float merge_block_reduce(float v, bool is_max, float* red) {
   for (int o = 16; o > 0; o >>= 1) {

@@ -23,6 +23,7 @@
 #define MLA4J_ATTN_THREADS 256
 #define MLA4J_MERGE_THREADS 256
 #define MLA4J_MERGE_SLICE 128  // output columns per merge CTA
+#define MLA4J_MERGE_AHEAD 8    // loads a merge thread issues together; at most this many splits: one warp
 // Threads of one append CTA (8 warps: 8 groups of a quantized part at a time).
 #define MLA4J_APPEND_THREADS 256
 

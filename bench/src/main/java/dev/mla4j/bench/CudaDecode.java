@@ -249,14 +249,15 @@ public final class CudaDecode {
     }
   }
 
+  /** Whether a row of this process has warmed the launch path already. */
+  private static boolean hostWarm;
+
   /**
    * Runs {@code work} for about 50 ms (at most 10,000 times) before a row is timed. The events time
    * the GPU only while the host queues launches faster than the GPU runs them; a short row (batch
    * 1: 20-50 us) timed with the launch path still interpreted measured the host instead (first
    * rows of a sweep and one-row runs 1.3-3x slower than their kernels under ncu).
    */
-  private static boolean hostWarm;
-
   static void warmHost(CudaStream stream, double probeMillis, Runnable work) {
     // the first row of a process also pays for compiling the launch path: 0.5 s
     double millis = hostWarm ? 50 : 500;

@@ -211,13 +211,7 @@ public final class CudaContext {
   /** Queues kernel {@code name} with one by-value struct argument, {@code params}. */
   void launch(String name, int gx, int gy, int gz, int threads, int sharedBytes, CudaStream stream,
       MemorySegment params) {
-    try (Arena tmp = Arena.ofConfined()) {
-      MemorySegment args = tmp.allocate(ADDRESS);
-      args.set(ADDRESS, 0, params);
-      makeCurrent();
-      CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
-          stream.handle(), args);
-    }
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, false);
   }
 
   /**
@@ -228,16 +222,22 @@ public final class CudaContext {
    */
   void launchDependent(String name, int gx, int gy, int gz, int threads, int sharedBytes,
       CudaStream stream, MemorySegment params) {
-    if (!programmaticLaunch) {
-      launch(name, gx, gy, gz, threads, sharedBytes, stream, params);
-      return;
-    }
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmaticLaunch);
+  }
+
+  private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,
+      CudaStream stream, MemorySegment params, boolean programmatic) {
     try (Arena tmp = Arena.ofConfined()) {
       MemorySegment args = tmp.allocate(ADDRESS);
       args.set(ADDRESS, 0, params);
       makeCurrent();
-      CudaDriver.launchDependent(name, function(name), gx, gy, gz, threads, sharedBytes,
-          stream.handle(), args);
+      if (programmatic) {
+        CudaDriver.launchDependent(name, function(name), gx, gy, gz, threads, sharedBytes,
+            stream.handle(), args);
+      } else {
+        CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
+            stream.handle(), args);
+      }
     }
   }
 

@@ -84,6 +84,9 @@ final class CudaDriver {
       MemoryLayout.sequenceLayout(7, JAVA_INT).withName("dims"), MemoryLayout.paddingLayout(4),
       ADDRESS.withName("stream"), ADDRESS.withName("attrs"), JAVA_INT.withName("count"),
       MemoryLayout.paddingLayout(4));
+  private static final long CONFIG_STREAM = LAUNCH_CONFIG.byteOffset(PathElement.groupElement("stream"));
+  private static final long CONFIG_ATTRS = LAUNCH_CONFIG.byteOffset(PathElement.groupElement("attrs"));
+  private static final long CONFIG_COUNT = LAUNCH_CONFIG.byteOffset(PathElement.groupElement("count"));
   // CUlaunchAttribute: u32 id, 4 bytes of pad, a 64-byte value union.
   private static final long LAUNCH_ATTRIBUTE_BYTES = 72;
   private static final MethodHandle STREAM_CREATE = handle("cuStreamCreate",
@@ -312,9 +315,9 @@ final class CudaDriver {
       for (int i = 0; i < dims.length; i++) {
         config.setAtIndex(JAVA_INT, i, dims[i]);
       }
-      config.set(ADDRESS, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("stream")), stream);
-      config.set(ADDRESS, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("attrs")), attr);
-      config.set(JAVA_INT, LAUNCH_CONFIG.byteOffset(PathElement.groupElement("count")), 1);
+      config.set(ADDRESS, CONFIG_STREAM, stream);
+      config.set(ADDRESS, CONFIG_ATTRS, attr);
+      config.set(JAVA_INT, CONFIG_COUNT, 1);
       check("cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
           + ", programmatic serialization)", (int) LAUNCH_EX.invokeExact(config, function, params,
           MemorySegment.NULL));
