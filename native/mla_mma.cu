@@ -17,6 +17,7 @@
 // row uses. (v2 ran per-head keys on CUDA cores inside the softmax: half of the instructions.)
 // Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
 // host API keeps the FP32-exact kernel.
+#include "mla4j_cluster.h"
 #include "mla4j_device.h"
 #include "mla4j_mma.h"
 
@@ -26,6 +27,7 @@
 // ldmatrix phase reads fall in different banks.
 #define MLA_PAD 8
 #define MLA_STAGES 2
+#define MLA_CLUSTER_MAX_WORK 1024  // the largest MT·LW·TK with the cluster combine
 
 // Shared-memory carve-up, computed the same way by KernelChoice.mlaSharedBytes in Java.
 struct MlaSmem {
@@ -67,6 +69,101 @@ __device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf1
   }
   if (ks < k1) step(acc[0], ks);
 }
+
+#if MLA4J_HAS_CLUSTERS
+// The C key-range splits of a cluster (consecutive blockIdx.x) combine their partial states on
+// chip, so that the merge kernel reads splits / C of them and the CTAs write C times fewer bytes.
+// First each CTA's O, rescaled to the cluster's maximum, goes to its own shared memory (Q~, the
+// tiles and the scores are dead by now; the host checks that [HS][L + 8] floats fit below sm.m),
+// and sm.m / sm.l become the cluster's maximum and sum.
+template <int MT, int LW>
+__device__ void mla_cluster_stage(const float (&o)[MT][LW][4], const MlaSmem& sm, unsigned csize) {
+  constexpr int HS = 16 * MT;
+  constexpr int L = 64 * LW;
+  constexpr int os = L + 8;  // a warp's float2 stores of 4 rows x 8 columns hit 32 banks
+  float* const obuf = (float*)sm.q;  // [HS][os]
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  cluster_sync();  // every CTA's m and l are final
+  float rm = MLA4J_NEG_INF, rl = 0.f;
+  if (tid < HS) {
+    const unsigned m_addr = smem_addr(sm.m + tid), l_addr = smem_addr(sm.l + tid);
+    for (unsigned c = 0; c < csize; c++) rm = fmaxf(rm, cluster_load(cluster_map(m_addr, c)));
+    for (unsigned c = 0; c < csize; c++) {
+      const float mc = cluster_load(cluster_map(m_addr, c));
+      if (mc != MLA4J_NEG_INF) rl += cluster_load(cluster_map(l_addr, c)) * exp2_approx(mc - rm);
+    }
+    sm.alpha[tid] = sm.m[tid] == MLA4J_NEG_INF ? 0.f : exp2_approx(sm.m[tid] - rm);
+  }
+  __syncthreads();
+  // as the plain epilogue's stores (mla_mma), into shared memory, each row times its factor
+  const int g = lane >> 2, tq = lane & 3, wcol0 = (tid >> 5) * (L / MLA_WARPS);
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float f = sm.alpha[r];
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        *(float2*)(obuf + r * os + wcol0 + n * 8 + 2 * tq) =
+            make_float2(o[m][n][2 * half] * f, o[m][n][2 * half + 1] * f);
+      }
+    }
+  cluster_sync();  // every CTA's rescaled O is visible; nobody reads m or l remotely any more
+  if (tid < HS) {
+    sm.m[tid] = rm;
+    sm.l[tid] = rl;
+  }
+  __syncthreads();
+}
+
+// Then CTA j adds columns [j·L/C, (j+1)·L/C) of all C CTAs' O through DSMEM and writes them as
+// one partial state, or as the normalized output when the cluster holds every split of its row.
+template <int HS, int L, int C>
+__device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, long long row0) {
+  constexpr int os = L + 8;
+  constexpr int W = L / C;  // columns this CTA adds up
+  constexpr int V = W / 4;
+  const int tid = threadIdx.x;
+  const unsigned rank = cluster_rank();
+  const bool final_out = p.splits == C;
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long base = final_out ? row0 : (long long)(blockIdx.x / C) * rows + row0;
+  float* const dst = final_out ? p.out : p.part_acc;
+  unsigned remote[C];
+#pragma unroll
+  for (int c = 0; c < C; c++) remote[c] = cluster_map(smem_addr(sm.q), c);
+#pragma unroll 2
+  for (int it = tid; it < HS * V; it += MLA_THREADS) {
+    const int r = it / V;
+    const int col = rank * W + (it % V) * 4;
+    const unsigned off = (unsigned)(r * os + col) * 4u;
+    float4 v[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = cluster_load4(remote[c] + off);
+    float4 s = v[0];
+#pragma unroll
+    for (int c = 1; c < C; c++) {
+      s.x += v[c].x;
+      s.y += v[c].y;
+      s.z += v[c].z;
+      s.w += v[c].w;
+    }
+    if (final_out) {
+      const float l = sm.l[r];
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      s = make_float4(s.x * inv, s.y * inv, s.z * inv, s.w * inv);
+    }
+    *(float4*)(dst + (base + r) * L + col) = s;
+  }
+  if (!final_out && rank == 0 && tid < HS) {
+    p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];
+  }
+  cluster_sync();  // no CTA exits while another still reads its shared memory
+}
+#endif
 
 template <int MT, int LW, int TK>
 __device__ void mla_mma(const PagedAttnParams& p) {
@@ -385,6 +482,19 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
 
+#if MLA4J_HAS_CLUSTERS
+  // Not in the instances of MT·LW·TK > MLA_CLUSTER_MAX_WORK (KernelChoice mirrors it), which
+  // already need 250+ registers: there ptxas spills once the combine is inlined.
+  if constexpr (MT * LW * TK <= MLA_CLUSTER_MAX_WORK) {
+    if (const unsigned csize = cluster_size(); csize > 1) {  // the host launches 2, 4 or 8
+      mla_cluster_stage<MT, LW>(o, sm, csize);
+      if (csize == 2) mla_cluster_sum<HS, L, 2>(p, sm, row0);
+      else if (csize == 4) mla_cluster_sum<HS, L, 4>(p, sm, row0);
+      else mla_cluster_sum<HS, L, 8>(p, sm, row0);
+      return;
+    }
+  }
+#endif
   const long long rows = (long long)p.seqs * p.tokens * p.heads;
   const long long base = p.splits == 1 ? row0 : (long long)split * rows + row0;
   float* dst = p.splits == 1 ? p.out : p.part_acc;

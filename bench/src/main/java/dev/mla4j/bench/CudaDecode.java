@@ -234,7 +234,7 @@ public final class CudaDecode {
       return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),
           plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
           batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
-          plan.kernel(), null, format);
+          plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : ""), null, format);
     }
   }
 

@@ -26,7 +26,7 @@ public final class CudaContext {
   /** {@code false} turns off programmatic dependent launch of the split merge (for comparisons). */
   public static final String PDL_PROPERTY = "mla4j.cuda.pdl";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
-  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
+  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h", "mla4j_cluster.h",
       "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
@@ -225,15 +225,42 @@ public final class CudaContext {
     queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmaticLaunch);
   }
 
+  /**
+   * As {@link #launch}, in thread-block clusters of {@code cluster} consecutive CTAs along x (gx a
+   * multiple of it; see {@link #maxActiveClusters}).
+   */
+  void launchClustered(String name, int gx, int gy, int gz, int threads, int sharedBytes,
+      CudaStream stream, MemorySegment params, int cluster) {
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, false, cluster);
+  }
+
+  /**
+   * Clusters of {@code cluster} CTAs of kernel {@code name} (threads, dynamic shared memory as
+   * launched) that the device runs at once; 0 where it has no clusters (below sm_90, or a driver
+   * without cuOccupancyMaxActiveClusters) or cannot place one.
+   */
+  int maxActiveClusters(String name, int threads, int sharedBytes, int cluster) {
+    if (computeCapability() < 90 || !CudaDriver.hasClusters()) {
+      return 0;
+    }
+    makeCurrent();
+    return CudaDriver.maxActiveClusters(function(name), threads, sharedBytes, cluster);
+  }
+
   private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,
       CudaStream stream, MemorySegment params, boolean programmatic) {
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmatic, 1);
+  }
+
+  private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,
+      CudaStream stream, MemorySegment params, boolean programmatic, int cluster) {
     try (Arena tmp = Arena.ofConfined()) {
       MemorySegment args = tmp.allocate(ADDRESS);
       args.set(ADDRESS, 0, params);
       makeCurrent();
-      if (programmatic) {
-        CudaDriver.launchDependent(name, function(name), gx, gy, gz, threads, sharedBytes,
-            stream.handle(), args);
+      if (programmatic || cluster > 1) {
+        CudaDriver.launchEx(name, function(name), gx, gy, gz, threads, sharedBytes,
+            stream.handle(), args, programmatic, cluster);
       } else {
         CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
             stream.handle(), args);

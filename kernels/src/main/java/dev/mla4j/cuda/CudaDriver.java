@@ -78,7 +78,13 @@ final class CudaDriver {
       .map(sym -> LINKER.downcallHandle(sym, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
           ADDRESS, ADDRESS)))
       .orElse(null);
+  static final int CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION = 4;
   static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+  // Optional (CUDA 12.0+): without it no kernel is launched in clusters.
+  private static final MethodHandle MAX_ACTIVE_CLUSTERS = find("cuOccupancyMaxActiveClusters")
+      .map(sym -> LINKER.downcallHandle(sym, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+          ADDRESS)))
+      .orElse(null);
   // CUlaunchConfig: 7 x u32 (grid, block, shared bytes), pad, CUstream, CUlaunchAttribute*, u32.
   private static final StructLayout LAUNCH_CONFIG = MemoryLayout.structLayout(
       MemoryLayout.sequenceLayout(7, JAVA_INT).withName("dims"), MemoryLayout.paddingLayout(4),
@@ -299,31 +305,70 @@ final class CudaDriver {
     return LAUNCH_EX != null;
   }
 
+  static boolean hasClusters() {
+    return LAUNCH_EX != null && MAX_ACTIVE_CLUSTERS != null;
+  }
+
   /**
-   * As {@link #launch}, through cuLaunchKernelEx with programmatic stream serialization: the
-   * kernel may start before the previous one on the stream has finished, and must call
-   * {@code griddepcontrol.wait} (native/mla4j_device.h) before it reads that kernel's output.
+   * As {@link #launch}, through cuLaunchKernelEx: with {@code programmatic}, programmatic stream
+   * serialization (the kernel may start before the previous one on the stream has finished, and
+   * must call {@code griddepcontrol.wait}, native/mla4j_device.h, before it reads that kernel's
+   * output); with {@code cluster} > 1, thread-block clusters of that many consecutive CTAs along
+   * x (gx a multiple of it).
    */
-  static void launchDependent(String name, MemorySegment function, int gx, int gy, int gz, int bx,
-      int sharedBytes, MemorySegment stream, MemorySegment params) {
+  static void launchEx(String name, MemorySegment function, int gx, int gy, int gz, int bx,
+      int sharedBytes, MemorySegment stream, MemorySegment params, boolean programmatic,
+      int cluster) {
+    String what = "cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
+        + bx + ", smem " + sharedBytes + (programmatic ? ", programmatic serialization" : "")
+        + (cluster > 1 ? ", clusters of " + cluster : "") + ")";
     try (Arena tmp = Arena.ofConfined()) {
-      MemorySegment attr = tmp.allocate(LAUNCH_ATTRIBUTE_BYTES, 8);
-      attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
-      attr.set(JAVA_INT, 8, 1);  // programmaticStreamSerializationAllowed
-      MemorySegment config = tmp.allocate(LAUNCH_CONFIG);
-      int[] dims = {gx, gy, gz, bx, 1, 1, sharedBytes};
-      for (int i = 0; i < dims.length; i++) {
-        config.setAtIndex(JAVA_INT, i, dims[i]);
-      }
-      config.set(ADDRESS, CONFIG_STREAM, stream);
-      config.set(ADDRESS, CONFIG_ATTRS, attr);
-      config.set(JAVA_INT, CONFIG_COUNT, 1);
-      check("cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
-          + ", programmatic serialization)", (int) LAUNCH_EX.invokeExact(config, function, params,
-          MemorySegment.NULL));
+      MemorySegment config = launchConfig(tmp, gx, gy, gz, bx, sharedBytes, stream, programmatic,
+          cluster);
+      check(what, (int) LAUNCH_EX.invokeExact(config, function, params, MemorySegment.NULL));
     } catch (Throwable t) {
-      throw wrap("cuLaunchKernelEx(" + name + ")", t);
+      throw wrap(what, t);
     }
+  }
+
+  /**
+   * How many clusters of {@code cluster} CTAs of {@code function} the device runs at once (0: it
+   * cannot run one, e.g. for lack of shared memory in a GPC).
+   */
+  static int maxActiveClusters(MemorySegment function, int bx, int sharedBytes, int cluster) {
+    try (Arena tmp = Arena.ofConfined()) {
+      MemorySegment config = launchConfig(tmp, cluster, 1, 1, bx, sharedBytes,
+          MemorySegment.NULL, false, cluster);
+      return intOut("cuOccupancyMaxActiveClusters",
+          p -> (int) MAX_ACTIVE_CLUSTERS.invokeExact(p, function, config));
+    }
+  }
+
+  private static MemorySegment launchConfig(Arena tmp, int gx, int gy, int gz, int bx,
+      int sharedBytes, MemorySegment stream, boolean programmatic, int cluster) {
+    int count = (programmatic ? 1 : 0) + (cluster > 1 ? 1 : 0);
+    MemorySegment attrs = tmp.allocate(LAUNCH_ATTRIBUTE_BYTES * Math.max(1, count), 8);
+    long at = 0;
+    if (programmatic) {
+      attrs.set(JAVA_INT, at, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+      attrs.set(JAVA_INT, at + 8, 1);  // programmaticStreamSerializationAllowed
+      at += LAUNCH_ATTRIBUTE_BYTES;
+    }
+    if (cluster > 1) {
+      attrs.set(JAVA_INT, at, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION);
+      attrs.set(JAVA_INT, at + 8, cluster);  // clusterDim {x, y, z}
+      attrs.set(JAVA_INT, at + 12, 1);
+      attrs.set(JAVA_INT, at + 16, 1);
+    }
+    MemorySegment config = tmp.allocate(LAUNCH_CONFIG);
+    int[] dims = {gx, gy, gz, bx, 1, 1, sharedBytes};
+    for (int i = 0; i < dims.length; i++) {
+      config.setAtIndex(JAVA_INT, i, dims[i]);
+    }
+    config.set(ADDRESS, CONFIG_STREAM, stream);
+    config.set(ADDRESS, CONFIG_ATTRS, attrs);
+    config.set(JAVA_INT, CONFIG_COUNT, count);
+    return config;
   }
 
   static MemorySegment createStream() {

@@ -155,6 +155,24 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
   }
 
+  /** The largest MT·LW·TK of a BF16 MLA instance with the cluster combine (MLA_CLUSTER_MAX_WORK). */
+  private static final int MLA_CLUSTER_MAX_WORK = 1024;
+
+  /**
+   * Whether this is a BF16 mma.sync MLA instance (native/mla_mma.cu) that, launched in clusters
+   * on sm_90, combines its cluster's partial states on chip: it has the combine (MT·LW·TK at most
+   * MLA_CLUSTER_MAX_WORK) and its O, [HS][L + 8] floats, fits in the shared memory below its m,
+   * l and alpha rows.
+   */
+  boolean combinesInCluster(int latent) {
+    if (!kernel.startsWith("mla4j_mla_mma_bf16_")) {
+      return false;
+    }
+    int hs = headsPerCta();
+    return hs / 16 * (latent / 64) * tileTokens() <= MLA_CLUSTER_MAX_WORK
+        && (long) Float.BYTES * hs * (latent + MLA_PAD) <= sharedBytes() - 3L * Float.BYTES * hs;
+  }
+
   /** The Hopper wgmma MLA kernel (native/mla_wgmma.cu) and its fixed shape. */
   static final String MLA_WGMMA = "mla4j_mla_wgmma_bf16_h64_l512_r64";
   private static final int WGMMA_HEADS = 64;

@@ -48,6 +48,8 @@ public final class PagedAttention implements AutoCloseable {
   private final int gridY;
   private final int gridZ;
   private final int splits;
+  /** CTAs per thread-block cluster, whose splits combine on chip (1: none). */
+  private final int cluster;
   private final int sharedBytes;
   private final int rows;
   private final int valueWidth;
@@ -79,15 +81,26 @@ public final class PagedAttention implements AutoCloseable {
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
     return mlaTensorCore(context, s, cache, seqs, tokens, maxKeys,
-        !"false".equals(System.getProperty(WGMMA_PROPERTY)));
+        !"false".equals(System.getProperty(WGMMA_PROPERTY)),
+        Integer.getInteger(CLUSTER_PROPERTY, DEFAULT_MAX_CLUSTER));
   }
 
   /** Set to {@code false}, keeps DeepSeek's shape on the mma.sync kernel (for comparisons). */
   public static final String WGMMA_PROPERTY = "mla4j.cuda.wgmma";
+  /**
+   * The most CTAs per thread-block cluster (2, 4 or 8) whose key-range splits the BF16 mma.sync
+   * MLA kernel combines on chip on sm_90 before the merge. Off (1) by default: the combine has
+   * not yet run on a GPU (native/NOTES.md, v8); {@code -Dmla4j.cuda.cluster=4} turns it on.
+   */
+  public static final String CLUSTER_PROPERTY = "mla4j.cuda.cluster";
+  static final int DEFAULT_MAX_CLUSTER = 1;
 
-  /** As {@link #mlaTensorCore}, with the wgmma kernel allowed or not. */
+  /**
+   * As {@link #mlaTensorCore}, with the wgmma kernel allowed or not and at most
+   * {@code maxCluster} CTAs per cluster.
+   */
   static PagedAttention mlaTensorCore(CudaContext context, MlaShape s, DevicePagedCache cache,
-      int seqs, int tokens, int maxKeys, boolean allowWgmma) {
+      int seqs, int tokens, int maxKeys, boolean allowWgmma, int maxCluster) {
     Geometry g = mlaGeometry(s);
     QuantizedLayout latent = cache.quantization(g.aPart());
     KernelChoice mma;
@@ -107,7 +120,7 @@ public final class PagedAttention implements AutoCloseable {
             context.sharedMemoryOptin());
       }
     }
-    return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma);
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma, maxCluster);
   }
 
   /**
@@ -197,6 +210,11 @@ public final class PagedAttention implements AutoCloseable {
 
   private PagedAttention(CudaContext context, DevicePagedCache cache, int seqs, int tokens,
       int maxKeys, Geometry g, KernelChoice fast) {
+    this(context, cache, seqs, tokens, maxKeys, g, fast, 1);
+  }
+
+  private PagedAttention(CudaContext context, DevicePagedCache cache, int seqs, int tokens,
+      int maxKeys, Geometry g, KernelChoice fast, int maxCluster) {
     if (seqs <= 0 || tokens <= 0 || maxKeys <= 0) {
       throw new IllegalArgumentException("attention needs seqs, tokens and maxKeys > 0, got "
           + seqs + ", " + tokens + ", " + maxKeys);
@@ -224,8 +242,11 @@ public final class PagedAttention implements AutoCloseable {
     if (sharedBytes > 0) {
       context.allowSharedMemory(kernel, sharedBytes);
     }
-    this.partAcc = splits > 1 ? context.allocate((long) splits * rows * g.vWidth() * Float.BYTES) : null;
-    this.partMl = splits > 1 ? context.allocate((long) splits * rows * 2 * Float.BYTES) : null;
+    this.cluster = choice.combinesInCluster(g.aWidth())
+        ? clusterSize(context, choice, splits, (long) splits * gridY * gridZ, maxCluster) : 1;
+    int states = splits / cluster;  // partial states the merge reads
+    this.partAcc = states > 1 ? context.allocate((long) states * rows * g.vWidth() * Float.BYTES) : null;
+    this.partMl = states > 1 ? context.allocate((long) states * rows * 2 * Float.BYTES) : null;
 
     this.params = new KernelStructs.Writer(arena, KernelStructs.PAGED_ATTN)
         .set("pool", cache.pool().pointer())
@@ -246,9 +267,9 @@ public final class PagedAttention implements AutoCloseable {
     describeQuantized(params, "a", cache, g.aPart());
     describeQuantized(params, "b", cache, g.bPart());
     describeQuantized(params, "v", cache, g.vPart());
-    this.merge = splits > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
+    this.merge = states > 1 ? new KernelStructs.Writer(arena, KernelStructs.MERGE)
         .set("part_acc", partAcc.pointer()).set("part_ml", partMl.pointer())
-        .set("rows", rows).set("width", g.vWidth()).set("splits", splits) : null;
+        .set("rows", rows).set("width", g.vWidth()).set("splits", states) : null;
     assert DType.F32.ordinal() == 0 && DType.BF16.ordinal() == 1 && DType.F16.ordinal() == 2;
     assert Quantization.INT8.ordinal() == 1 && Quantization.INT4.ordinal() == 2
         && Quantization.FP8.ordinal() == 3;
@@ -328,6 +349,36 @@ public final class PagedAttention implements AutoCloseable {
     return splits;
   }
 
+  /**
+   * CTAs per thread-block cluster: the splits of a cluster combine their partial states on chip,
+   * so the merge reads splits / cluster of them (none when that is 1). 1: no clusters.
+   */
+  public int cluster() {
+    return cluster;
+  }
+
+  /**
+   * The largest cluster size, at most maxCluster, that divides the splits and whose clusters the
+   * device runs in no more waves than plain CTAs (a GPC holds whole clusters only, so some SMs
+   * may idle); 1 where there is none.
+   */
+  private static int clusterSize(CudaContext context, KernelChoice choice, int splits, long ctas,
+      int maxCluster) {
+    long slots = (long) Math.max(1, choice.residentPerSm()) * context.multiprocessors();
+    long waves = (ctas + slots - 1) / slots;
+    for (int c = Math.min(maxCluster, 8); c >= 2 && splits > 1; c /= 2) {
+      if (splits % c != 0) {
+        continue;
+      }
+      long active = (long) c * context.maxActiveClusters(choice.kernel(), choice.threads(),
+          choice.sharedBytes(), c);
+      if (active > 0 && (ctas + active - 1) / active <= waves) {
+        return c;
+      }
+    }
+    return 1;
+  }
+
   public int sharedBytes() {
     return sharedBytes;
   }
@@ -394,8 +445,12 @@ public final class PagedAttention implements AutoCloseable {
     params.set("qa", qa).set("qb", qb).set("block_table", blockTable).set("max_blocks", maxBlocks)
         .set("first_pos", firstPos).set("out", out).set("part_acc", partAcc)
         .set("part_ml", partMl);
-    context.launch(kernel, splits, gridY, gridZ, threads, sharedBytes, stream,
-        params.segment);
+    if (cluster > 1) {
+      context.launchClustered(kernel, splits, gridY, gridZ, threads, sharedBytes, stream,
+          params.segment, cluster);
+    } else {
+      context.launch(kernel, splits, gridY, gridZ, threads, sharedBytes, stream, params.segment);
+    }
   }
 
   /**

@@ -277,68 +277,108 @@ class CudaBackendTest {
   private String batchedMla(MlaShape s, CacheFormat format, boolean tensorCore, boolean wgmma,
       double tolerance) {
     String kernel = null;
+    for (int tokens : new int[] {1, 3}) {
+      Plan plan = mlaAgainstScalar(s, format, tensorCore, wgmma, PagedAttention.DEFAULT_MAX_CLUSTER,
+          tolerance, tokens, 70, 1000, 5, 4100);
+      assertTrue(plan.splits() > 1, "the batch should be split over the key range");
+      kernel = plan.kernel();
+    }
+    return kernel;
+  }
+
+  /** What a plan ran: its kernel, key-range splits and CTAs per cluster. */
+  private record Plan(String kernel, int splits, int cluster) {}
+
+  /**
+   * Absorbed MLA of {@code tokens} query tokens at the end of each sequence of {@code lens}, over
+   * one device pool with the blocks shuffled, against the scalar backend.
+   */
+  private Plan mlaAgainstScalar(MlaShape s, CacheFormat format, boolean tensorCore,
+      boolean wgmma, int maxCluster, double tolerance, int tokens, int... lens) {
     RopeKeyLayout layout = s.ropeKeys();
     QuantizedLayout quant = format.isQuantized()
         ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
-    for (int tokens : new int[] {1, 3}) {
-      Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
-          + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : ""));
-      Batch batch = Batch.of(c, tokens, 70, 1000, 5, 4100);
-      int rowsPerSeq = tokens * s.heads();
-      try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
-          CudaStream st = ctx.newStream();
-          DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
-              quant != null ? DevicePagedCache.Part.quantized(quant)
-                  : DevicePagedCache.Part.plain(s.latentDim()),
-              DevicePagedCache.Part.plain(s.ropeKeyWidth()));
-          PagedAttention plan = tensorCore
-              ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens,
-                  batch.maxKeys(), wgmma)
-              : PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
-        assertEquals(tensorCore, plan.kernel().contains("mma"), plan.kernel());
-        kernel = plan.kernel();
-        List<LatentCache> caches = new ArrayList<>();
-        List<Tensor> qr = new ArrayList<>();
-        List<Tensor> ql = new ArrayList<>();
-        List<Tensor> ref = new ArrayList<>();
-        int[] first = new int[batch.lens().length];
-        for (int q = 0; q < batch.lens().length; q++) {
-          LatentCache cache = new LatentCache(s, 1, format, batch.lens()[q]);
-          Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
-          caches.add(cache);
-          first[q] = batch.lens()[q] - tokens;
-          qr.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.ropeDim(), 1));
-          ql.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.latentDim(), 1));
-          Tensor out = Tensor.allocate(arena, DType.F32, rowsPerSeq, s.latentDim());
-          scalar.mlaAttention(s, qr.get(q), ql.get(q), cache, 0, first[q], out);
-          ref.add(out);
-        }
-        if (quant != null) {
-          uploadQuantizedLatent(arena, st, dc, batch, caches);
-        } else {
-          upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
-              ? caches.get(q).latentBlock(0, bp[0]) : caches.get(q).ropeBlock(0, bp[0]));
-        }
-        int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
-        long outBytes = 4L * batch.lens().length * rowsPerSeq * s.latentDim();
-        try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);
-            DeviceBuffer qa = floats(arena, st, ql); DeviceBuffer qb = floats(arena, st, qr);
-            DeviceBuffer out = ctx.allocate(outBytes)) {
-          out.fill32(st, Float.floatToRawIntBits(Float.NaN));
-          plan.launch(st, qa.pointer(), qb.pointer(), table.pointer(), batch.maxBlocks(),
-              dfirst.pointer(), out.pointer());
-          MemorySegment got = arena.allocate(outBytes, 16);
-          out.download(st, 0, got);
-          st.synchronize();
-          assertTrue(plan.splits() > 1, "the batch should be split over the key range");
-          compare(plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits(), ref, got,
-              s.latentDim(), tolerance);
-        } finally {
-          caches.forEach(LatentCache::close);
-        }
+    Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
+        + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : "")
+        + (lens.length == 4 && lens[3] == 4100 ? "" : " lens " + java.util.Arrays.toString(lens)));
+    Batch batch = Batch.of(c, tokens, lens);
+    int rowsPerSeq = tokens * s.heads();
+    try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
+        CudaStream st = ctx.newStream();
+        DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
+            quant != null ? DevicePagedCache.Part.quantized(quant)
+                : DevicePagedCache.Part.plain(s.latentDim()),
+            DevicePagedCache.Part.plain(s.ropeKeyWidth()));
+        PagedAttention plan = tensorCore
+            ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens,
+                batch.maxKeys(), wgmma, maxCluster)
+            : PagedAttention.mla(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
+      assertEquals(tensorCore, plan.kernel().contains("mma"), plan.kernel());
+      List<LatentCache> caches = new ArrayList<>();
+      List<Tensor> qr = new ArrayList<>();
+      List<Tensor> ql = new ArrayList<>();
+      List<Tensor> ref = new ArrayList<>();
+      int[] first = new int[batch.lens().length];
+      for (int q = 0; q < batch.lens().length; q++) {
+        LatentCache cache = new LatentCache(s, 1, format, batch.lens()[q]);
+        Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
+        caches.add(cache);
+        first[q] = batch.lens()[q] - tokens;
+        qr.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.ropeDim(), 1));
+        ql.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.latentDim(), 1));
+        Tensor out = Tensor.allocate(arena, DType.F32, rowsPerSeq, s.latentDim());
+        scalar.mlaAttention(s, qr.get(q), ql.get(q), cache, 0, first[q], out);
+        ref.add(out);
+      }
+      if (quant != null) {
+        uploadQuantizedLatent(arena, st, dc, batch, caches);
+      } else {
+        upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
+            ? caches.get(q).latentBlock(0, bp[0]) : caches.get(q).ropeBlock(0, bp[0]));
+      }
+      int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
+      long outBytes = 4L * batch.lens().length * rowsPerSeq * s.latentDim();
+      try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);
+          DeviceBuffer qa = floats(arena, st, ql); DeviceBuffer qb = floats(arena, st, qr);
+          DeviceBuffer out = ctx.allocate(outBytes)) {
+        out.fill32(st, Float.floatToRawIntBits(Float.NaN));
+        plan.launch(st, qa.pointer(), qb.pointer(), table.pointer(), batch.maxBlocks(),
+            dfirst.pointer(), out.pointer());
+        MemorySegment got = arena.allocate(outBytes, 16);
+        out.download(st, 0, got);
+        st.synchronize();
+        compare(plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits()
+            + " cluster=" + plan.cluster(), ref, got, s.latentDim(), tolerance);
+        return new Plan(plan.kernel(), plan.splits(), plan.cluster());
+      } finally {
+        caches.forEach(LatentCache::close);
       }
     }
-    return kernel;
+  }
+
+  /**
+   * On sm_90 the BF16 mma.sync MLA kernel launched in clusters of C splits combines their partial
+   * states through distributed shared memory before the merge. One query token per sequence and
+   * maxKeys of 16 or 8 blocks give one block per split (16 or 8 splits, see
+   * PagedAttention.blocksPerSplit), so C = 2, 4 and 8 all divide them: the merge then reads 8 to 2
+   * combined states, or none when one cluster holds every split of a row (8 splits, C = 8: the
+   * kernel writes the normalized output). The 5- and 300-token sequences leave whole clusters
+   * without a key (their maximum stays -inf). Llama-2-7B MHA2MLA shapes d_kv 16 (one 32-head slab)
+   * and d_kv 64 (two 16-head slabs, O of [16][2048] through shared memory).
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"2,16", "4,16", "8,16", "8,64", "4,64", "2,64"})
+  void clusterCombinesSplitsOnChipWithinBf16Tolerance(int cluster, int dKv) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() >= 90,
+        "thread-block clusters need an sm_90 device; this one is " + ctx.describe());
+    MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
+    for (int[] lens : new int[][] {{5, 700, 1024}, {300, 512}}) {
+      Plan plan = mlaAgainstScalar(s, CacheFormat.plain(DType.BF16), true, true, cluster,
+          BF16_TOLERANCE, 1, lens);
+      int maxBlocks = (java.util.Arrays.stream(lens).max().orElseThrow() + 63) / 64;
+      assertEquals(maxBlocks, plan.splits(), plan.toString());
+      assertEquals(cluster, plan.cluster(), plan.toString());
+    }
   }
 
   @Test
