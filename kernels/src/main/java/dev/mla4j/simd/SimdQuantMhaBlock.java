@@ -18,15 +18,13 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * MHA/GQA attention over quantized blocks of a {@link dev.mla4j.cache.KvCache}: K and V are
  * int8/int4/fp8 with one segment per kv head ({@link QuantizedLayout}), read straight from the
- * block and dequantized in registers. Per (row, token) the score sums each group's
- * {@code q · codes} in vector lanes and scales it once per group; the value update adds
- * {@code codes · (p · scale)} per group. Groups are walked as column pairs
+ * block and dequantized in registers, the block walked token-major ({@link #fold}). Per (row,
+ * token) the score sums each group's {@code q · codes} in vector lanes and scales it once per
+ * group; the value update adds {@code codes · (p · scale)} per group. Groups are walked as column pairs
  * {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers one by one.
  */
 final class SimdQuantMhaBlock {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
-  /** Scratch slot after {@link SimdMhaAttention}'s. */
-  private static final int WEIGHTS = 5;
 
   private final MhaShape s;
   private final QuantizedLayout layout;
@@ -35,7 +33,13 @@ final class SimdQuantMhaBlock {
   private final SoftmaxState state;
   private final int firstQueryPos;
   private final float[] p;    // [rows][BLOCK]
-  private final float[] ws = SimdScratch.floats(WEIGHTS, BLOCK); // probability x group scale per token
+  // The layout's strides, computed once: QuantizedLayout derives them with integer divisions,
+  // which C2 did not hoist out of the per-token loops.
+  private final int groups;        // groups per kv head
+  private final long rowBytes;     // code bytes per token
+  private final long scaleBytes;   // scale bytes per token
+  private final long headBytes;    // code bytes per kv head
+  private final long groupBytes;   // code bytes per full group
 
   SimdQuantMhaBlock(MhaShape s, CacheFormat format, float[] qs, SoftmaxState state,
       int firstQueryPos, float[] p) {
@@ -43,28 +47,58 @@ final class SimdQuantMhaBlock {
     this.layout = new QuantizedLayout(format.quantization(), s.kvHeads(), s.headDim(),
         format.groupSize());
     this.quantization = format.quantization();
+    this.groups = layout.groupsPerSegment();
+    this.rowBytes = layout.rowBytes();
+    this.scaleBytes = 2L * layout.scalesPerRow();
+    this.headBytes = layout.segmentBytes();
+    this.groupBytes = layout.groupBytes(layout.groupSize());
     this.qs = qs;
     this.state = state;
     this.firstQueryPos = firstQueryPos;
     this.p = p;
   }
 
-  /** Folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64) into every row. */
+  /**
+   * Folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64) into every row. Both
+   * passes walk the block token-major, a pair of tokens against every row, as the BF16 kernel
+   * does: a token's codes for all kv heads are one sequential run, where row by row each token
+   * was a jump of a whole code row (4 KB for Llama-2-7B's int8 K), a new page the prefetchers
+   * do not follow.
+   */
   void fold(QuantizedBlock keys, QuantizedBlock values, int p0, int n) {
-    int heads = s.heads();
-    for (int row = 0; row < state.rows; row++) {
-      int visible = Math.max(0, Math.min(n, firstQueryPos + row / heads - p0 + 1));
-      int kv = (row % heads) / s.groupSize();
-      int o = row * BLOCK;
-      for (int t = 0; t < visible; t += 2) {
-        scores(row, keys, kv, o, t, Math.min(t + 1, visible - 1));
-      }
-      Arrays.fill(p, o + visible, o + BLOCK, 0f);
-      if (visible > 0) {
-        SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, state.acc, s.headDim());
-        addValues(row, values, visible, kv, o);
+    int rows = state.rows;
+    for (int t = 0; t < n; t += 2) {
+      for (int row = 0; row < rows; row++) {
+        int visible = visible(row, p0, n);
+        if (visible > t) {
+          scores(row, keys, kv(row), row * BLOCK, t, Math.min(t + 1, visible - 1));
+        }
       }
     }
+    for (int row = 0; row < rows; row++) {
+      int visible = visible(row, p0, n);
+      Arrays.fill(p, row * BLOCK + visible, (row + 1) * BLOCK, 0f);
+      if (visible > 0) {
+        SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, state.acc, s.headDim());
+      }
+    }
+    for (int t = 0; t < n; t += 2) {
+      for (int row = 0; row < rows; row++) {
+        int visible = visible(row, p0, n);
+        if (visible > t) {
+          addValues(row, values, kv(row), row * BLOCK, t, visible);
+        }
+      }
+    }
+  }
+
+  /** Causally visible tokens of row {@code row} among the block's first n, from p0. */
+  private int visible(int row, int p0, int n) {
+    return Math.max(0, Math.min(n, firstQueryPos + row / s.heads() - p0 + 1));
+  }
+
+  private int kv(int row) {
+    return (row % s.heads()) / s.groupSize();
   }
 
   /**
@@ -76,9 +110,10 @@ final class SimdQuantMhaBlock {
    */
   private void scores(int row, QuantizedBlock keys, int kv, int o, int ta, int tb) {
     MemorySegment seg = keys.data();
-    long ca = keys.codeRow(ta);
-    long cb = keys.codeRow(tb);
-    int groups = layout.groupsPerSegment();
+    long ca = keys.codes() + ta * rowBytes;
+    long cb = keys.codes() + tb * rowBytes;
+    long xra = keys.scales() + ta * scaleBytes;
+    long xrb = keys.scales() + tb * scaleBytes;
     int q0 = row * s.headDim();
     boolean int4 = quantization == Quantization.INT4;
     boolean fp8 = quantization == Quantization.FP8;
@@ -89,7 +124,7 @@ final class SimdQuantMhaBlock {
     for (int g = 0; g < groups; g++) {
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
-      long offset = layout.groupOffset(kv, g);
+      long offset = kv * headBytes + g * groupBytes;
       int qg = q0 + g * layout.groupSize();
       int bound = FLOATS.loopBound(m / 2);
       FloatVector a0 = FloatVector.zero(FLOATS);
@@ -106,8 +141,8 @@ final class SimdQuantMhaBlock {
         a1 = second(seg, gb + hb + j, int4, fp8).fma(qhi, a1);
       }
       int si = kv * groups + g;
-      float xa = SimdQuantLoads.scale(seg, keys.scaleRow(ta), si);
-      float xb = SimdQuantLoads.scale(seg, keys.scaleRow(tb), si);
+      float xa = SimdQuantLoads.scale(seg, xra, si);
+      float xb = SimdQuantLoads.scale(seg, xrb, si);
       sa = a0.fma(FloatVector.broadcast(FLOATS, xa), sa);
       sb = a1.fma(FloatVector.broadcast(FLOATS, xb), sb);
       if (bound < half) {
@@ -147,14 +182,19 @@ final class SimdQuantMhaBlock {
   }
 
   /**
-   * {@code acc[row] += Σ_t p[t] · V(t)} over the block's first {@code visible} tokens, kv head
-   * {@code kv}. Tokens are the inner loop, so each accumulator vector stays in registers across
-   * the block (one load and one store per block, not per token); {@code ws[t]} is the
-   * probability times token t's group scale.
+   * {@code acc[row] += p[ta]·V(ta) + p[tb]·V(tb)} for kv head {@code kv}, tb = ta + 1 when it is
+   * visible (else ta again, with weight 0): per group each token's probability times its group
+   * scale is broadcast once, then two code vectors per token and accumulator pair.
    */
-  private void addValues(int row, QuantizedBlock values, int visible, int kv, int o) {
+  private void addValues(int row, QuantizedBlock values, int kv, int o, int ta, int visible) {
     MemorySegment seg = values.data();
-    int groups = layout.groupsPerSegment();
+    int tb = Math.min(ta + 1, visible - 1);
+    float pa = p[o + ta];
+    float pb = tb > ta ? p[o + tb] : 0f;
+    long ca = values.codes() + ta * rowBytes;
+    long cb = values.codes() + tb * rowBytes;
+    long xra = values.scales() + ta * scaleBytes;
+    long xrb = values.scales() + tb * scaleBytes;
     float[] acc = state.acc;
     int a0 = row * s.headDim();
     boolean int4 = quantization == Quantization.INT4;
@@ -162,36 +202,31 @@ final class SimdQuantMhaBlock {
     for (int g = 0; g < groups; g++) {
       int m = layout.groupLength(g);
       int half = (m + 1) / 2;
-      long offset = layout.groupOffset(kv, g);
+      long offset = kv * headBytes + g * groupBytes;
       int ag = a0 + g * layout.groupSize();
-      for (int t = 0; t < visible; t++) {
-        ws[t] = p[o + t] * SimdQuantLoads.scale(seg, values.scaleRow(t), kv * groups + g);
-      }
+      int si = kv * groups + g;
+      float wa = pa * SimdQuantLoads.scale(seg, xra, si);
+      float wb = pb * SimdQuantLoads.scale(seg, xrb, si);
+      FloatVector xa = FloatVector.broadcast(FLOATS, wa);
+      FloatVector xb = FloatVector.broadcast(FLOATS, wb);
+      long ga = ca + offset;
+      long gb = cb + offset;
+      int hb = int4 ? 0 : half;  // byte offset of the second half's codes
       int bound = FLOATS.loopBound(m / 2);
       for (int j = 0; j < bound; j += LANES) {
         FloatVector lo = FloatVector.fromArray(FLOATS, acc, ag + j);
         FloatVector hi = FloatVector.fromArray(FLOATS, acc, ag + half + j);
-        for (int t = 0; t < visible; t++) {
-          FloatVector x = FloatVector.broadcast(FLOATS, ws[t]);
-          long group = values.codeRow(t) + offset;
-          if (int4) {
-            lo = SimdQuantLoads.lowNibbles(seg, group + j).fma(x, lo);
-            hi = SimdQuantLoads.highNibbles(seg, group + j).fma(x, hi);
-          } else {
-            lo = SimdQuantLoads.byteCodes(seg, group + j, fp8).fma(x, lo);
-            hi = SimdQuantLoads.byteCodes(seg, group + half + j, fp8).fma(x, hi);
-          }
-        }
+        lo = first(seg, ga + j, int4, fp8).fma(xa, lo);
+        hi = second(seg, ga + hb + j, int4, fp8).fma(xa, hi);
+        lo = first(seg, gb + j, int4, fp8).fma(xb, lo);
+        hi = second(seg, gb + hb + j, int4, fp8).fma(xb, hi);
         lo.intoArray(acc, ag + j);
         hi.intoArray(acc, ag + half + j);
       }
       for (int j = bound; j < half; j++) {
         for (int e = j; e < m; e += half) {
-          float sum = 0;
-          for (int t = 0; t < visible; t++) {
-            sum += ws[t] * SimdQuantLoads.code(seg, values.codeRow(t) + offset, e, m, quantization);
-          }
-          acc[ag + e] += sum;
+          acc[ag + e] += wa * SimdQuantLoads.code(seg, ga, e, m, quantization)
+              + wb * SimdQuantLoads.code(seg, gb, e, m, quantization);
         }
       }
     }
