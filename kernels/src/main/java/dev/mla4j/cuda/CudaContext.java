@@ -26,8 +26,8 @@ public final class CudaContext {
   /** {@code false} turns off programmatic dependent launch of the split merge (for comparisons). */
   public static final String PDL_PROPERTY = "mla4j.cuda.pdl";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
-  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h", "mla4j_cluster.h",
-      "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
+  private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
+      "mla4j_cluster.h", "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
@@ -211,7 +211,7 @@ public final class CudaContext {
   /** Queues kernel {@code name} with one by-value struct argument, {@code params}. */
   void launch(String name, int gx, int gy, int gz, int threads, int sharedBytes, CudaStream stream,
       MemorySegment params) {
-    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, false);
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, false, 1);
   }
 
   /**
@@ -222,7 +222,7 @@ public final class CudaContext {
    */
   void launchDependent(String name, int gx, int gy, int gz, int threads, int sharedBytes,
       CudaStream stream, MemorySegment params) {
-    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmaticLaunch);
+    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmaticLaunch, 1);
   }
 
   /**
@@ -245,11 +245,6 @@ public final class CudaContext {
     }
     makeCurrent();
     return CudaDriver.maxActiveClusters(function(name), threads, sharedBytes, cluster);
-  }
-
-  private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,
-      CudaStream stream, MemorySegment params, boolean programmatic) {
-    queue(name, gx, gy, gz, threads, sharedBytes, stream, params, programmatic, 1);
   }
 
   private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,

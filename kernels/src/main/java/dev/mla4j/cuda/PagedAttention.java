@@ -101,6 +101,7 @@ public final class PagedAttention implements AutoCloseable {
    */
   static PagedAttention mlaTensorCore(CudaContext context, MlaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys, boolean allowWgmma, int maxCluster) {
+    checkMaxCluster(maxCluster);
     Geometry g = mlaGeometry(s);
     QuantizedLayout latent = cache.quantization(g.aPart());
     KernelChoice mma;
@@ -357,6 +358,14 @@ public final class PagedAttention implements AutoCloseable {
     return cluster;
   }
 
+  /** The kernel combines clusters of 2, 4 or 8 CTAs (mla_mma.cu); 1 is none. */
+  static void checkMaxCluster(int maxCluster) {
+    if (maxCluster != 1 && maxCluster != 2 && maxCluster != 4 && maxCluster != 8) {
+      throw new IllegalArgumentException("CTAs per cluster (" + CLUSTER_PROPERTY + ") must be 1,"
+          + " 2, 4 or 8, got " + maxCluster);
+    }
+  }
+
   /**
    * The largest cluster size, at most maxCluster, that divides the splits and whose clusters the
    * device runs in no more waves than plain CTAs (a GPC holds whole clusters only, so some SMs
@@ -366,7 +375,7 @@ public final class PagedAttention implements AutoCloseable {
       int maxCluster) {
     long slots = (long) Math.max(1, choice.residentPerSm()) * context.multiprocessors();
     long waves = (ctas + slots - 1) / slots;
-    for (int c = Math.min(maxCluster, 8); c >= 2 && splits > 1; c /= 2) {
+    for (int c = maxCluster; c >= 2 && splits > 1; c /= 2) {
       if (splits % c != 0) {
         continue;
       }

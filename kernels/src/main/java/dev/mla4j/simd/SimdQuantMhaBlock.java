@@ -20,8 +20,9 @@ import jdk.incubator.vector.VectorOperators;
  * int8/int4/fp8 with one segment per kv head ({@link QuantizedLayout}), read straight from the
  * block and dequantized in registers, the block walked token-major ({@link #fold}). Per (row,
  * token) the score sums each group's {@code q · codes} in vector lanes and scales it once per
- * group; the value update adds {@code codes · (p · scale)} per group. Groups are walked as column pairs
- * {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers one by one.
+ * group; the value update adds {@code codes · (p · scale)} per group. Groups are walked as
+ * column pairs {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers
+ * one by one.
  */
 final class SimdQuantMhaBlock {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;

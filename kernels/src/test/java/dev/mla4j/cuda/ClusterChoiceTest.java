@@ -2,14 +2,15 @@ package dev.mla4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Which MLA kernels combine a cluster's key-range splits on chip (native/mla_mma.cu,
@@ -44,6 +45,18 @@ class ClusterChoiceTest {
         H100_SHARED);
     assertFalse(wgmma.combinesInCluster(512), wgmma.kernel());
     assertFalse(KernelChoice.mha(DType.BF16, 128, 1).combinesInCluster(128));
+  }
+
+  @Test
+  void clusterSizesOtherThanOneTwoFourEightAreRefused() {
+    for (int ok : new int[] {1, 2, 4, 8}) {
+      PagedAttention.checkMaxCluster(ok);
+    }
+    for (int bad : new int[] {0, 3, 6, 16, -2}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> PagedAttention.checkMaxCluster(bad));
+      assertTrue(e.getMessage().contains(PagedAttention.CLUSTER_PROPERTY), e.getMessage());
+    }
   }
 
   @Test
