@@ -31,11 +31,12 @@ __device__ __forceinline__ unsigned cluster_rank() {
   return r;
 }
 
-// Every thread of every CTA of the cluster arrives; shared-memory writes before it (release) are
-// visible to loads after it (acquire) in any CTA of the cluster.
+// Every thread of every CTA of the cluster arrives; shared-memory writes before it are visible
+// to loads after it in any CTA of the cluster (arrive has release and wait acquire semantics by
+// default, which keeps this valid PTX for older NVRTC versions too).
 __device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\n"
-               "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  asm volatile("barrier.cluster.arrive.aligned;\n"
+               "barrier.cluster.wait.aligned;\n" ::: "memory");
 }
 
 // The address of this CTA's shared byte `addr` in the shared memory of CTA `rank`.

@@ -150,12 +150,15 @@ __device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, lon
       s.z += v[c].z;
       s.w += v[c].w;
     }
-    if (final_out) {
+    float* const at = dst + (base + r) * L + col;
+    if (final_out) {  // the caller's output is only known to be 8-byte aligned
       const float l = sm.l[r];
       const float inv = l > 0.f ? 1.f / l : 0.f;
-      s = make_float4(s.x * inv, s.y * inv, s.z * inv, s.w * inv);
+      *(float2*)at = make_float2(s.x * inv, s.y * inv);
+      *(float2*)(at + 2) = make_float2(s.z * inv, s.w * inv);
+    } else {
+      *(float4*)at = s;  // part_acc: a cuMemAlloc buffer
     }
-    *(float4*)(dst + (base + r) * L + col) = s;
   }
   if (!final_out && rank == 0 && tid < HS) {
     p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
@@ -487,12 +490,15 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // already need 250+ registers: there ptxas spills once the combine is inlined.
   if constexpr (MT * LW * TK <= MLA_CLUSTER_MAX_WORK) {
     if (const unsigned csize = cluster_size(); csize > 1) {  // the host launches 2, 4 or 8
+      if (csize != 2 && csize != 4 && csize != 8) __trap();
       mla_cluster_stage<MT, LW>(o, sm, csize);
       if (csize == 2) mla_cluster_sum<HS, L, 2>(p, sm, row0);
       else if (csize == 4) mla_cluster_sum<HS, L, 4>(p, sm, row0);
       else mla_cluster_sum<HS, L, 8>(p, sm, row0);
       return;
     }
+  } else if (cluster_size() > 1) {
+    __trap();  // KernelChoice.combinesInCluster launches no clusters of these instances
   }
 #endif
   const long long rows = (long long)p.seqs * p.tokens * p.heads;

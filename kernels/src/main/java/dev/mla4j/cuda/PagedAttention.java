@@ -379,8 +379,13 @@ public final class PagedAttention implements AutoCloseable {
       if (splits % c != 0) {
         continue;
       }
-      long active = (long) c * context.maxActiveClusters(choice.kernel(), choice.threads(),
-          choice.sharedBytes(), c);
+      long active;
+      try {
+        active = (long) c * context.maxActiveClusters(choice.kernel(), choice.threads(),
+            choice.sharedBytes(), c);
+      } catch (CudaException e) {
+        active = 0;  // a device or partition that cannot say: no clusters of this size
+      }
       if (active > 0 && (ctas + active - 1) / active <= waves) {
         return c;
       }
@@ -410,7 +415,7 @@ public final class PagedAttention implements AutoCloseable {
         partAcc == null ? 0L : partAcc.pointer(), partMl == null ? 0L : partMl.pointer());
     if (merge != null) {
       merge.set("out", out);
-      launchMerge(context, stream, rows, valueWidth, splits, merge.segment);
+      launchMerge(context, stream, rows, valueWidth, splits / cluster, merge.segment);
     }
   }
 

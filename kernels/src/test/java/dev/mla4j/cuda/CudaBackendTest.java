@@ -377,7 +377,9 @@ class CudaBackendTest {
           BF16_TOLERANCE, 1, lens);
       int maxBlocks = (java.util.Arrays.stream(lens).max().orElseThrow() + 63) / 64;
       assertEquals(maxBlocks, plan.splits(), plan.toString());
-      assertEquals(cluster, plan.cluster(), plan.toString());
+      // C itself where the device runs enough clusters of C at once for this grid, else a
+      // smaller one (PagedAttention.clusterSize): the combine ran either way
+      assertTrue(plan.cluster() > 1 && plan.cluster() <= cluster, plan.toString());
     }
   }
 
