@@ -14,8 +14,8 @@ import java.util.Arrays;
  * ({@code c [64][lp]}, {@code kr [64][krw]}), the same one-block F32 staging the BF16 path widens
  * into, so that every group of query rows reuses the decoded block instead of decoding each code
  * again per group (an earlier kernel that did so, in registers, ran 2-3x slower than BF16). The
- * staging holds one block, never the cache: 64·lp floats, reused for the next block. Vector loads of codes as in {@link SimdQuantLoads};
- * group tails element by element.
+ * staging holds one block, never the cache: 64·lp floats, reused for the next block. Vector
+ * loads of codes as in {@link SimdQuantLoads}; group tails element by element.
  */
 final class SimdQuantStage {
   /** Scratch slot after {@link SimdMlaTile}'s. */
@@ -37,8 +37,15 @@ final class SimdQuantStage {
   void fold(int layer, int p0, int n) {
     int block = p0 / SimdMlaTile.BLOCK;
     QuantizedBlock latent = cache.latentCodes(layer, block);
+    // the layout's strides once per block: QuantizedLayout derives them with integer divisions
+    QuantizedLayout l = latent.layout();
+    long rowBytes = l.rowBytes();
+    long scaleBytes = 2L * l.scalesPerRow();
+    long groupBytes = l.groupBytes(l.groupSize());
+    int groups = l.groupsPerSegment();
     for (int t = 0; t < n; t++) {
-      row(latent, t, tile.c, t * tile.lp);
+      row(latent.data(), latent.codes() + t * rowBytes, latent.scales() + t * scaleBytes, l,
+          groups, groupBytes, tile.c, t * tile.lp);
       Arrays.fill(tile.c, t * tile.lp + tile.latentDim, (t + 1) * tile.lp, 0f);
     }
     if (tile.ropeDim > 0) {
@@ -59,15 +66,15 @@ final class SimdQuantStage {
     tile.foldStaged(p0, n);
   }
 
-  /** Row {@code slot} of a one-segment latent block, codes times group scale, into dst. */
-  private void row(QuantizedBlock b, int slot, float[] dst, int off) {
-    QuantizedLayout l = b.layout();
-    MemorySegment seg = b.data();
-    long codes = b.codeRow(slot);
-    long scales = b.scaleRow(slot);
-    for (int g = 0; g < l.groupsPerSegment(); g++) {
+  /**
+   * One token's row of a one-segment latent block (codes at byte {@code codes}, scales at byte
+   * {@code scales} of seg), codes times group scale, into dst.
+   */
+  private void row(MemorySegment seg, long codes, long scales, QuantizedLayout l, int groups,
+      long groupBytes, float[] dst, int off) {
+    for (int g = 0; g < groups; g++) {
       int m = l.groupLength(g);
-      long group = codes + l.groupOffset(0, g);
+      long group = codes + g * groupBytes;
       float s = SimdQuantLoads.scale(seg, scales, g);
       int at = off + g * l.groupSize();
       if (quantization == Quantization.INT4) {
