@@ -88,10 +88,18 @@ __device__ void mla_cluster_stage(const float (&o)[MT][LW][4], const MlaSmem& sm
   float rm = MLA4J_NEG_INF, rl = 0.f;
   if (tid < HS) {
     const unsigned m_addr = smem_addr(sm.m + tid), l_addr = smem_addr(sm.l + tid);
-    for (unsigned c = 0; c < csize; c++) rm = fmaxf(rm, cluster_load(cluster_map(m_addr, c)));
-    for (unsigned c = 0; c < csize; c++) {
-      const float mc = cluster_load(cluster_map(m_addr, c));
-      if (mc != MLA4J_NEG_INF) rl += cluster_load(cluster_map(l_addr, c)) * exp2_approx(mc - rm);
+    float mc[8], lc[8];  // each CTA's m and l read once (csize <= 8; constant indices: registers)
+#pragma unroll
+    for (unsigned c = 0; c < 8; c++) {
+      if (c < csize) {
+        mc[c] = cluster_load(cluster_map(m_addr, c));
+        lc[c] = cluster_load(cluster_map(l_addr, c));
+        rm = fmaxf(rm, mc[c]);
+      }
+    }
+#pragma unroll
+    for (unsigned c = 0; c < 8; c++) {
+      if (c < csize && mc[c] != MLA4J_NEG_INF) rl += lc[c] * exp2_approx(mc[c] - rm);
     }
     sm.alpha[tid] = sm.m[tid] == MLA4J_NEG_INF ? 0.f : exp2_approx(sm.m[tid] - rm);
   }

@@ -121,6 +121,14 @@ final class SimdMhaAttention implements MhaKernel {
   }
 
   /**
+   * Causally visible tokens of query row {@code row} (token-major rows of n_h heads, the first
+   * at position firstQueryPos) among a block's first n tokens, from position p0.
+   */
+  static int visible(MhaShape s, int firstQueryPos, int row, int p0, int n) {
+    return Math.max(0, Math.min(n, firstQueryPos + row / s.heads() - p0 + 1));
+  }
+
+  /**
    * Quantized cache: blocks below the quantized length through {@link SimdQuantMhaBlock} (codes
    * dequantized in registers), then the recent-token window's BF16 rows through the plain
    * {@link Block#fold} in runs that do not wrap the ring.
@@ -172,9 +180,8 @@ final class SimdMhaAttention implements MhaKernel {
   private record Block(MhaShape s, float[] qs, SoftmaxState state, float[] acc, boolean paired,
       int firstQueryPos, float[] p, float[] f16) {
 
-    /** Causally visible tokens of row {@code row} among the block's first n, from p0. */
     int visible(int row, int p0, int n) {
-      return Math.max(0, Math.min(n, firstQueryPos + row / s.heads() - p0 + 1));
+      return SimdMhaAttention.visible(s, firstQueryPos, row, p0, n);
     }
 
     void fold(Tensor keys, Tensor values, int p0, int n) {

@@ -93,9 +93,8 @@ final class SimdQuantMhaBlock {
     }
   }
 
-  /** Causally visible tokens of row {@code row} among the block's first n, from p0. */
   private int visible(int row, int p0, int n) {
-    return Math.max(0, Math.min(n, firstQueryPos + row / s.heads() - p0 + 1));
+    return SimdMhaAttention.visible(s, firstQueryPos, row, p0, n);
   }
 
   private int kv(int row) {
