@@ -107,15 +107,16 @@ __device__ __forceinline__ void mla_rope_steps(const PagedAttnParams& p, int h0,
 // One tile's online-softmax step in base 2 for this warp's RPW rows (rows warp·RPW + j), lanes
 // over tokens, the rows' shuffle chains interleaved. s: [KPARTS][HS][SS] partial scores, summed
 // over the k-parts and multiplied by factor(row); tokens from nvalid on are masked. P goes to pr
-// [HS][PS] rounded by round() (BF16 or FP16), and the row sum adds the rounded values (widen()),
-// so that numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
+// [HS][PS] rounded by round() (BF16 or FP16) after a factor col(k) of the lane's token slot k (a
+// power of two, or 1), and the row sum adds the rounded values without it (widen()), so that
+// numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
 // this tile's rescale of O.
-template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, typename Factor, typename Round,
-          typename Widen>
+template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, typename Factor, typename Col,
+          typename Round, typename Widen>
 __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short* pr, float* m,
                                                  float* l, float* alpha, int warp, int lane,
-                                                 int nvalid, Factor factor, Round round,
-                                                 Widen widen) {
+                                                 int nvalid, Factor factor, Col col,
+                                                 Round round, Widen widen) {
   constexpr int TSLOTS = (TK + 31) / 32;  // tokens per lane
   float sv[RPW][TSLOTS];
   float mx[RPW];
@@ -152,9 +153,9 @@ __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short*
     for (int k = 0; k < TSLOTS; k++) {
       const int tt = lane + 32 * k;
       if (tt < TK) {
-        const unsigned short e = round(sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]));
-        pr[r * PS + tt] = e;
-        sum[j] += widen(e);
+        const float pv = sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]);
+        pr[r * PS + tt] = round(pv * col(k));
+        sum[j] += widen(round(pv));
       }
     }
   }

@@ -27,7 +27,8 @@ public final class CudaContext {
   public static final String PDL_PROPERTY = "mla4j.cuda.pdl";
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
-      "mla4j_cluster.h", "mla4j_quant.h", "mla4j_mma.h", "mla4j_wgmma.h");
+      "mla4j_cluster.h", "mla4j_quant.h", "mla4j_mma.h", "mla4j_mma_quant.h", "mla4j_mla_mma.h",
+      "mla4j_wgmma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",

@@ -202,10 +202,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   }
 
   /**
-   * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu), or null
-   * when the latent is not one segment of L 512/1024/2048 with groups of a multiple of 32 that
-   * divide L into a multiple of 4 scales (code rows of exactly L bytes), the rope keys are not
-   * BF16 (or absent), n_h is not a multiple of 16, or the tiles do not fit in
+   * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu: the BF16
+   * kernel's template, each tile dequantized once in shared memory), or null when the latent is
+   * not one segment of L 512/1024/2048 with groups of a multiple of 32 that divide L into a
+   * multiple of 4 scales (code rows of exactly L bytes), the rope keys are not BF16 (or absent)
+   * or break 16-byte copies, n_h is not a multiple of 16, or the tiles do not fit in
    * {@code sharedLimit} bytes.
    */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype, boolean ropeQuantized,
@@ -220,13 +221,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         || (l / g) % 4 != 0 || ropeQuantized || (ropeWidth > 0 && ropeDtype != DType.BF16)) {
       return null;
     }
-    boolean shared = ropeKvStride == 0;
-    if (shared ? ropeWidth % 16 != 0 : ropeWidth % 8 != 0 || ropeKvStride % 8 != 0
-        || ropeRow % 8 != 0) {
+    if (ropeWidth % 8 != 0 || ropeKvStride % 8 != 0 || ropeRow % 8 != 0) {
       return null;
     }
-    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaQuantSharedBytes(hs, group, l, l / g,
-        shared ? ropeWidth : 0, shared ? 0 : ropeWidth, ropeKvStride, tk));
+    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, l, ropeWidth,
+        ropeKvStride, tk) + mlaQuantExtraBytes(hs, tk));
     return slab == null ? null : new KernelChoice("mla4j_mla_mma_"
         + (q == Quantization.INT8 ? "int8" : "fp8") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
         16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
@@ -260,23 +259,15 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     return null;
   }
 
-  /** The shared-memory carve-up of native/mla_mma_quant.cu, byte for byte. */
-  private static int mlaQuantSharedBytes(int hs, int group, int latent, int scales, int drs,
-      int drh, int ropeKvStride, int tk) {
-    int spanMax = drh == 0 ? drs : ((hs - 1) / group + 1) * ropeKvStride + drh;
-    int rw = (spanMax + 15) & ~15;
-    int rs = rw == 0 ? 0 : rw + MLA_PAD;
-    int mt = hs / 16;
-    int units = mt / (mt >= 2 ? 2 : 1) * (tk / 16);
-    int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
-    int halves = hs * (latent + MLA_PAD) + hs * rs
-        + MLA_STAGES * tk * scales + MLA_STAGES * tk * rs + hs * (tk + MLA_PAD);
-    int codes = MLA_STAGES * tk * (latent + 2 * MLA_PAD);
-    int words = kparts * hs * (tk + 4) + 4 * hs + 3 * scales + scales * tk / 2;
-    return 2 * halves + codes + 4 * words;
+  /**
+   * What MlaSmem adds after alpha for a quantized latent (native/mla4j_mla_mma.h): 2^E_r [HS]
+   * and E_t [TK]. Codes and scales are staged in the tile's FP16 rows.
+   */
+  private static int mlaQuantExtraBytes(int hs, int tk) {
+    return Float.BYTES * hs + Integer.BYTES * tk;
   }
 
-  /** The carve-up of MlaSmem in native/mla_mma.cu, byte for byte. */
+  /** The carve-up of MlaSmem in native/mla4j_mla_mma.h up to alpha, byte for byte. */
   private static int mlaSharedBytes(int hs, int group, int latent, int drh, int ropeKvStride,
       int tk) {
     int qs = latent + MLA_PAD;

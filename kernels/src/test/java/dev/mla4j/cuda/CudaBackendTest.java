@@ -200,6 +200,29 @@ class CudaBackendTest {
    * (d_r 16, one head per kv head, L 512 and 2048: 16- and 8-token score units), a slab with a
    * rope span of 8 columns (zero-padded to 16) and one of 48 (copies walked with a carry).
    */
+  /** As compare, each row against its own largest magnitude. */
+  private static void compareRows(String what, List<Tensor> expected, MemorySegment got,
+      int width, double tolerance) {
+    long i = 0;
+    double worst = 0;
+    for (Tensor e : expected) {
+      for (int r = 0; r < e.rows(); r++) {
+        double maxErr = 0;
+        double maxRef = 0;
+        for (int c = 0; c < width; c++) {
+          float y = got.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i++);
+          assertTrue(Float.isFinite(y), what + ": non-finite output at " + (i - 1));
+          maxErr = Math.max(maxErr, Math.abs(y - e.get(r, c)));
+          maxRef = Math.max(maxRef, Math.abs(e.get(r, c)));
+        }
+        assertTrue(maxErr <= tolerance * maxRef,
+            what + ": row " + r + " max error " + maxErr + " vs its max " + maxRef);
+        worst = Math.max(worst, maxErr / maxRef);
+      }
+    }
+    System.out.printf("%s: worst row error %.3g of the row's max%n", what, worst);
+  }
+
   @ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})
   void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
@@ -239,6 +262,25 @@ class CudaBackendTest {
       default -> MlaShape.mha2mla(32, 32, 128, 8, 64);
     };
     batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
+  }
+
+  /**
+   * The quantized kernel normalizes each token by its largest scale and keeps O in units of the
+   * largest one seen so far (mla4j_mla_mma.h). Here token magnitudes span 2^-5 to 2^4, rising
+   * along each sequence (so that every split's running exponent grows tile by tile and O is
+   * rescaled), and each token's 32-column blocks a further 2^0 to 2^-3; queries are N(0, 1/256),
+   * so that scores stay at a few units (the bound's premise). Every output row must meet the
+   * FP16 bound against its own largest magnitude. Dropping the rescale, or a token's
+   * 2^E_t on its score or its probability, gives errors of the order of the row.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,16", "FP8,32,16", "INT8,128,64"})
+  void tensorCoreMlaReadsQuantizedTokensOfSpreadScales(String quant, int group, int dKv) {
+    MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
+    Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
+        PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, 1, true, 70, 1000, 5, 2100);
+    assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT)), plan.kernel());
+    assertTrue(plan.splits() > 1, plan.toString());
   }
 
   /**
@@ -295,12 +337,23 @@ class CudaBackendTest {
    */
   private Plan mlaAgainstScalar(MlaShape s, CacheFormat format, boolean tensorCore,
       boolean wgmma, int maxCluster, double tolerance, int tokens, int... lens) {
+    return mlaAgainstScalar(s, format, tensorCore, wgmma, maxCluster, tolerance, tokens, false,
+        lens);
+  }
+
+  /**
+   * spread: latent tokens of spread magnitudes (Caches.fillSpread), each output row held to the
+   * bound against its own largest magnitude.
+   */
+  private Plan mlaAgainstScalar(MlaShape s, CacheFormat format, boolean tensorCore,
+      boolean wgmma, int maxCluster, double tolerance, int tokens, boolean spread, int... lens) {
     RopeKeyLayout layout = s.ropeKeys();
     QuantizedLayout quant = format.isQuantized()
         ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
     Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
         + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : "")
-        + (lens.length == 4 && lens[3] == 4100 ? "" : " lens " + java.util.Arrays.toString(lens)));
+        + (lens.length == 4 && lens[3] == 4100 ? "" : " lens " + java.util.Arrays.toString(lens))
+        + (spread ? " spread" : ""));
     Batch batch = Batch.of(c, tokens, lens);
     int rowsPerSeq = tokens * s.heads();
     try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
@@ -321,11 +374,17 @@ class CudaBackendTest {
       int[] first = new int[batch.lens().length];
       for (int q = 0; q < batch.lens().length; q++) {
         LatentCache cache = new LatentCache(s, 1, format, batch.lens()[q]);
-        Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
+        if (spread) {
+          Caches.fillSpread(arena, c, cache, 0, batch.lens()[q]);
+        } else {
+          Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
+        }
         caches.add(cache);
         first[q] = batch.lens()[q] - tokens;
         qr.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.ropeDim(), 1));
-        ql.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.latentDim(), 1));
+        // spread latents reach 2^4: queries of 1/16 keep scores at a few units, as the bound wants
+        ql.add(Inputs.gaussian(arena, c, DType.F32, rowsPerSeq, s.latentDim(),
+            spread ? 1.0 / 16 : 1));
         Tensor out = Tensor.allocate(arena, DType.F32, rowsPerSeq, s.latentDim());
         scalar.mlaAttention(s, qr.get(q), ql.get(q), cache, 0, first[q], out);
         ref.add(out);
@@ -347,8 +406,13 @@ class CudaBackendTest {
         MemorySegment got = arena.allocate(outBytes, 16);
         out.download(st, 0, got);
         st.synchronize();
-        compare(plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits()
-            + " cluster=" + plan.cluster(), ref, got, s.latentDim(), tolerance);
+        String what = plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits()
+            + " cluster=" + plan.cluster();
+        if (spread) {
+          compareRows(what, ref, got, s.latentDim(), tolerance);
+        } else {
+          compare(what, ref, got, s.latentDim(), tolerance);
+        }
         return new Plan(plan.kernel(), plan.splits(), plan.cluster());
       } finally {
         caches.forEach(LatentCache::close);

@@ -38,6 +38,29 @@ public final class Caches {
     }
   }
 
+  /**
+   * Appends {@code valid} tokens whose latent rows are N(0,1) times 2^k, k rising from -5 to 4
+   * along the sequence (the integer part of 9·t / valid - 5, plus 0 or 1 at random), and whose
+   * 32-column blocks are further times 2^0 to 2^-3 (block b: 2^-(b % 4)); rope keys N(0,1).
+   */
+  public static void fillSpread(Arena arena, Seeds.Case c, LatentCache cache, int layer,
+      int valid) {
+    int latent = cache.shape().latentDim();
+    int rope = cache.shape().ropeKeyWidth();
+    appendInChunks(c, valid, (start, n) -> {
+      Tensor rows = Inputs.gaussian(arena, c, DType.F32, n, latent, 1);
+      float[] values = new float[n * latent];
+      for (int t = 0; t < n; t++) {
+        int k = 9 * (start + t) / valid - 5 + c.nextInt(2);
+        for (int col = 0; col < latent; col++) {
+          values[t * latent + col] = Math.scalb(rows.get(t, col), k - (col / 32) % 4);
+        }
+      }
+      cache.append(layer, Tensor.copyOf(arena, DType.F32, n, latent, values),
+          Inputs.gaussian(arena, c, DType.F32, n, rope, 1));
+    });
+  }
+
   /** As {@link #fill(Arena, Seeds.Case, LatentCache, int, int, int)} for K and V. */
   public static void fill(Arena arena, Seeds.Case c, KvCache cache, int layer, int valid,
       int poisoned) {

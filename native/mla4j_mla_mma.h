@@ -1,0 +1,679 @@
+// Absorbed MLA decode on tensor cores (v3; quantized latent v5), device-resident fast path.
+// Same parameter struct (PagedAttnParams) and split-state layout as attention.cu, whose merge
+// kernel finishes split runs. Instances: mla_mma.cu (BF16 latent), mla_mma_quant.cu (INT8/FP8).
+//
+// CTA = (key range split, slab of HS = 16·MT heads, query token), 8 warps. Per tile of TK cached
+// tokens, staged by 16-byte cp.async two tiles deep, the tile [TK][L (+ shared rope d_r)] is read
+// once from memory and used by both products, with mma.sync m16n8k16 (BF16 in, FP32 out):
+//   S[HS][TK]  = Q~[HS][L]·C[TK][L]ᵀ + q_R·k_Rᵀ           warps over (head tile, 8 or 16 tokens,
+//                                                          k-range) units, partials summed by the
+//                                                          softmax
+//   O[HS][L]  += P[HS][TK]·C[TK][L]                       each warp owns L/8 columns of O, FP32
+//                                                          accumulators in registers
+// The rope keys join the score MMA as extra k-steps over their own stage: per-head keys (MHA2MLA,
+// one d_r slice per kv head) with q_R staged block-diagonally, row h holding q_R[h] at its kv
+// head's columns of the slab's rope span and zeros elsewhere, so that each m16 head tile multiplies
+// only the span of its own kv heads; DeepSeek's shared key as a span of d_r columns that every
+// row uses. (v2 ran per-head keys on CUDA cores inside the softmax: half of the instructions.)
+// Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
+// host API keeps the FP32-exact kernel.
+//
+// Quantized latent (Q = INT8 or FP8 E4M3 codes, one BF16 scale per token and group of G columns;
+// rope keys BF16): the codes of a tile are copied as stored into the first L bytes of the tile's
+// FP16 stage rows, and after they land each warp dequantizes whole token rows in place:
+//   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_t   (FP16; E_t the exponent of the token's largest
+//                                                   scale, so every factor lies in (0, 2))
+// Both products then run on C' with FP16 operands (INT8 and E4M3 codes are exact in FP16, the
+// product rounds once). 2^E_t multiplies the token's latent score in FP32 before the rope k-steps
+// join it; P leaves the softmax times 2^(E_t - E), E the largest E_t seen so far, and O is kept in
+// units of 2^E (rescaled with alpha when E grows). Q~ rows are scaled by a power of two 2^-E_r
+// into [2^14, 2^15) before rounding, and the softmax multiplies each score back by 2^E_r. FP16's
+// range never binds; a token loses precision only in groups below 2^-14 of its largest scale, or
+// when its largest scale is below 2^-14 of E's (its probability is then scaled into subnormals).
+#ifndef MLA4J_MLA_MMA_H
+#define MLA4J_MLA_MMA_H
+#include "mla4j_cluster.h"
+#include "mla4j_device.h"
+#include "mla4j_mma.h"
+#include "mla4j_mma_quant.h"
+
+#define MLA_WARPS 8
+#define MLA_THREADS (MLA_WARPS * 32)
+// Elements of padding per shared row: shifts consecutive rows by 16 bytes, so the 8 rows an
+// ldmatrix phase reads fall in different banks.
+#define MLA_PAD 8
+#define MLA_STAGES 2
+#define MLA_CLUSTER_MAX_WORK 1024  // the largest MT·LW·TK with the cluster combine
+
+// Shared-memory carve-up, computed the same way by KernelChoice.mlaSharedBytes in Java.
+struct MlaSmem {
+  bf16_t* q;      // [HS][qs]        Q~
+  bf16_t* qr;     // [HS][rq]        q_R over the slab's rope span (block-diagonal when per head)
+  bf16_t* tile;   // [STAGES][TK][qs] C
+  bf16_t* rope;   // [STAGES][TK][rq] rope keys of the slab's span, zero past it
+  float* s;       // [KPARTS][HS][TK + 4] partial scores (base 2), one slice per k-range
+  bf16_t* pr;     // [HS][TK + 8]    probabilities
+  float* m;       // [HS]            running maximum, base 2
+  float* l;       // [HS]
+  float* alpha;   // [HS]
+  // quantized latent only, after alpha (the BF16 kernel's carve-up ends there); a token's codes
+  // and its L / G BF16 scales are staged in its tile row, codes at byte 0, scales at byte L
+  float* rowpow;  // [HS] 2^E_r
+  int* texp;      // [TK] E_t of the tile's tokens
+};
+
+// d += a·b with FP16 or BF16 operands.
+template <bool F16>
+__device__ __forceinline__ void mma(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+  if (F16) {
+    mma_f16(d, a, b0, b1);
+  } else {
+    mma_bf16(d, a, b0, b1);
+  }
+}
+
+// Score k-steps [k0, k1) of one unit into two accumulator chains (even and odd k-steps, so that
+// consecutive MMAs do not wait on each other). qa: this lane's ldmatrix address of the A (query)
+// tile at k-step 0; kb: of the B (key) tile; NB n8 token tiles per unit.
+template <int NB, bool F16>
+__device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf16_t* qa,
+                                                const bf16_t* kb, int k0, int k1) {
+  auto step = [&](float (&c)[2][4], int ks) {
+    unsigned a[4];
+    ldsm_x4(a, qa + ks * 16);
+    if (NB == 2) {
+      unsigned b[4];
+      ldsm_x4(b, kb + ks * 16);
+      mma<F16>(c[0], a, b[0], b[1]);
+      mma<F16>(c[1], a, b[2], b[3]);
+    } else {
+      unsigned b[2];
+      ldsm_x2(b, kb + ks * 16);
+      mma<F16>(c[0], a, b[0], b[1]);
+    }
+  };
+  int ks = k0;
+  for (; ks + 1 < k1; ks += 2) {
+    step(acc[0], ks);
+    step(acc[1], ks + 1);
+  }
+  if (ks < k1) step(acc[0], ks);
+}
+
+#if MLA4J_HAS_CLUSTERS
+// The C key-range splits of a cluster (consecutive blockIdx.x) combine their partial states on
+// chip, so that the merge kernel reads splits / C of them and the CTAs write C times fewer bytes.
+// First each CTA's O, rescaled to the cluster's maximum, goes to its own shared memory (Q~, the
+// tiles and the scores are dead by now; the host checks that [HS][L + 8] floats fit below sm.m),
+// and sm.m / sm.l become the cluster's maximum and sum.
+template <int MT, int LW>
+__device__ void mla_cluster_stage(const float (&o)[MT][LW][4], const MlaSmem& sm, unsigned csize) {
+  constexpr int HS = 16 * MT;
+  constexpr int L = 64 * LW;
+  constexpr int os = L + 8;  // a warp's float2 stores of 4 rows x 8 columns hit 32 banks
+  float* const obuf = (float*)sm.q;  // [HS][os]
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  cluster_sync();  // every CTA's m and l are final
+  float rm = MLA4J_NEG_INF, rl = 0.f;
+  if (tid < HS) {
+    const unsigned m_addr = smem_addr(sm.m + tid), l_addr = smem_addr(sm.l + tid);
+    float mc[8], lc[8];  // each CTA's m and l read once (csize <= 8; constant indices: registers)
+#pragma unroll
+    for (unsigned c = 0; c < 8; c++) {
+      if (c < csize) {
+        mc[c] = cluster_load(cluster_map(m_addr, c));
+        lc[c] = cluster_load(cluster_map(l_addr, c));
+        rm = fmaxf(rm, mc[c]);
+      }
+    }
+#pragma unroll
+    for (unsigned c = 0; c < 8; c++) {
+      if (c < csize && mc[c] != MLA4J_NEG_INF) rl += lc[c] * exp2_approx(mc[c] - rm);
+    }
+    sm.alpha[tid] = sm.m[tid] == MLA4J_NEG_INF ? 0.f : exp2_approx(sm.m[tid] - rm);
+  }
+  __syncthreads();
+  // as the plain epilogue's stores (mla_mma), into shared memory, each row times its factor
+  const int g = lane >> 2, tq = lane & 3, wcol0 = (tid >> 5) * (L / MLA_WARPS);
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float f = sm.alpha[r];
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        *(float2*)(obuf + r * os + wcol0 + n * 8 + 2 * tq) =
+            make_float2(o[m][n][2 * half] * f, o[m][n][2 * half + 1] * f);
+      }
+    }
+  cluster_sync();  // every CTA's rescaled O is visible; nobody reads m or l remotely any more
+  if (tid < HS) {
+    sm.m[tid] = rm;
+    sm.l[tid] = rl;
+  }
+  __syncthreads();
+}
+
+// Then CTA j adds columns [j·L/C, (j+1)·L/C) of all C CTAs' O through DSMEM and writes them as
+// one partial state, or as the normalized output when the cluster holds every split of its row.
+template <int HS, int L, int C>
+__device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, long long row0) {
+  constexpr int os = L + 8;
+  constexpr int W = L / C;  // columns this CTA adds up
+  constexpr int V = W / 4;
+  const int tid = threadIdx.x;
+  const unsigned rank = cluster_rank();
+  const bool final_out = p.splits == C;
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long base = final_out ? row0 : (long long)(blockIdx.x / C) * rows + row0;
+  float* const dst = final_out ? p.out : p.part_acc;
+  unsigned remote[C];
+#pragma unroll
+  for (int c = 0; c < C; c++) remote[c] = cluster_map(smem_addr(sm.q), c);
+#pragma unroll 2
+  for (int it = tid; it < HS * V; it += MLA_THREADS) {
+    const int r = it / V;
+    const int col = rank * W + (it % V) * 4;
+    const unsigned off = (unsigned)(r * os + col) * 4u;
+    float4 v[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = cluster_load4(remote[c] + off);
+    float4 s = v[0];
+#pragma unroll
+    for (int c = 1; c < C; c++) {
+      s.x += v[c].x;
+      s.y += v[c].y;
+      s.z += v[c].z;
+      s.w += v[c].w;
+    }
+    float* const at = dst + (base + r) * L + col;
+    if (final_out) {  // the caller's output is only known to be 8-byte aligned
+      const float l = sm.l[r];
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      *(float2*)at = make_float2(s.x * inv, s.y * inv);
+      *(float2*)(at + 2) = make_float2(s.z * inv, s.w * inv);
+    } else {
+      *(float4*)at = s;  // part_acc: a cuMemAlloc buffer
+    }
+  }
+  if (!final_out && rank == 0 && tid < HS) {
+    p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];
+  }
+  cluster_sync();  // no CTA exits while another still reads its shared memory
+}
+#endif
+
+// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8 or MLA4J_Q_FP8.
+template <int MT, int LW, int TK, int Q>
+__device__ void mla_mma(const PagedAttnParams& p) {
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
+  constexpr bool QZ = Q != MLA4J_Q_NONE;
+  constexpr int HS = 16 * MT;
+  constexpr int L = 64 * LW;
+  constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
+  constexpr int RPW = HS / MLA_WARPS;      // softmax rows per warp
+  constexpr int RB = QZ ? L : 2 * L;       // bytes per latent row in the cache
+  constexpr int LC = RB / 16;              // 16-byte chunks per latent row: 32 to 256
+  constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  // Rope columns: one d_r slice per kv head (q_R block-diagonal), or DeepSeek's shared key
+  // (b_kv_stride 0: every head's q_R at the same columns). Both are staged apart from the latent,
+  // so that the latent rows have a compile-time stride.
+  const int drh = p.b_width;
+  constexpr int qs = L + MLA_PAD;
+  const int span_max = drh == 0 ? 0 : ((HS - 1) / p.group + 1) * p.b_kv_stride + drh;
+  const int rw = (span_max + 15) & ~15;
+  const int rq = rw == 0 ? 0 : rw + MLA_PAD;
+  constexpr int ss = TK + 4;
+  // Score work: units of (m16 head tile, nw tokens), each split into kparts k-ranges so that all
+  // 8 warps have work; partial sums go to separate slices and are added by the softmax (plain
+  // stores: shared-memory FP32 atomics are a compare-and-swap loop).
+  constexpr int nw = MT * TK >= 32 ? 16 : 8;
+  constexpr int units = MT * TK / nw;
+  constexpr int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
+  constexpr int ps = TK + MLA_PAD;
+
+  MlaSmem sm;
+  sm.q = (bf16_t*)smem_raw;
+  sm.qr = sm.q + HS * qs;
+  sm.tile = sm.qr + HS * rq;
+  sm.rope = sm.tile + MLA_STAGES * TK * qs;
+  sm.s = (float*)(sm.rope + MLA_STAGES * TK * rq);
+  sm.pr = (bf16_t*)(sm.s + kparts * HS * ss);
+  sm.m = (float*)(sm.pr + HS * ps);
+  sm.l = sm.m + HS;
+  sm.alpha = sm.l + HS;
+  const int ng = QZ ? L / p.quant_group : 0;  // scales per token
+  sm.rowpow = sm.alpha + HS;
+  sm.texp = (int*)(sm.rowpow + HS);
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * HS;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int kv0 = h0 / p.group;
+  const int span = drh == 0 ? 0 : ((h0 + HS - 1) / p.group - kv0) * p.b_kv_stride + drh;
+
+  const long long row0 = (long long)token_row * p.heads + h0;
+  const int key_end = p.first_pos[seq] + t + 1;
+  const KeyRange keys = split_keys(p, split, key_end);
+  const int tok_begin = keys.begin, tok_end = keys.end;
+  const int* table = p.block_table + (long long)seq * p.max_blocks;
+  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + TK - 1) / TK : 0;
+
+  // Copies of tile i into stage i % 2; rows past tok_end are zero-filled, so that no stale value,
+  // NaN included, meets a zero probability in the second product. A tile lies inside one 64-token
+  // block (TK divides 64), so every row's source address is inside the block.
+  // Latent: rows of exactly L elements in the cache (a_row == L, checked by the host) and qs in
+  // shared memory, so a thread's copies of a tile (chunk lc0 of rows lr0 + j·LROWS) are one base
+  // address plus compile-time offsets on both sides; whole tiles skip the row predicate.
+  // Rope (the slab's span of kv heads, or the shared key): when a whole number of rows fits one
+  // pass, each thread keeps a fixed 16-byte column and steps rows by pointer increments; otherwise
+  // it walks its (row, chunk) cells by adding MLA_THREADS cells at a time as (dt rows, dc chunks)
+  // with a carry: no integer division per copy.
+  // A quantized tile's codes go to the first L bytes of its FP16 stage rows.
+  const int lr0 = tid / LC, lcb = (tid % LC) * 16;  // row, byte column
+  const long long a_thread = p.a_offset + (long long)lr0 * RB + lcb;
+  const unsigned a_dst_thread = smem_addr(sm.tile + lr0 * qs) + lcb;
+  // scales: 8-byte copies to byte L of the token's stage row (L / G is a power of two >= 4, so its
+  // chunks divide the CTA)
+  const int sc_n = ng / 4;
+  const int sc_dt = QZ ? MLA_THREADS / sc_n : 0, sc_t0 = QZ ? tid / sc_n : 0;
+  const int sc_k0 = QZ ? (tid - sc_t0 * sc_n) * 4 : 0;
+  const int bcols = (span + 15) & ~15;  // rope columns staged per row
+  const int bvalid = span;              // of which read from the cache
+  const int bc = bcols / 8;
+  const int bc_dt = bc > 0 ? MLA_THREADS / bc : 0, bc_dc = bc > 0 ? MLA_THREADS - bc_dt * bc : 0;
+  const int bc_t0 = bc > 0 ? tid / bc : TK, bc_c0 = bc > 0 ? tid - bc_t0 * bc : 0;
+  const int b_srow = rq;
+  bf16_t* const b_dst0 = sm.rope;
+  const int b_stage = TK * b_srow;
+  const int b_col0 = kv0 * p.b_kv_stride;
+  // the fixed-column path: this thread's column, or column 0 of its rows when past the span
+  const bool b_col_ok = bc_c0 * 8 < bvalid;
+  const long long b_thread =
+      p.b_offset + 2ll * (bc_t0 * p.b_row + b_col0 + (b_col_ok ? bc_c0 * 8 : 0));
+  const long long b_src_rows = 2ll * bc_dt * p.b_row;
+  const unsigned b_dst_thread = smem_addr(b_dst0 + bc_t0 * b_srow + bc_c0 * 8);
+  const unsigned b_dst_rows = 2u * bc_dt * b_srow;
+
+  // per-thread steps of the rope walk, in elements of the cache row and of the shared row
+  const int b_src_step = bc_dt * p.b_row + bc_dc * 8, b_dst_step = bc_dt * b_srow + bc_dc * 8;
+  const int b_src_carry = p.b_row - bc * 8, b_dst_carry = b_srow - bc * 8;
+  const int b_src0 = bc_t0 * p.b_row + bc_c0 * 8, b_dsto0 = bc_t0 * b_srow + bc_c0 * 8;
+
+  // A tile's copies leave in two commit groups: part 0 (the first half of this thread's latent
+  // rows) at the top of the iteration before, part 1 (the other half and the rope keys) after
+  // that iteration's score products, so that the load/store queue drains while the warps compute
+  // instead of holding all of them at the top of the loop.
+  auto load_tile = [&](int i, int block_id, int part) {
+    const int tok0 = tok_begin + i * TK;
+    const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
+    const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
+    const int nvalid = tok_end - tok0;
+    {
+      const unsigned char* src = block + a_thread + (long long)slot0 * RB;
+      const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
+      cp_async_rows<TK / LROWS, LROWS, 2 * LROWS * qs, LROWS * RB>(dst, src, part, lr0, nvalid,
+                                                                nvalid >= TK);
+    }
+    if (part == 0) {
+      asm volatile("cp.async.commit_group;\n" ::);
+      return;
+    }
+    if constexpr (QZ) {
+      const unsigned char* sc = block + p.a_scales + 2ll * (slot0 * p.a_scale_row + sc_k0);
+      const unsigned sd = smem_addr(sm.tile + (i % MLA_STAGES) * TK * qs) + L + 2 * sc_k0;
+      for (int tt = sc_t0; tt < TK; tt += sc_dt) {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(sd + 2 * tt * qs),
+                     "l"(sc + 2ll * tt * p.a_scale_row), "r"(tt < nvalid ? 8 : 0));
+      }
+    }
+    if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
+      const unsigned char* src = block + b_thread + 2ll * slot0 * p.b_row;
+      unsigned dst = b_dst_thread + (i % MLA_STAGES) * (2u * b_stage);
+#pragma unroll 4
+      for (int tt = bc_t0; tt < TK; tt += bc_dt) {
+        cp_async16_s(dst, src, b_col_ok && tt < nvalid);
+        src += b_src_rows;
+        dst += b_dst_rows;
+      }
+      asm volatile("cp.async.commit_group;\n" ::);
+      return;
+    }
+    const bf16_t* b = (const bf16_t*)(block + p.b_offset) + slot0 * p.b_row + b_col0;
+    bf16_t* bd = b_dst0 + (i % MLA_STAGES) * b_stage;
+    int src = b_src0, dsto = b_dsto0;
+    for (int tt = bc_t0, cc = bc_c0; tt < TK;) {
+      const bool ok = tt < nvalid && cc * 8 < bvalid;
+      cp_async16(bd + dsto, b + (ok ? src : 0), ok);
+      tt += bc_dt;
+      cc += bc_dc;
+      src += b_src_step;
+      dsto += b_dst_step;
+      if (cc >= bc) {
+        cc -= bc;
+        tt++;
+        src += b_src_carry;
+        dsto += b_dst_carry;
+      }
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+  // Block id of tile i, read one tile ahead of its copies so that the load's latency is hidden.
+  auto tile_block = [&](int i) { return table[(tok_begin + i * TK) / MLA4J_BLOCK_TOKENS]; };
+
+  float o[MT][LW][4];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int n = 0; n < LW; n++)
+#pragma unroll
+      for (int c = 0; c < 4; c++) o[m][n][c] = 0.f;
+
+  const int g = lane >> 2;  // accumulator row inside an m16 tile (and +8)
+  const int tq = lane & 3;  // accumulator column pair
+  const int wcol0 = warp * WCOLS;
+  constexpr int kl = L / 16;  // k-steps over the latent columns
+  const int kp = units >= MLA_WARPS ? 0 : warp / units;
+  const float scale2 = p.scale * MLA_LOG2E;
+
+  // Rope k-steps of each m16 head tile.
+  int rope_k0[MT], rope_kn[MT];
+#pragma unroll
+  for (int m = 0; m < MT; m++) mla_rope_steps(p, h0, kv0, m, drh, 0, rope_k0[m], rope_kn[m]);
+
+  if (tiles > 0) {
+    load_tile(0, tile_block(0), 0);
+    load_tile(0, tile_block(0), 1);
+  }
+  int next_block = tiles > 1 ? tile_block(1) : 0;
+
+  // The queries are staged while tile 0's copies are in flight.
+  if constexpr (!QZ) {
+    // Queries, FP32 -> BF16. Each thread issues QB float4 loads before converting any: a one-by-one
+    // loop was a chain of global-load latencies, most of a batch-1 split's time.
+    constexpr int QV = HS * L / 4 / MLA_THREADS;  // float4 of Q~ per thread
+    constexpr int QB = QV < 8 ? QV : 8;
+    if ((((unsigned long long)p.qa) & 15) == 0) {
+      const float4* qa4 = (const float4*)(p.qa + row0 * L);
+      for (int j0 = 0; j0 < QV; j0 += QB) {
+        float4 v[QB];
+  #pragma unroll
+        for (int j = 0; j < QB; j++) v[j] = qa4[tid + (j0 + j) * MLA_THREADS];
+  #pragma unroll
+        for (int j = 0; j < QB; j++) {
+          const int idx = tid + (j0 + j) * MLA_THREADS;
+          const int r = idx / (L / 4), c = (idx % (L / 4)) * 4;
+          uint2 b;
+          b.x = (unsigned)to_bf16_cvt(v[j].x) | ((unsigned)to_bf16_cvt(v[j].y) << 16);
+          b.y = (unsigned)to_bf16_cvt(v[j].z) | ((unsigned)to_bf16_cvt(v[j].w) << 16);
+          *(uint2*)(sm.q + r * qs + c) = b;
+        }
+      }
+    } else {
+      for (int i = tid; i < HS * L; i += MLA_THREADS) {
+        sm.q[(i / L) * qs + i % L] = to_bf16(p.qa[row0 * L + i]);
+      }
+    }
+    // q_R over the rope span (block-diagonal for per-head keys), 8 columns (one 16-byte store) per
+    // step.
+    for (int i = tid; i < HS * rw / 8; i += MLA_THREADS) {
+      const int r = i / (rw / 8);
+      const int c0 = (i - r * (rw / 8)) * 8;
+      const int j0 = c0 - ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+      unsigned w[4];
+  #pragma unroll
+      for (int e = 0; e < 8; e += 2) {
+        const int j = j0 + e;
+        const unsigned lo = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j]) : 0u;
+        const unsigned hi = j + 1 >= 0 && j + 1 < drh ? to_bf16(p.qb[(row0 + r) * drh + j + 1]) : 0u;
+        w[e / 2] = lo | (hi << 16);
+      }
+      *(uint4*)(sm.qr + r * rq + c0) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+  } else {
+    // Q~ rows scaled by 2^-E_r (max |Q~_r|·2^-E_r in [2^14, 2^15)), FP16, and q_R by the same
+    // factor, BF16, block-diagonal as above: one warp per row.
+    for (int r = warp; r < HS; r += MLA_WARPS) {
+      const float* qa = p.qa + (row0 + r) * L;
+      const bool vec = (((unsigned long long)qa) & 15) == 0;
+      float amax = 0.f;
+      if (vec) {
+        for (int c = lane * 4; c < L; c += 128) {
+          const float4 v = *(const float4*)(qa + c);
+          amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+        }
+      } else {
+        for (int c = lane; c < L; c += 32) amax = fmaxf(amax, fabsf(qa[c]));
+      }
+      for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+      const int e = amax > 0.f ? min(max(((__float_as_int(amax) >> 23) & 0xff) - 127 - 14, -100), 100) : 0;
+      const float down = mlq_pow2(-e);
+      if (vec) {
+        for (int c = lane * 4; c < L; c += 128) {
+          const float4 v = *(const float4*)(qa + c);
+          *(uint2*)(sm.q + r * qs + c) =
+              make_uint2(pack_half2(v.x * down, v.y * down), pack_half2(v.z * down, v.w * down));
+        }
+      } else {
+        for (int c = lane; c < L; c += 32) sm.q[r * qs + c] = mlq_half(qa[c] * down);
+      }
+      const int kvc = ((h0 + r) / p.group - kv0) * p.b_kv_stride;
+      for (int c = lane; c < rw; c += 32) {
+        const int j = c - kvc;
+        sm.qr[r * rq + c] = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+      }
+      if (lane == 0) sm.rowpow[r] = mlq_pow2(e);
+    }
+  }
+  if (tid < HS) {
+    sm.m[tid] = MLA4J_NEG_INF;
+    sm.l[tid] = 0.f;
+  }
+
+  // quantized latent: each lane's chunks' scale indices, and E (see the top of the file), the same
+  // in every thread; -127 until a tile is seen
+  int group[L / 16 / 32];
+#pragma unroll
+  for (int j = 0; j < L / 16 / 32; j++) group[j] = QZ ? (lane + 32 * j) * 16 / p.quant_group : 0;
+  int e_run = -127;
+
+  for (int i = 0; i < tiles; i++) {
+    const int block_next = next_block;
+    if constexpr (!QZ) {
+      if (i + 1 < tiles) {
+        load_tile(i + 1, block_next, 0);
+        if (i + 2 < tiles) next_block = tile_block(i + 2);
+      } else {
+        asm volatile("cp.async.commit_group;\n" ::);
+      }
+      asm volatile("cp.async.wait_group 1;\n" ::);
+      __syncthreads();
+    } else {
+      // Tile i+1's first copies leave after this barrier, which every warp reaches once done with
+      // tile i-1's stage: the quantized loop needs no barrier at its end (its per-tile barriers
+      // are this one, after the dequantization, after the scores, after the softmax).
+      asm volatile("cp.async.wait_group 0;\n" ::);
+      __syncthreads();
+      if (i + 1 < tiles) {
+        load_tile(i + 1, block_next, 0);
+        if (i + 2 < tiles) next_block = tile_block(i + 2);
+      }
+    }
+    const int nvalid = tok_end - (tok_begin + i * TK);
+    bf16_t* const tile = sm.tile + (i % MLA_STAGES) * TK * qs;
+    const bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rq;
+    if constexpr (QZ) {
+      mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(tile, qs, group, sm.texp, warp, lane);
+      __syncthreads();
+    }
+
+    // S partials over one k-range per warp and unit: the latent k-steps, then the rope k-steps of
+    // the unit's kv heads (or of the shared key).
+    for (int u = warp % units; u < units; u += MLA_WARPS) {
+      const int m = u % MT;
+      const int tok = (u / MT) * nw;
+      int r0 = rope_k0[0], rn = rope_kn[0];
+#pragma unroll
+      for (int mm = 1; mm < MT; mm++) {
+        if (m == mm) {
+          r0 = rope_k0[mm];
+          rn = rope_kn[mm];
+        }
+      }
+      const int ktot = kl + rn;
+      const int k_begin = kp * ktot / kparts;
+      const int k_end = (kp + 1) * ktot / kparts;
+      float acc[2][2][4] = {};
+      const int arow = m * 16 + (lane & 15), acol = (lane >> 4) * 8;
+      const int brow = tok + (lane & 7) + (nw == 16 ? (lane >> 4) << 3 : 0);
+      const int bcol = ((lane >> 3) & 1) * 8;
+      const bf16_t* qa = sm.q + arow * qs + acol;
+      const bf16_t* kb = tile + brow * qs + bcol;
+      // rope k-step ks >= kl reads column (r0 + ks - kl)·16 of the rope operands
+      const bf16_t* qra = sm.qr + arow * rq + acol + (r0 - kl) * 16;
+      const bf16_t* rb = rope + brow * rq + bcol + (r0 - kl) * 16;
+      if (nw == 16) {
+        mla_score_steps<2, QZ>(acc, qa, kb, k_begin, min(k_end, kl));
+        if (QZ && k_begin < kl) mlq_scale_scores(acc, sm.texp + tok + 2 * tq, nw);
+        mla_score_steps<2, false>(acc, qra, rb, max(k_begin, kl), k_end);
+      } else {
+        mla_score_steps<1, QZ>(acc, qa, kb, k_begin, min(k_end, kl));
+        if (QZ && k_begin < kl) mlq_scale_scores(acc, sm.texp + tok + 2 * tq, nw);
+        mla_score_steps<1, false>(acc, qra, rb, max(k_begin, kl), k_end);
+      }
+#pragma unroll
+      for (int nt = 0; nt < 2; nt++) {
+        if (nt * 8 >= nw) break;
+        float* s0 = sm.s + (kp * HS + m * 16 + g) * ss + tok + nt * 8 + 2 * tq;
+        *(float2*)s0 = make_float2((acc[0][nt][0] + acc[1][nt][0]) * scale2,
+                                   (acc[0][nt][1] + acc[1][nt][1]) * scale2);
+        *(float2*)(s0 + 8 * ss) = make_float2((acc[0][nt][2] + acc[1][nt][2]) * scale2,
+                                              (acc[0][nt][3] + acc[1][nt][3]) * scale2);
+      }
+    }
+    if (i + 1 < tiles) load_tile(i + 1, block_next, 1);
+    __syncthreads();
+
+    // Online softmax; the scores were stored already multiplied by scale·log2 e.
+    float ratio = 1.f;  // O's rescale for a grown E
+    if constexpr (!QZ) {
+      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+          sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid, [](int) { return 1.f; },
+          [](int) { return 1.f; }, [](float x) { return to_bf16_cvt(x); },
+          [](unsigned short h) { return from_bf16(h); });
+    } else {
+      // every warp takes the new E from the same exponents, so all threads agree on it
+      constexpr int TSLOTS = (TK + 31) / 32;
+      int et = -127;
+#pragma unroll
+      for (int k = 0; k < TSLOTS; k++) {
+        if (lane + 32 * k < TK && lane + 32 * k < nvalid) et = max(et, sm.texp[lane + 32 * k]);
+      }
+      const int e_new = max(e_run, mlq_warp_max(et));
+      float pcol[TSLOTS];  // 2^(E_t - E) of the lane's tokens
+#pragma unroll
+      for (int k = 0; k < TSLOTS; k++) {
+        pcol[k] = lane + 32 * k < TK ? mlq_pow2(sm.texp[lane + 32 * k] - e_new) : 0.f;
+      }
+      ratio = mlq_pow2(e_run - e_new);
+      e_run = e_new;
+      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+          sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid,
+          [&](int r) { return sm.rowpow[r]; }, [&](int k) { return pcol[k]; },
+          [](float x) { return mlq_half(x); }, [](unsigned short h) { return mlq_from_half(h); });
+    }
+    __syncthreads();
+
+    // O = O·alpha + P·C over this warp's columns.
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      const float a0 = sm.alpha[m * 16 + g] * ratio;
+      const float a1 = sm.alpha[m * 16 + g + 8] * ratio;
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        o[m][n][0] *= a0;
+        o[m][n][1] *= a0;
+        o[m][n][2] *= a1;
+        o[m][n][3] *= a1;
+      }
+    }
+#pragma unroll
+    for (int kt = 0; kt < TK / 16; kt++) {
+      unsigned a[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        ldsm_x4(a[m], sm.pr + (m * 16 + (lane & 15)) * ps + kt * 16 + (lane >> 4) * 8);
+      }
+#pragma unroll
+      for (int np = 0; np < LW / 2; np++) {
+        unsigned b[4];
+        ldsm_x4_trans(b, tile + (kt * 16 + (lane & 15)) * qs + wcol0 + np * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int m = 0; m < MT; m++) {
+          mma<QZ>(o[m][2 * np], a[m], b[0], b[1]);
+          mma<QZ>(o[m][2 * np + 1], a[m], b[2], b[3]);
+        }
+      }
+    }
+    if constexpr (!QZ) __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  if constexpr (QZ) {  // O was kept in units of 2^E
+    const float up = mlq_pow2(e_run);
+#pragma unroll
+    for (int m = 0; m < MT; m++)
+#pragma unroll
+      for (int n = 0; n < LW; n++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) o[m][n][c] *= up;
+  }
+
+#if MLA4J_HAS_CLUSTERS
+  // Not in the instances of MT·LW·TK > MLA_CLUSTER_MAX_WORK (KernelChoice mirrors it), which
+  // already need 250+ registers: there ptxas spills once the combine is inlined.
+  if constexpr (MT * LW * TK <= MLA_CLUSTER_MAX_WORK) {
+    if (const unsigned csize = cluster_size(); csize > 1) {  // the host launches 2, 4 or 8
+      if (csize != 2 && csize != 4 && csize != 8) __trap();
+      mla_cluster_stage<MT, LW>(o, sm, csize);
+      if (csize == 2) mla_cluster_sum<HS, L, 2>(p, sm, row0);
+      else if (csize == 4) mla_cluster_sum<HS, L, 4>(p, sm, row0);
+      else mla_cluster_sum<HS, L, 8>(p, sm, row0);
+      return;
+    }
+  } else if (cluster_size() > 1) {
+    __trap();  // KernelChoice.combinesInCluster launches no clusters of these instances
+  }
+#endif
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long base = p.splits == 1 ? row0 : (long long)split * rows + row0;
+  float* dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float l = sm.l[r];
+      const float scale = p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        float2 v = make_float2(o[m][n][2 * half] * scale, o[m][n][2 * half + 1] * scale);
+        *(float2*)(dst + (base + r) * L + wcol0 + n * 8 + 2 * tq) = v;
+      }
+    }
+  if (p.splits > 1 && tid < HS) {
+    p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];
+  }
+}
+
+
+#endif
