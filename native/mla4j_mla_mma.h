@@ -20,7 +20,7 @@
 //
 // Quantized latent (Q = INT8 or FP8 E4M3 codes, one BF16 scale per token and group of G columns;
 // rope keys BF16): the codes of a tile are copied as stored into the first L bytes of the tile's
-// FP16 stage rows, and after they land each warp dequantizes whole token rows in place:
+// FP16 stage rows, each row by the warp that, once its own copies land, dequantizes it in place:
 //   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_t   (FP16; E_t the exponent of the token's largest
 //                                                   scale, so every factor lies in (0, 2))
 // Both products then run on C' with FP16 operands (INT8 and E4M3 codes are exact in FP16, the
@@ -282,11 +282,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int lr0 = tid / LC, lcb = (tid % LC) * 16;  // row, byte column
   const long long a_thread = p.a_offset + (long long)lr0 * RB + lcb;
   const unsigned a_dst_thread = smem_addr(sm.tile + lr0 * qs) + lcb;
-  // scales: 8-byte copies to byte L of the token's stage row (L / G is a power of two >= 4, so its
-  // chunks divide the CTA)
-  const int sc_n = ng / 4;
-  const int sc_dt = QZ ? MLA_THREADS / sc_n : 0, sc_t0 = QZ ? tid / sc_n : 0;
-  const int sc_k0 = QZ ? (tid - sc_t0 * sc_n) * 4 : 0;
+  const int sc_n = ng / 4;  // a quantized row's 8-byte scale chunks, staged at its byte L
   const int bcols = (span + 15) & ~15;  // rope columns staged per row
   const int bvalid = span;              // of which read from the cache
   const int bc = bcols / 8;
@@ -318,23 +314,37 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     const int nvalid = tok_end - tok0;
-    {
+    if constexpr (!QZ) {
       const unsigned char* src = block + a_thread + (long long)slot0 * RB;
       const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
       cp_async_rows<TK / LROWS, LROWS, 2 * LROWS * qs, LROWS * RB>(dst, src, part, lr0, nvalid,
                                                                 nvalid >= TK);
+    } else if (part == 0) {
+      // Quantized: all of a tile's codes and scales in part 0, each row by the warp that will
+      // dequantize it (rows warp + 8·j; lanes: 16-byte chunks lane + 32·k, 8-byte scale chunks),
+      // so that the warp needs only its own copies before it dequantizes.
+      const unsigned stage = smem_addr(sm.tile + (i % MLA_STAGES) * TK * qs);
+#pragma unroll
+      for (int j = 0; j < TK / MLA_WARPS; j++) {
+        const int row = warp + j * MLA_WARPS;
+        const bool ok = row < nvalid;
+        const long long src_row = ok ? slot0 + row : 0;
+        const unsigned dst = stage + 2 * row * qs;
+        const unsigned char* codes = block + p.a_offset + src_row * L;
+#pragma unroll
+        for (int k = 0; k < L / 16 / 32; k++) {
+          cp_async16_s(dst + (lane + 32 * k) * 16, codes + (lane + 32 * k) * 16, ok);
+        }
+        if (lane < sc_n) {
+          asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst + L + 8 * lane),
+                       "l"(block + p.a_scales + 2 * src_row * p.a_scale_row + 8 * lane),
+                       "r"(ok ? 8 : 0));
+        }
+      }
     }
     if (part == 0) {
       asm volatile("cp.async.commit_group;\n" ::);
       return;
-    }
-    if constexpr (QZ) {
-      const unsigned char* sc = block + p.a_scales + 2ll * (slot0 * p.a_scale_row + sc_k0);
-      const unsigned sd = smem_addr(sm.tile + (i % MLA_STAGES) * TK * qs) + L + 2 * sc_k0;
-      for (int tt = sc_t0; tt < TK; tt += sc_dt) {
-        asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(sd + 2 * tt * qs),
-                     "l"(sc + 2ll * tt * p.a_scale_row), "r"(tt < nvalid ? 8 : 0));
-      }
     }
     if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
       const unsigned char* src = block + b_thread + 2ll * slot0 * p.b_row;
@@ -498,10 +508,14 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       asm volatile("cp.async.wait_group 1;\n" ::);
       __syncthreads();
     } else {
-      // Tile i+1's first copies leave after this barrier, which every warp reaches once done with
-      // tile i-1's stage: the quantized loop needs no barrier at its end (its per-tile barriers
-      // are this one, after the dequantization, after the scores, after the softmax).
+      // Each warp dequantizes its own rows of tile i as soon as its copies have landed; the
+      // barrier after that makes them (and the rope keys) visible, and every warp reaches it
+      // only once done with tile i-1's stage, so tile i+1's codes leave after it. Per tile: this
+      // barrier, after the scores, after the softmax.
       asm volatile("cp.async.wait_group 0;\n" ::);
+      __syncwarp();
+      mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(sm.tile + (i % MLA_STAGES) * TK * qs, qs, group,
+                                               sm.texp, warp, lane);
       __syncthreads();
       if (i + 1 < tiles) {
         load_tile(i + 1, block_next, 0);
@@ -509,12 +523,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       }
     }
     const int nvalid = tok_end - (tok_begin + i * TK);
-    bf16_t* const tile = sm.tile + (i % MLA_STAGES) * TK * qs;
+    const bf16_t* tile = sm.tile + (i % MLA_STAGES) * TK * qs;
     const bf16_t* rope = sm.rope + (i % MLA_STAGES) * TK * rq;
-    if constexpr (QZ) {
-      mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(tile, qs, group, sm.texp, warp, lane);
-      __syncthreads();
-    }
 
     // S partials over one k-range per warp and unit: the latent k-steps, then the rope k-steps of
     // the unit's kv heads (or of the shared key).
