@@ -215,8 +215,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
   constexpr int RPW = HS / MLA_WARPS;      // softmax rows per warp
-  constexpr int RB = QZ ? L : 2 * L;       // bytes per latent row in the cache
-  constexpr int LC = RB / 16;              // 16-byte chunks per latent row: 32 to 256
+  constexpr int LC = L / 8;                // 16-byte chunks per BF16 latent row: 64, 128 or 256
   constexpr int LROWS = MLA_THREADS / LC;  // latent rows one pass of the CTA copies
   extern __shared__ __align__(16) unsigned char smem_raw[];
   // Rope columns: one d_r slice per kv head (q_R block-diagonal), or DeepSeek's shared key
@@ -278,10 +277,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // pass, each thread keeps a fixed 16-byte column and steps rows by pointer increments; otherwise
   // it walks its (row, chunk) cells by adding MLA_THREADS cells at a time as (dt rows, dc chunks)
   // with a carry: no integer division per copy.
-  // A quantized tile's codes go to the first L bytes of its FP16 stage rows.
-  const int lr0 = tid / LC, lcb = (tid % LC) * 16;  // row, byte column
-  const long long a_thread = p.a_offset + (long long)lr0 * RB + lcb;
-  const unsigned a_dst_thread = smem_addr(sm.tile + lr0 * qs) + lcb;
+  const int lr0 = tid / LC, lc0 = (tid % LC) * 8;
+  const long long a_thread = p.a_offset + 2ll * (lr0 * L + lc0);
+  const unsigned a_dst_thread = smem_addr(sm.tile + lr0 * qs + lc0);
   const int sc_n = ng / 4;  // a quantized row's 8-byte scale chunks, staged at its byte L
   const int bcols = (span + 15) & ~15;  // rope columns staged per row
   const int bvalid = span;              // of which read from the cache
@@ -315,10 +313,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     const int slot0 = tok0 % MLA4J_BLOCK_TOKENS;
     const int nvalid = tok_end - tok0;
     if constexpr (!QZ) {
-      const unsigned char* src = block + a_thread + (long long)slot0 * RB;
+      const unsigned char* src = block + a_thread + 2ll * slot0 * L;
       const unsigned dst = a_dst_thread + (i % MLA_STAGES) * (2 * TK * qs);
-      cp_async_rows<TK / LROWS, LROWS, 2 * LROWS * qs, LROWS * RB>(dst, src, part, lr0, nvalid,
-                                                                nvalid >= TK);
+      cp_async_rows<TK / LROWS, LROWS, 2 * LROWS * qs, 2 * LROWS * L>(dst, src, part, lr0, nvalid,
+                                                                    nvalid >= TK);
     } else if (part == 0) {
       // Quantized: all of a tile's codes and scales in part 0, each row by the warp that will
       // dequantize it (rows warp + 8·j; lanes: 16-byte chunks lane + 32·k, 8-byte scale chunks),
