@@ -116,22 +116,25 @@ final class SimdMlaTile {
    * {@code rope} (a plain cache block, or a run of a window ring).
    */
   void block(Tensor latent, int latentRow0, Tensor rope, int ropeRow0, int p0, int n) {
-    for (int t = 0; t < n; t++) {
-      SimdLoads.widen(latent, latentRow0 + t, 0, latentDim, c, t * lp, lp);
-    }
+    stageLatent(latent, latentRow0, n);
     stageRope(rope, ropeRow0, n);
     foldStaged(p0, n);
   }
 
+  /** Widens latent rows {@code latentRow0..+n} of a plain block or ring into {@link #c}. */
+  void stageLatent(Tensor latent, int latentRow0, int n) {
+    SimdLoads.widenRows(latent, latentRow0, n, latentDim, c, lp);
+  }
+
   /** Widens rope rows {@code ropeRow0..+n} of a plain block or ring into {@link #kr}. */
   void stageRope(Tensor rope, int ropeRow0, int n) {
+    if (drp == ropeDim) { // no per-key padding: whole rope rows widen in one pass
+      SimdLoads.widenRows(rope, ropeRow0, n, krw, kr, krw);
+      return;
+    }
     for (int t = 0; t < n; t++) {
-      if (drp == ropeDim) { // no per-key padding: the whole rope row widens in one pass
-        SimdLoads.widen(rope, ropeRow0 + t, 0, krw, kr, t * krw, krw);
-      } else {
-        for (int k = 0; k < ropeKeys; k++) {
-          SimdLoads.widen(rope, ropeRow0 + t, k * ropeDim, ropeDim, kr, t * krw + k * drp, drp);
-        }
+      for (int k = 0; k < ropeKeys; k++) {
+        SimdLoads.widen(rope, ropeRow0 + t, k * ropeDim, ropeDim, kr, t * krw + k * drp, drp);
       }
     }
   }

