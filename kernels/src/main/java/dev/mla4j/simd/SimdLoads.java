@@ -72,8 +72,8 @@ final class SimdLoads {
   /**
    * Widens rows {@code [row0, row0+n)} of {@code t}, columns {@code [0, width)}, into rows of
    * {@code dst} {@code dstStride} floats apart, zero-padded. Rows of a dense BF16 block that
-   * need no padding are one run, widened in one flat loop: row by row, the per-row set-up cost
-   * a 64 x 512 block 20% more (8.0 against 6.6 us on the 2-core AMD EPYC).
+   * need no padding are one run, widened in one flat loop: row by row, the per-row set-up made a
+   * 64 x 512 block held in cache 20% slower to widen (8.0 against 6.6 us, 2-core AMD EPYC).
    */
   static void widenRows(Tensor t, int row0, int n, int width, float[] dst, int dstStride) {
     if (t.dtype() == DType.BF16 && t.rowStride() == width && dstStride == width) {

@@ -68,8 +68,9 @@ final class SimdQuantStage {
    * The block's n rows as one run: codes are row-major with no gaps ({@code [n][L]} bytes, int4
    * {@code [n][L/2]}) and so are their staging rows, so element e's group is {@code e >>> log2 g}
    * across row ends. The scales are widened first, in one pass; then one loop, two vectors of
-   * codes per step under one scale, with no per-group set-up. Staging a 64 x 512 block of int8
-   * codes (2-core AMD EPYC, AVX2) took 10.4 us group by group, 7.1 one vector per step, 5.8 two.
+   * codes per step under one scale, with no per-group set-up. The int8 codes of a 64 x 512 block
+   * held in cache (2-core AMD EPYC, AVX2) took 10.4 us group by group, 7.1 with one vector per
+   * step, 5.8 with two; see StagingBenchmark for whole blocks read from a cache.
    */
   private void stageFlat(QuantizedBlock latent, int n) {
     QuantizedLayout l = latent.layout();
