@@ -13,7 +13,6 @@ import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
-import org.apache.commons.math3.linear.CholeskyDecomposition;
 import org.apache.commons.math3.linear.EigenDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -178,7 +177,7 @@ class AttentionObjectiveTest {
       return total;
     }
 
-    /** Smallest objective with a rank-k shared latent: tail of the SVD of blockdiag(√G)·W·chol(C). */
+    /** Smallest objective with a rank-k shared latent: tail of the SVD of blockdiag(√G)·W·√C. */
     double optimum(int k) {
       List<double[]> weighted = new ArrayList<>();
       for (int j = 0; j < KV; j++) {
@@ -191,9 +190,10 @@ class AttentionObjectiveTest {
       for (int j = 0; j < KV; j++) {
         weighted.addAll(List.of(multiply(sqrt(gv[j]), rows(wv, j * HEAD_DIM, HEAD_DIM))));
       }
-      RealMatrix chol = new CholeskyDecomposition(new Array2DRowRealMatrix(cov)).getL();
-      double[] s = LowRankTest.singularValues(new Array2DRowRealMatrix(
-          weighted.toArray(new double[0][])).multiply(chol).getData());
+      // any F with F·Fᵀ = C gives the same singular values of A·F; the symmetric square root,
+      // unlike Cholesky, takes a C whose smallest eigenvalue the mean's cancellation left at ~0
+      double[] s = LowRankTest.singularValues(
+          multiply(weighted.toArray(new double[0][]), sqrt(cov)));
       double tail = 0;
       for (int i = k; i < s.length; i++) {
         tail += s[i] * s[i];
