@@ -9,10 +9,10 @@ import java.util.SplittableRandom;
  * Benchmark inputs: Gaussian values, never zeros, so no kernel gets a shortcut (zero products,
  * a flat softmax) that real activations would not give it. Seeded, so runs see the same data.
  */
-final class RandomData {
+public final class RandomData {
   private final SplittableRandom random;
 
-  RandomData(long seed) {
+  public RandomData(long seed) {
     this.random = new SplittableRandom(seed);
   }
 
@@ -23,7 +23,8 @@ final class RandomData {
     return t;
   }
 
-  void fill(Tensor t, double std) {
+  /** Fills {@code t} with N(0, std²) values. */
+  public void fill(Tensor t, double std) {
     for (int i = 0; i < t.rows(); i++) {
       for (int j = 0; j < t.cols(); j++) {
         t.set(i, j, (float) (std * random.nextGaussian()));

@@ -1,13 +1,13 @@
 package dev.mla4j.simd;
 
 import dev.mla4j.api.MlaShape;
+import dev.mla4j.bench.RandomData;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -57,27 +57,19 @@ public class StagingBenchmark {
   public void setUp() {
     MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, latentDim / 32);
     cache = new LatentCache(s, 1, CacheFormat.parse(format, 64, 0, false), TOKENS);
-    SplittableRandom random = new SplittableRandom(7);
+    RandomData random = new RandomData(7);
     int n = PagedLayers.BLOCK_TOKENS;
     try (Arena arena = Arena.ofConfined()) {
       Tensor latent = Tensor.allocate(arena, DType.F32, n, s.latentDim());
       Tensor rope = Tensor.allocate(arena, DType.F32, n, s.ropeKeyWidth());
       for (int t = 0; t < TOKENS; t += n) {
-        fill(latent, random);
-        fill(rope, random);
+        random.fill(latent, 1);
+        random.fill(rope, 1);
         cache.append(0, latent, rope);
       }
     }
     tile = new SimdMlaTile(s, s.heads(), TOKENS - 1);
     stage = cache.format().isQuantized() ? new SimdQuantStage(tile, cache) : null;
-  }
-
-  private static void fill(Tensor t, SplittableRandom random) {
-    for (int i = 0; i < t.rows(); i++) {
-      for (int j = 0; j < t.cols(); j++) {
-        t.set(i, j, (float) random.nextGaussian());
-      }
-    }
   }
 
   @TearDown(Level.Trial)

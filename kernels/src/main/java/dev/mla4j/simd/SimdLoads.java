@@ -92,7 +92,7 @@ final class SimdLoads {
       bf16(seg, index + i).intoArray(dst, off + i);
     }
     for (; i < count; i++) {
-      dst[off + i] = DType.bf16ToFloat(seg.getAtIndex(SHORT, index + i));
+      dst[off + i] = DType.BF16.get(seg, index + i);
     }
   }
 

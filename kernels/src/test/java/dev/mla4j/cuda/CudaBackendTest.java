@@ -162,18 +162,40 @@ class CudaBackendTest {
 
   private static void compare(String what, List<Tensor> expected, MemorySegment got, int width,
       double tolerance) {
+    compare(what, expected, got, width, tolerance, false);
+  }
+
+  /**
+   * Holds the output to {@code tolerance} times the largest reference magnitude: the whole
+   * output's, or with {@code eachRow} each row's own.
+   */
+  private static void compare(String what, List<Tensor> expected, MemorySegment got, int width,
+      double tolerance, boolean eachRow) {
     double maxErr = 0;
     double maxRef = 0;
+    double worstRow = 0;
     long i = 0;
     for (Tensor e : expected) {
       for (int r = 0; r < e.rows(); r++) {
+        double rowErr = 0;
+        double rowRef = 0;
         for (int c = 0; c < width; c++) {
           float y = got.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i++);
           assertTrue(Float.isFinite(y), what + ": non-finite output at " + (i - 1));
-          maxErr = Math.max(maxErr, Math.abs(y - e.get(r, c)));
-          maxRef = Math.max(maxRef, Math.abs(e.get(r, c)));
+          rowErr = Math.max(rowErr, Math.abs(y - e.get(r, c)));
+          rowRef = Math.max(rowRef, Math.abs(e.get(r, c)));
         }
+        if (eachRow) {
+          assertTrue(rowErr <= tolerance * rowRef,
+              what + ": row " + r + " max error " + rowErr + " vs its max " + rowRef);
+          worstRow = Math.max(worstRow, rowErr / rowRef);
+        }
+        maxErr = Math.max(maxErr, rowErr);
+        maxRef = Math.max(maxRef, rowRef);
       }
+    }
+    if (eachRow) {
+      System.out.printf("%s: worst row error %.3g of the row's max%n", what, worstRow);
     }
     System.out.printf("%s: max error %.3g of max %.3g%n", what, maxErr, maxRef);
     assertTrue(maxErr <= tolerance * maxRef, what + ": max error " + maxErr + " vs max " + maxRef);
@@ -200,29 +222,6 @@ class CudaBackendTest {
    * (d_r 16, one head per kv head, L 512 and 2048: 16- and 8-token score units), a slab with a
    * rope span of 8 columns (zero-padded to 16) and one of 48 (copies walked with a carry).
    */
-  /** As compare, each row against its own largest magnitude. */
-  private static void compareRows(String what, List<Tensor> expected, MemorySegment got,
-      int width, double tolerance) {
-    long i = 0;
-    double worst = 0;
-    for (Tensor e : expected) {
-      for (int r = 0; r < e.rows(); r++) {
-        double maxErr = 0;
-        double maxRef = 0;
-        for (int c = 0; c < width; c++) {
-          float y = got.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i++);
-          assertTrue(Float.isFinite(y), what + ": non-finite output at " + (i - 1));
-          maxErr = Math.max(maxErr, Math.abs(y - e.get(r, c)));
-          maxRef = Math.max(maxRef, Math.abs(e.get(r, c)));
-        }
-        assertTrue(maxErr <= tolerance * maxRef,
-            what + ": row " + r + " max error " + maxErr + " vs its max " + maxRef);
-        worst = Math.max(worst, maxErr / maxRef);
-      }
-    }
-    System.out.printf("%s: worst row error %.3g of the row's max%n", what, worst);
-  }
-
   @ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})
   void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
@@ -408,11 +407,7 @@ class CudaBackendTest {
         st.synchronize();
         String what = plan.kernel() + " " + s + " T=" + tokens + " splits=" + plan.splits()
             + " cluster=" + plan.cluster();
-        if (spread) {
-          compareRows(what, ref, got, s.latentDim(), tolerance);
-        } else {
-          compare(what, ref, got, s.latentDim(), tolerance);
-        }
+        compare(what, ref, got, s.latentDim(), tolerance, spread);
         return new Plan(plan.kernel(), plan.splits(), plan.cluster());
       } finally {
         caches.forEach(LatentCache::close);
