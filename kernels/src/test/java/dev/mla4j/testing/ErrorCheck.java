@@ -51,6 +51,20 @@ public final class ErrorCheck {
   }
 
   /**
+   * The floor for attention outputs, each a convex combination of the cached value (or latent)
+   * rows {@code values}: rounding moves an output by about ε·sqrt(n)·max|v| whatever its own size,
+   * so when the few outputs of a narrow head average to far less than max|v| (seen: d_h 1, two
+   * heads) the floor is {@link #conditioned} by max|v|.
+   */
+  public static double attentionFloor(long n, double[] ref, double[] values) {
+    double maxValue = 0;
+    for (double v : values) {
+      maxValue = Math.max(maxValue, Math.abs(v));
+    }
+    return conditioned(floor(DType.F32, n), ref, maxValue);
+  }
+
+  /**
    * The floor for RoPE outputs: besides the 2-term rotation, the F32 angle {@code pos·θ} (rounded
    * θ times pos, rounded again, as Hugging Face computes it) is off by up to about
    * {@code 2ε·angle}, which moves the output by as much relative to its norm.
