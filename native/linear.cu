@@ -58,13 +58,7 @@ __device__ void round_rows(const RoundParams& p) {
        e += (long long)gridDim.x * blockDim.x) {
     const long long t = e / p.cols;
     const float v = p.src[t * p.src_stride + (e - t * p.cols)];
-    unsigned short h;
-    if (DT == MLA4J_BF16) {
-      asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    } else {
-      asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    }
-    ((unsigned short*)p.dst)[e] = h;
+    ((unsigned short*)p.dst)[e] = DT == MLA4J_BF16 ? to_bf16_cvt(v) : to_f16(v);
   }
 }
 

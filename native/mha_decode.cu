@@ -25,10 +25,8 @@ __device__ __forceinline__ void widen8(const uint4 raw, float* f) {
       f[2 * i] = __uint_as_float(w[i] << 16);
       f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
     } else {
-      unsigned short lo = (unsigned short)(w[i] & 0xffffu);
-      unsigned short hi = (unsigned short)(w[i] >> 16);
-      asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f[2 * i]) : "h"(lo));
-      asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f[2 * i + 1]) : "h"(hi));
+      f[2 * i] = from_f16((unsigned short)(w[i] & 0xffffu));
+      f[2 * i + 1] = from_f16((unsigned short)(w[i] >> 16));
     }
   }
 }

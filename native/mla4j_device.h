@@ -6,6 +6,26 @@
 // -inf without math.h, which NVRTC does not provide.
 #define MLA4J_NEG_INF __int_as_float(0xff800000)
 
+// Float to BF16 / FP16 bits in one instruction (sm_80+), round to nearest even, and FP16 bits back
+// to float (exact).
+__device__ __forceinline__ unsigned short to_bf16_cvt(float f) {
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+__device__ __forceinline__ unsigned short to_f16(float f) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+__device__ __forceinline__ float from_f16(unsigned short h) {
+  float f;
+  asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f) : "h"(h));
+  return f;
+}
+
 // Element idx of a DT array at base, widened to float exactly.
 template <int DT>
 __device__ __forceinline__ float load_elem(const void* base, long long idx) {
@@ -16,9 +36,7 @@ __device__ __forceinline__ float load_elem(const void* base, long long idx) {
   if (DT == MLA4J_BF16) {
     return __uint_as_float(((unsigned int)h) << 16);
   }
-  float f;
-  asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f) : "h"(h));
-  return f;
+  return from_f16(h);
 }
 
 // Keys [begin, end) of key-range split `split`: its blocks_per_split 64-token blocks, cut at

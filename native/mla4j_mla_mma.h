@@ -100,6 +100,27 @@ __device__ __forceinline__ void mla_score_steps(float (&acc)[2][2][4], const bf1
   if (ks < k1) step(acc[0], ks);
 }
 
+// Stores this warp's O fragments (its L / 8 columns from wcol0, every head row r of the slab) as
+// row-major rows, rows[r·stride + column], each row times factor(r): the epilogue's output and
+// the cluster combine's shared-memory copy.
+template <int MT, int LW, typename Factor>
+__device__ __forceinline__ void mla_store_o(const float (&o)[MT][LW][4], float* rows, int stride,
+                                            int wcol0, int lane, Factor factor) {
+  const int g = lane >> 2, tq = lane & 3;
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int r = m * 16 + g + 8 * half;
+      const float f = factor(r);
+#pragma unroll
+      for (int n = 0; n < LW; n++) {
+        *(float2*)(rows + r * stride + wcol0 + n * 8 + 2 * tq) =
+            make_float2(o[m][n][2 * half] * f, o[m][n][2 * half + 1] * f);
+      }
+    }
+}
+
 #if MLA4J_HAS_CLUSTERS
 // The C key-range splits of a cluster (consecutive blockIdx.x) combine their partial states on
 // chip, so that the merge kernel reads splits / C of them and the CTAs write C times fewer bytes.
@@ -135,19 +156,8 @@ __device__ void mla_cluster_stage(const float (&o)[MT][LW][4], const MlaSmem& sm
   }
   __syncthreads();
   // as the plain epilogue's stores (mla_mma), into shared memory, each row times its factor
-  const int g = lane >> 2, tq = lane & 3, wcol0 = (tid >> 5) * (L / MLA_WARPS);
-#pragma unroll
-  for (int m = 0; m < MT; m++)
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      const int r = m * 16 + g + 8 * half;
-      const float f = sm.alpha[r];
-#pragma unroll
-      for (int n = 0; n < LW; n++) {
-        *(float2*)(obuf + r * os + wcol0 + n * 8 + 2 * tq) =
-            make_float2(o[m][n][2 * half] * f, o[m][n][2 * half + 1] * f);
-      }
-    }
+  mla_store_o<MT, LW>(o, obuf, os, (tid >> 5) * (L / MLA_WARPS), lane,
+                      [&](int r) { return sm.alpha[r]; });
   cluster_sync();  // every CTA's rescaled O is visible; nobody reads m or l remotely any more
   if (tid < HS) {
     sm.m[tid] = rm;
@@ -211,6 +221,10 @@ template <int MT, int LW, int TK, int Q>
 __device__ void mla_mma(const PagedAttnParams& p) {
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr bool QZ = Q != MLA4J_Q_NONE;
+  // Quantized, L >= 1024: a tile's rope keys leave with its codes, at the top of the iteration
+  // before, instead of after that iteration's scores: Llama-2-7B d_kv 32 at batch 64 ran 4% faster
+  // (3338 -> 3208-3229 us, H100); at L = 512 (d_kv 16) batch 64 ran 2% slower, so not there.
+  constexpr bool RW = QZ && LW >= 16;
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
@@ -306,7 +320,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // A tile's copies leave in two commit groups: part 0 (the first half of this thread's latent
   // rows) at the top of the iteration before, part 1 (the other half and the rope keys) after
   // that iteration's score products, so that the load/store queue drains while the warps compute
-  // instead of holding all of them at the top of the loop.
+  // instead of holding all of them at the top of the loop. (Quantized: part 0 is all the codes and
+  // scales, issued after the dequantization barrier; part 1 goes with it where RW is set.)
   auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
@@ -472,7 +487,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
               make_uint2(pack_half2(v.x * down, v.y * down), pack_half2(v.z * down, v.w * down));
         }
       } else {
-        for (int c = lane; c < L; c += 32) sm.q[r * qs + c] = mlq_half(qa[c] * down);
+        for (int c = lane; c < L; c += 32) sm.q[r * qs + c] = to_f16(qa[c] * down);
       }
       const int kvc = ((h0 + r) / p.group - kv0) * p.b_kv_stride;
       for (int c = lane; c < rw; c += 32) {
@@ -517,6 +532,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       __syncthreads();
       if (i + 1 < tiles) {
         load_tile(i + 1, block_next, 0);
+        if (RW) load_tile(i + 1, block_next, 1);
         if (i + 2 < tiles) next_block = tile_block(i + 2);
       }
     }
@@ -568,7 +584,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
                                               (acc[0][nt][3] + acc[1][nt][3]) * scale2);
       }
     }
-    if (i + 1 < tiles) load_tile(i + 1, block_next, 1);
+    if (!RW && i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
 
     // Online softmax; the scores were stored already multiplied by scale·log2 e.
@@ -597,7 +613,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
           sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid,
           [&](int r) { return sm.rowpow[r]; }, [&](int k) { return pcol[k]; },
-          [](float x) { return mlq_half(x); }, [](unsigned short h) { return mlq_from_half(h); });
+          [](float x) { return to_f16(x); }, [](unsigned short h) { return from_f16(h); });
     }
     __syncthreads();
 
@@ -664,19 +680,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const long long rows = (long long)p.seqs * p.tokens * p.heads;
   const long long base = p.splits == 1 ? row0 : (long long)split * rows + row0;
   float* dst = p.splits == 1 ? p.out : p.part_acc;
-#pragma unroll
-  for (int m = 0; m < MT; m++)
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      const int r = m * 16 + g + 8 * half;
-      const float l = sm.l[r];
-      const float scale = p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
-#pragma unroll
-      for (int n = 0; n < LW; n++) {
-        float2 v = make_float2(o[m][n][2 * half] * scale, o[m][n][2 * half + 1] * scale);
-        *(float2*)(dst + (base + r) * L + wcol0 + n * 8 + 2 * tq) = v;
-      }
-    }
+  mla_store_o<MT, LW>(o, dst + base * L, L, wcol0, lane, [&](int r) {
+    const float l = sm.l[r];
+    return p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f);
+  });
   if (p.splits > 1 && tid < HS) {
     p.part_ml[(base + tid) * 2] = sm.m[tid] * MLA_LN2;  // the merge works in base e
     p.part_ml[(base + tid) * 2 + 1] = sm.l[tid];

@@ -22,13 +22,6 @@ __device__ __forceinline__ bf16_t to_bf16(float f) {
   return (bf16_t)(u >> 16);
 }
 
-// One instruction on sm_80+ (cvt.rn.bf16.f32), same rounding as to_bf16.
-__device__ __forceinline__ bf16_t to_bf16_cvt(float f) {
-  bf16_t h;
-  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
-  return h;
-}
-
 // 2^x by the special-function unit; x <= 0 here, results below 2^-126 flush to zero.
 __device__ __forceinline__ float exp2_approx(float x) {
   float y;

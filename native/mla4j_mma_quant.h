@@ -12,18 +12,6 @@ __device__ __forceinline__ unsigned mlq_prmt(unsigned a, unsigned b, unsigned se
   return d;
 }
 
-__device__ __forceinline__ unsigned short mlq_half(float f) {
-  unsigned short h;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-  return h;
-}
-
-__device__ __forceinline__ float mlq_from_half(unsigned short h) {
-  float f;
-  asm("{.reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t;}" : "=f"(f) : "h"(h));
-  return f;
-}
-
 __device__ __forceinline__ unsigned mlq_hmul2(unsigned a, unsigned b) {
   unsigned d;
   asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));

@@ -32,9 +32,7 @@ __device__ __forceinline__ unsigned short f16_bits(float x) {
     return (unsigned short)(((b >> 16) & 0x8000u) | 0x7c00u | ((b & 0x007fe000u) >> 13)
                             | ((b & 0x00001ff0u) >> 4) | (b & 0xfu));
   }
-  unsigned short h;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
-  return h;
+  return to_f16(x);
 }
 
 // One thread per element, grid-stride.

@@ -35,9 +35,7 @@ extern "C" __global__ void mla4j_fill_random(const FillParams p) {
     } else if (p.dtype == MLA4J_BF16) {
       ((unsigned short*)p.dst)[i] = (unsigned short)(__float_as_uint(v) >> 16);
     } else {
-      unsigned short b;
-      asm("{cvt.rn.f16.f32 %0, %1;}" : "=h"(b) : "f"(v));
-      ((unsigned short*)p.dst)[i] = b;
+      ((unsigned short*)p.dst)[i] = to_f16(v);
     }
   }
 }
