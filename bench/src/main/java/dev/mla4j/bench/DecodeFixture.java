@@ -3,6 +3,7 @@ package dev.mla4j.bench;
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
 import dev.mla4j.cache.PagedLayers;
@@ -43,6 +44,14 @@ final class DecodeFixture implements AutoCloseable {
    */
   DecodeFixture(DecodePreset preset, int context, int queries, DType cacheType, long seed,
       boolean fillMla, boolean fillMha) {
+    this(preset, context, queries, CacheFormat.plain(cacheType), seed, fillMla, fillMha);
+  }
+
+  /**
+   * As above over caches in {@code format}, quantized ones included (they quantize on append).
+   */
+  DecodeFixture(DecodePreset preset, int context, int queries, CacheFormat format, long seed,
+      boolean fillMla, boolean fillMha) {
     if (context <= 0 || queries <= 0 || queries > context) {
       throw new IllegalArgumentException("decode needs 0 < queries <= context, got " + queries
           + " queries at context " + context);
@@ -53,10 +62,12 @@ final class DecodeFixture implements AutoCloseable {
     RandomData random = new RandomData(seed);
     MlaShape mla = preset.mla();
     MhaShape mha = preset.mha();
-    latentCache = new LatentCache(mla, 1, cacheType, context);
-    kvCache = new KvCache(mha, 1, cacheType, context);
+    latentCache = new LatentCache(mla, 1, format, context);
+    kvCache = new KvCache(mha, 1, format, context);
     // Chunks of one cache block keep the staging memory small (DeepSeek's baseline K alone is
-    // 128 MiB at 4K tokens); staging in the cache's dtype makes append a plain copy.
+    // 128 MiB at 4K tokens); staging in a plain cache's dtype makes append a plain copy, a
+    // quantized cache takes F32 rows.
+    DType cacheType = format.isQuantized() ? DType.F32 : format.dtype();
     try (Arena staging = Arena.ofConfined()) {
       int chunk = PagedLayers.BLOCK_TOKENS;
       Tensor latent = Tensor.allocate(staging, cacheType, chunk, mla.latentDim());

@@ -1,15 +1,8 @@
 package dev.mla4j.bench;
 
 import dev.mla4j.api.Backend;
-import dev.mla4j.api.MhaShape;
-import dev.mla4j.api.MlaShape;
 import dev.mla4j.cache.CacheFormat;
-import dev.mla4j.cache.KvCache;
-import dev.mla4j.cache.LatentCache;
-import dev.mla4j.cache.PagedLayers;
-import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
-import java.lang.foreign.Arena;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -60,67 +53,31 @@ public class QuantizedDecodeBenchmark {
   public int threads;
 
   private Backend impl;
-  private final Arena arena = Arena.ofShared();
-  private LatentCache latentCache;
-  private KvCache kvCache;
-  private Tensor qRope;
-  private Tensor qLatent;
-  private Tensor mlaOut;
-  private Tensor q;
-  private Tensor mhaOut;
+  private DecodeFixture fixture;
 
   @Setup(Level.Trial)
   public void setUp() {
     impl = BenchBackends.open(backend, threads);
     CacheFormat f = CacheFormat.parse(format, group, 0, false);
-    MlaShape mla = preset.mla();
-    MhaShape mha = preset.mha();
-    latentCache = new LatentCache(mla, 1, f, context);
-    kvCache = new KvCache(mha, 1, f, context);
-    RandomData random = new RandomData(42);
-    try (Arena staging = Arena.ofConfined()) {
-      int chunk = PagedLayers.BLOCK_TOKENS;
-      Tensor latent = Tensor.allocate(staging, DType.F32, chunk, mla.latentDim());
-      Tensor ropeKeys = Tensor.allocate(staging, DType.F32, chunk, mla.ropeKeyWidth());
-      Tensor keys = Tensor.allocate(staging, DType.F32, chunk, mha.kvWidth());
-      Tensor values = Tensor.allocate(staging, DType.F32, chunk, mha.kvWidth());
-      for (int t = 0; t < context; t += chunk) {
-        int n = Math.min(chunk, context - t);
-        random.fill(latent, 1);
-        random.fill(ropeKeys, 1);
-        random.fill(keys, 1);
-        random.fill(values, 1);
-        latentCache.append(0, latent.rows(0, n), ropeKeys.rows(0, n));
-        kvCache.append(0, keys.rows(0, n), values.rows(0, n));
-      }
-    }
-    qRope = random.gaussian(arena, DType.F32, mla.heads(), mla.ropeDim(), 1);
-    qLatent = random.gaussian(arena, DType.F32, mla.heads(), mla.latentDim(), 1);
-    mlaOut = Tensor.allocate(arena, DType.F32, mla.heads(), mla.latentDim());
-    q = random.gaussian(arena, DType.F32, mha.heads(), mha.headDim(), 1);
-    mhaOut = Tensor.allocate(arena, DType.F32, mha.heads(), mha.headDim());
+    fixture = new DecodeFixture(preset, context, 1, f, 42, true, true);
     System.out.println("# mla4j: " + impl.description() + ", " + preset + ", N=" + context
-        + ", cache " + f + ": MLA " + latentCache.bytesPerToken() + " B/token/layer, MHA "
-        + kvCache.bytesPerToken() + " B/token/layer");
+        + ", cache " + f + ": MLA " + fixture.latentCache().bytesPerToken()
+        + " B/token/layer, MHA " + fixture.kvCache().bytesPerToken() + " B/token/layer");
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    latentCache.close();
-    kvCache.close();
-    arena.close();
+    fixture.close();
     impl.close();
   }
 
   @Benchmark
   public Tensor mla() {
-    impl.mlaAttention(preset.mla(), qRope, qLatent, latentCache, 0, context - 1, mlaOut);
-    return mlaOut;
+    return fixture.mla(impl);
   }
 
   @Benchmark
   public Tensor mha() {
-    impl.mhaAttention(preset.mha(), q, kvCache, 0, context - 1, mhaOut);
-    return mhaOut;
+    return fixture.mha(impl);
   }
 }
