@@ -169,20 +169,22 @@ class CacheTest {
       int rows = tokens * s.heads();
       Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), 0.5);
       Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), 0.5);
+      double[] latents = Caches.latents(latent, 0, ctx);
       double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-          TensorReader.read(qLatent), Caches.ropeKeys(latent, 0, ctx), Caches.latents(latent, 0, ctx),
+          TensorReader.read(qLatent), Caches.ropeKeys(latent, 0, ctx), latents,
           s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(), false, first, s.softmaxScale());
       Conformance.check("mla causality", c, threads, ref,
-          ErrorCheck.floor(DType.F32, s.ropeDim() + s.latentDim() + ctx), b -> {
+          ErrorCheck.attentionFloor(s.ropeDim() + s.latentDim() + ctx, ref, latents), b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
             b.mlaAttention(s, qRope, qLatent, latent, 0, first, out);
             return Inputs.floats(out);
           });
       Tensor q = Inputs.gaussian(arena, c, DType.F32, rows, m.headDim(), 0.5);
-      double[] mhaRef = AttentionOracle.mha(TensorReader.read(q), Caches.keys(kv, 0, ctx),
-          Caches.values(kv, 0, ctx), m.heads(), m.kvHeads(), m.headDim(), first, m.softmaxScale());
+      double[] values = Caches.values(kv, 0, ctx);
+      double[] mhaRef = AttentionOracle.mha(TensorReader.read(q), Caches.keys(kv, 0, ctx), values,
+          m.heads(), m.kvHeads(), m.headDim(), first, m.softmaxScale());
       Conformance.check("mha causality", c, threads, mhaRef,
-          ErrorCheck.floor(DType.F32, m.headDim() + ctx), b -> {
+          ErrorCheck.attentionFloor(m.headDim() + ctx, mhaRef, values), b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, m.headDim());
             b.mhaAttention(m, q, kv, 0, first, out);
             return Inputs.floats(out);

@@ -81,10 +81,10 @@ class QuantizedMhaAttentionTest {
       Caches.fill(arena, c, cache, 1, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
       double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.headDim()));
       Tensor query = Inputs.gaussian(arena, c, DType.F32, rows, s.headDim(), qStd);
+      double[] values = Caches.values(cache, layer, ctx);
       double[] ref = AttentionOracle.mha(TensorReader.read(query), Caches.keys(cache, layer, ctx),
-          Caches.values(cache, layer, ctx), s.heads(), s.kvHeads(), s.headDim(),
-          q.firstQueryPos(), s.softmaxScale());
-      double floor = ErrorCheck.floor(DType.F32, s.headDim() + ctx);
+          values, s.heads(), s.kvHeads(), s.headDim(), q.firstQueryPos(), s.softmaxScale());
+      double floor = ErrorCheck.attentionFloor(s.headDim() + ctx, ref, values);
       Conformance.check("quantized mha attention", c, threads, ref, floor, backends,
           b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.headDim());

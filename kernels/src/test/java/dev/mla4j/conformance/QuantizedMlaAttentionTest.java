@@ -102,11 +102,13 @@ class QuantizedMlaAttentionTest {
       double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.ropeDim() + s.latentDim()));
       Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), qStd);
       Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
+      double[] latents = Caches.latents(cache, layer, ctx);
       double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx),
-          Caches.latents(cache, layer, ctx), s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(),
-          s.ropeKeys() == RopeKeyLayout.SHARED, q.firstQueryPos(), s.softmaxScale());
-      double floor = ErrorCheck.floor(DType.F32, s.ropeDim() + s.latentDim() + ctx);
+          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx), latents, s.heads(),
+          s.kvHeads(), s.ropeDim(), s.latentDim(), s.ropeKeys() == RopeKeyLayout.SHARED,
+          q.firstQueryPos(), s.softmaxScale());
+      double floor =
+          ErrorCheck.attentionFloor(s.ropeDim() + s.latentDim() + ctx, ref, latents);
       Conformance.check("quantized mla attention", c, threads, ref, floor, backends,
           b -> {
             Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
