@@ -22,9 +22,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The BF16 and one quantized MLA decode step (T = 1, one layer, context N) measured at the same
- * time: a JMH group of two threads, one per format, each with its own one-thread backend and its
- * own cache of the same random latent. On a shared machine whose load drifts between runs, the two
+ * The BF16 and one quantized MLA decode step (T = 1, one layer, context N; or the MHA baseline's,
+ * {@link #attention}) measured at the same time: a JMH group of two threads, one per format, each
+ * with its own one-thread backend and its own cache of the same random latent (or keys and values). On a shared machine whose load drifts between runs, the two
  * see the same neighbours in every iteration, so their ratio is steadier than that of
  * {@link QuantizedDecodeBenchmark}'s runs one after the other. Needs a core per thread: with two
  * cores the pair shares the last-level cache and memory bus, as two decode streams would.
@@ -41,6 +41,10 @@ import org.openjdk.jmh.annotations.Warmup;
 public class QuantizedDecodePairBenchmark {
   @Param({"LLAMA2_7B_DKV16"})
   public DecodePreset preset;
+
+  /** {@code mla}, or {@code mha}: the MHA baseline's decode over K/V caches of the same formats. */
+  @Param({"mla"})
+  public String attention;
 
   @Param({"4096"})
   public int context;
@@ -63,15 +67,16 @@ public class QuantizedDecodePairBenchmark {
   private Side slot0;
   private Side slot1;
 
-  /** One format's one-thread backend and MLA decode fixture (the same random data each side). */
-  private record Side(Backend backend, DecodeFixture fixture) implements AutoCloseable {
-    Side(DecodePreset preset, CacheFormat format, int context) {
-      this(BenchBackends.open("simd", 1), new DecodeFixture(preset, context, 1, format, 42, true,
-          false));
+  /** One format's one-thread backend and decode fixture (the same random data each side). */
+  private record Side(Backend backend, DecodeFixture fixture, boolean mla)
+      implements AutoCloseable {
+    Side(DecodePreset preset, CacheFormat format, int context, boolean mla) {
+      this(BenchBackends.open("simd", 1), new DecodeFixture(preset, context, 1, format, 42, mla,
+          !mla), mla);
     }
 
     Tensor decode() {
-      return fixture.mla(backend);
+      return mla ? fixture.mla(backend) : fixture.mha(backend);
     }
 
     @Override
@@ -83,8 +88,13 @@ public class QuantizedDecodePairBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    Side bf16 = new Side(preset, CacheFormat.plain(DType.BF16), context);
-    Side other = new Side(preset, CacheFormat.parse(format, group, 0, false), context);
+    boolean mla = switch (attention) {
+      case "mla" -> true;
+      case "mha" -> false;
+      default -> throw new IllegalArgumentException("attention must be mla or mha: " + attention);
+    };
+    Side bf16 = new Side(preset, CacheFormat.plain(DType.BF16), context, mla);
+    Side other = new Side(preset, CacheFormat.parse(format, group, 0, false), context, mla);
     slot0 = bf16Slot == 0 ? bf16 : other;
     slot1 = bf16Slot == 0 ? other : bf16;
   }

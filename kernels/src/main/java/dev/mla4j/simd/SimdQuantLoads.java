@@ -60,6 +60,24 @@ final class SimdQuantLoads {
     return v.blend(Float.NaN, v.abs().compare(VectorOperators.GT, E4m3.MAX));
   }
 
+  /**
+   * 4·LANES int8 codes from byte {@code off} as one int vector: byte k of lane i is code 4i + k.
+   * {@link #byteLane} takes them out a quarter at a time, so one load serves four float vectors
+   * where {@link #bytes} serves one.
+   */
+  static IntVector quad(MemorySegment seg, long off) {
+    return IntVector.fromMemorySegment(INTS, seg, off, ORDER);
+  }
+
+  /**
+   * Byte k (0-3, a constant at every call site) of each lane of a {@link #quad} load as int8
+   * codes in floats: shifted to the top byte, then down with its sign.
+   */
+  static FloatVector byteLane(IntVector quad, int k) {
+    IntVector top = k == 3 ? quad : quad.lanewise(VectorOperators.LSHL, 24 - 8 * k);
+    return (FloatVector) top.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+  }
+
   /** LANES one-byte codes from byte {@code off}: fp8 when {@code fp8}, else int8. */
   static FloatVector byteCodes(MemorySegment seg, long off, boolean fp8) {
     return fp8 ? fp8(seg, off) : int8(seg, off);

@@ -11,8 +11,10 @@ import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cache.QuantizedBlock;
 import dev.mla4j.cache.QuantizedLayout;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -23,9 +25,21 @@ import jdk.incubator.vector.VectorOperators;
  * group; the value update adds {@code codes · (p · scale)} per group. Groups are walked as
  * column pairs {@code (j, j + ceil(m/2))}, the two halves one int4 byte vector holds; leftovers
  * one by one.
+ *
+ * <p>int8 with whole groups of a multiple of 4·LANES codes takes the "quad" path instead: one
+ * int vector load holds 4·LANES codes, byte k of lane i being code 4i + k of its chunk, and two
+ * shifts take out each quarter as a float vector ({@link SimdQuantLoads#byteLane}): a quarter of
+ * the loads, each a bounds-checked segment access, and no byte-to-int lane conversion. Queries
+ * and accumulators are used in the matching order, chunk by chunk ({@link #toQuad}); the
+ * accumulators are reordered at the start and end of each block, about 2·n_h·d_h moves against
+ * the block's 128·n_h·d_h MACs. (fp8 on the same path was 10-50x slower: its eight E4M3 decodes
+ * per chunk made the bodies too big for C2, whose vectors then went through the heap.)
  */
 final class SimdQuantMhaBlock {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
+  /** SimdScratch slots past SimdMhaAttention's, which is running while this is. */
+  private static final int QUAD_Q = 5;
+  private static final int QUAD_ACC = 6;
 
   private final MhaShape s;
   private final QuantizedLayout layout;
@@ -34,6 +48,9 @@ final class SimdQuantMhaBlock {
   private final SoftmaxState state;
   private final int firstQueryPos;
   private final float[] p;    // [rows][BLOCK]
+  private final boolean quad;
+  private final float[] quadQs;   // quad: qs in quad order, [rows][d_h]
+  private final float[] quadAcc;  // quad: the accumulators in quad order during a block
   // The layout's strides, computed once: QuantizedLayout derives them with integer divisions,
   // which C2 did not hoist out of the per-token loops.
   private final int groups;        // groups per kv head
@@ -57,6 +74,37 @@ final class SimdQuantMhaBlock {
     this.state = state;
     this.firstQueryPos = firstQueryPos;
     this.p = p;
+    this.quad = quantization == Quantization.INT8 && format.groupSize() % (4 * LANES) == 0
+        && s.headDim() % format.groupSize() == 0
+        && SimdConstants.ORDER == ByteOrder.LITTLE_ENDIAN;
+    int n = state.rows * s.headDim();
+    this.quadQs = quad ? SimdScratch.floats(QUAD_Q, n) : null;
+    this.quadAcc = quad ? SimdScratch.floats(QUAD_ACC, n) : null;
+    if (quad) {
+      toQuad(qs, quadQs, n);
+    }
+  }
+
+  /** Code 4i + k of each 4·LANES chunk to position k·LANES + i, the order of a quad load. */
+  static void toQuad(float[] src, float[] dst, int n) {
+    for (int c = 0; c < n; c += 4 * LANES) {
+      for (int i = 0; i < LANES; i++) {
+        for (int k = 0; k < 4; k++) {
+          dst[c + k * LANES + i] = src[c + 4 * i + k];
+        }
+      }
+    }
+  }
+
+  /** Inverse of {@link #toQuad}. */
+  static void fromQuad(float[] src, float[] dst, int n) {
+    for (int c = 0; c < n; c += 4 * LANES) {
+      for (int i = 0; i < LANES; i++) {
+        for (int k = 0; k < 4; k++) {
+          dst[c + 4 * i + k] = src[c + k * LANES + i];
+        }
+      }
+    }
   }
 
   /**
@@ -72,24 +120,40 @@ final class SimdQuantMhaBlock {
       for (int row = 0; row < rows; row++) {
         int visible = visible(row, p0, n);
         if (visible > t) {
-          scores(row, keys, kv(row), row * BLOCK, t, Math.min(t + 1, visible - 1));
+          int tb = Math.min(t + 1, visible - 1);
+          if (quad) {
+            quadScores(row, keys, kv(row), row * BLOCK, t, tb);
+          } else {
+            scores(row, keys, kv(row), row * BLOCK, t, tb);
+          }
         }
       }
+    }
+    float[] acc = quad ? quadAcc : state.acc;
+    if (quad) {
+      toQuad(state.acc, acc, rows * s.headDim());
     }
     for (int row = 0; row < rows; row++) {
       int visible = visible(row, p0, n);
       Arrays.fill(p, row * BLOCK + visible, (row + 1) * BLOCK, 0f);
       if (visible > 0) {
-        SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, state.acc, s.headDim());
+        SimdMhaAttention.softmax(p, row, visible, s.softmaxScale(), state, acc, s.headDim());
       }
     }
     for (int t = 0; t < n; t += 2) {
       for (int row = 0; row < rows; row++) {
         int visible = visible(row, p0, n);
         if (visible > t) {
-          addValues(row, values, kv(row), row * BLOCK, t, visible);
+          if (quad) {
+            quadValues(row, values, kv(row), row * BLOCK, t, visible);
+          } else {
+            addValues(row, values, kv(row), row * BLOCK, t, visible);
+          }
         }
       }
+    }
+    if (quad) {
+      fromQuad(acc, state.acc, rows * s.headDim());
     }
   }
 
@@ -227,6 +291,85 @@ final class SimdQuantMhaBlock {
         for (int e = j; e < m; e += half) {
           acc[ag + e] += wa * SimdQuantLoads.code(seg, ga, e, m, quantization)
               + wb * SimdQuantLoads.code(seg, gb, e, m, quantization);
+        }
+      }
+    }
+  }
+
+  /**
+   * {@link #scores} on the quad path: per chunk of 4·LANES codes one int load per token and four
+   * query loads shared by both tokens.
+   */
+  private void quadScores(int row, QuantizedBlock keys, int kv, int o, int ta, int tb) {
+    MemorySegment seg = keys.data();
+    long ca = keys.codes() + ta * rowBytes + kv * headBytes;
+    long cb = keys.codes() + tb * rowBytes + kv * headBytes;
+    long xra = keys.scales() + ta * scaleBytes;
+    long xrb = keys.scales() + tb * scaleBytes;
+    int m = layout.groupSize();
+    FloatVector sa = FloatVector.zero(FLOATS);
+    FloatVector sb = sa;
+    for (int g = 0; g < groups; g++) {
+      FloatVector a0 = FloatVector.zero(FLOATS);
+      FloatVector a1 = a0;
+      int qg = row * s.headDim() + g * m;
+      long ga = ca + g * groupBytes;
+      long gb = cb + g * groupBytes;
+      for (int c = 0; c < m; c += 4 * LANES) {
+        IntVector xa = SimdQuantLoads.quad(seg, ga + c);
+        IntVector xb = SimdQuantLoads.quad(seg, gb + c);
+        FloatVector q0 = FloatVector.fromArray(FLOATS, quadQs, qg + c);
+        FloatVector q1 = FloatVector.fromArray(FLOATS, quadQs, qg + c + LANES);
+        FloatVector q2 = FloatVector.fromArray(FLOATS, quadQs, qg + c + 2 * LANES);
+        FloatVector q3 = FloatVector.fromArray(FLOATS, quadQs, qg + c + 3 * LANES);
+        a0 = SimdQuantLoads.byteLane(xa, 0).fma(q0, a0);
+        a1 = SimdQuantLoads.byteLane(xb, 0).fma(q0, a1);
+        a0 = SimdQuantLoads.byteLane(xa, 1).fma(q1, a0);
+        a1 = SimdQuantLoads.byteLane(xb, 1).fma(q1, a1);
+        a0 = SimdQuantLoads.byteLane(xa, 2).fma(q2, a0);
+        a1 = SimdQuantLoads.byteLane(xb, 2).fma(q2, a1);
+        a0 = SimdQuantLoads.byteLane(xa, 3).fma(q3, a0);
+        a1 = SimdQuantLoads.byteLane(xb, 3).fma(q3, a1);
+      }
+      int si = kv * groups + g;
+      sa = a0.fma(FloatVector.broadcast(FLOATS, SimdQuantLoads.scale(seg, xra, si)), sa);
+      sb = a1.fma(FloatVector.broadcast(FLOATS, SimdQuantLoads.scale(seg, xrb, si)), sb);
+    }
+    p[o + tb] = sb.reduceLanes(VectorOperators.ADD);
+    p[o + ta] = sa.reduceLanes(VectorOperators.ADD);
+  }
+
+  /**
+   * {@link #addValues} on the quad path, into {@link #quadAcc}: per chunk one int load per token
+   * and four accumulator vectors loaded and stored once for both tokens.
+   */
+  private void quadValues(int row, QuantizedBlock values, int kv, int o, int ta, int visible) {
+    MemorySegment seg = values.data();
+    int tb = Math.min(ta + 1, visible - 1);
+    float pa = p[o + ta];
+    float pb = tb > ta ? p[o + tb] : 0f;
+    long ca = values.codes() + ta * rowBytes + kv * headBytes;
+    long cb = values.codes() + tb * rowBytes + kv * headBytes;
+    long xra = values.scales() + ta * scaleBytes;
+    long xrb = values.scales() + tb * scaleBytes;
+    float[] acc = quadAcc;
+    int m = layout.groupSize();
+    for (int g = 0; g < groups; g++) {
+      int si = kv * groups + g;
+      FloatVector wa = FloatVector.broadcast(FLOATS, pa * SimdQuantLoads.scale(seg, xra, si));
+      FloatVector wb = FloatVector.broadcast(FLOATS, pb * SimdQuantLoads.scale(seg, xrb, si));
+      int ag = row * s.headDim() + g * m;
+      long ga = ca + g * groupBytes;
+      long gb = cb + g * groupBytes;
+      for (int c = 0; c < m; c += 4 * LANES) {
+        IntVector xa = SimdQuantLoads.quad(seg, ga + c);
+        IntVector xb = SimdQuantLoads.quad(seg, gb + c);
+        for (int k = 0; k < 4; k++) {
+          int at = ag + c + k * LANES;
+          FloatVector x = FloatVector.fromArray(FLOATS, acc, at);
+          x = SimdQuantLoads.byteLane(xa, k).fma(wa, x);
+          x = SimdQuantLoads.byteLane(xb, k).fma(wb, x);
+          x.intoArray(acc, at);
         }
       }
     }
