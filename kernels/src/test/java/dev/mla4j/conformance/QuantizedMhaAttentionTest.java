@@ -52,6 +52,12 @@ class QuantizedMhaAttentionTest {
         }
       }
     }
+    // whole groups of 128: int8's loads of 4·LANES code bytes (SimdQuantMhaBlock's quad path) at
+    // every vector width; int4 beside it
+    cases.add(Arguments.of("quad", MhaShape.of(4, 2, 128), CacheFormat.int4(128),
+        new Queries(3, 130), 1, 0));
+    cases.add(Arguments.of("quad", MhaShape.of(6, 3, 256), CacheFormat.int8(128).withWindow(9),
+        new Queries(2, 75), 2, 1));
     cases.add(Arguments.of("splitKV", MhaShape.of(32, 32, 128), CacheFormat.int4(64),
         new Queries(1, 700), 2, 0));
     cases.add(Arguments.of("splitKV", MhaShape.of(9, 3, 64), CacheFormat.int8(32).withWindow(128),
