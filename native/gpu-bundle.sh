@@ -12,7 +12,10 @@ jdk=${JAVA_HOME:?JAVA_HOME must point at a JDK 25 with jlink}
 kernels=$(ls "$root"/kernels/target/mla4j-kernels-*.jar | grep -v -e tests -e sources | head -1)
 for f in "$kernels" "$root/kernels/target/test-classes" "$root/bench/target/benchmarks.jar" \
     "$root/kernels/target/gpu-deps"; do
-  [ -e "$f" ] || { echo "gpu-bundle: $f missing (build first: ./mla4j gpu-bundle DIR)" >&2; exit 1; }
+  [ -e "$f" ] || {
+    echo "gpu-bundle: $f missing (build first: ./mla4j gpu-bundle DIR)" >&2
+    exit 1
+  }
 done
 # A fresh folder next to the target, moved into place at the end: an existing DIR is replaced
 # only once the new bundle is complete.
@@ -43,4 +46,5 @@ chmod 755 "$tmp"
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
-echo "gpu-bundle: $(du -sh "$out" | cut -f1) in $out; on the GPU host: bash $out/gpu-check.sh OUTDIR"
+echo "gpu-bundle: $(du -sh "$out" | cut -f1) in $out"
+echo "on the GPU host: bash $out/gpu-check.sh OUTDIR"

@@ -8,7 +8,8 @@ format=$1 old=$2 new=$3
 F="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 pair() {  # jar format slot
   java $F -jar "$1" QuantizedDecodePairBenchmark -jvmArgsAppend "$F" -p attention=mha \
-    -p format="$2" -p bf16Slot="$3" -wi 4 -i 12 -w 2 -r 2 -f 1 2>&1 | grep -E "^QuantizedDecodePairBenchmark"
+    -p format="$2" -p bf16Slot="$3" -wi 4 -i 12 -w 2 -r 2 -f 1 2>&1 \
+    | grep -E "^QuantizedDecodePairBenchmark"
 }
 for r in 1 2; do
   for jar in "$old" "$new"; do

@@ -24,9 +24,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The BF16 and one quantized MLA decode step (T = 1, one layer, context N; or the MHA baseline's,
  * {@link #attention}) measured at the same time: a JMH group of two threads, one per format, each
- * with its own one-thread backend and its own cache of the same random latent (or keys and values). On a shared machine whose load drifts between runs, the two
- * see the same neighbours in every iteration, so their ratio is steadier than that of
- * {@link QuantizedDecodeBenchmark}'s runs one after the other. Needs a core per thread: with two
+ * with its own one-thread backend and its own cache of the same random latent (or keys and
+ * values). On a shared machine whose load drifts between runs, the two see the same neighbours
+ * in every iteration, so their ratio is steadier than that of {@link QuantizedDecodeBenchmark}'s
+ * runs one after the other. Needs a core per thread: with two
  * cores the pair shares the last-level cache and memory bus, as two decode streams would.
  * JMH's two group threads are not equal (BF16 against BF16 ran 4-18% apart in single runs on a
  * 2-core machine, the second slower more often), so {@link #bf16Slot} puts BF16 on either thread:

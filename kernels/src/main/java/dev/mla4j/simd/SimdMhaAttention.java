@@ -143,6 +143,7 @@ final class SimdMhaAttention implements MhaKernel {
         q.fold(cache.keyCodes(layer, p0 / BLOCK), cache.valueCodes(layer, p0 / BLOCK), p0,
             Math.min(BLOCK, quantizedEnd - p0));
       }
+      q.finish();
     }
     int w = cache.format().window();
     for (int p = Math.max(from, quantizedEnd); p < to; ) {

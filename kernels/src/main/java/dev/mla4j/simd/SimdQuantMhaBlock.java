@@ -30,10 +30,10 @@ import jdk.incubator.vector.VectorOperators;
  * int vector load holds 4·LANES codes, byte k of lane i being code 4i + k of its chunk, and two
  * shifts take out each quarter as a float vector ({@link SimdQuantLoads#byteLane}): a quarter of
  * the loads, each a bounds-checked segment access, and no byte-to-int lane conversion. Queries
- * and accumulators are used in the matching order, chunk by chunk ({@link #toQuad}); the
- * accumulators are reordered at the start and end of each block, about 2·n_h·d_h moves against
- * the block's 128·n_h·d_h MACs. (fp8 on the same path was 10-50x slower: its eight E4M3 decodes
- * per chunk made the bodies too big for C2, whose vectors then went through the heap.)
+ * and accumulators are used in the matching order, chunk by chunk ({@link #toQuad}), from the
+ * constructor to {@link #finish}, as SimdMhaAttention keeps its paired BF16 order for a call.
+ * (fp8 on the same path was 10-50x slower: its eight E4M3 decodes per chunk made the bodies too
+ * big for C2, whose vectors then went through the heap.)
  */
 final class SimdQuantMhaBlock {
   private static final int BLOCK = PagedLayers.BLOCK_TOKENS;
@@ -50,7 +50,7 @@ final class SimdQuantMhaBlock {
   private final float[] p;    // [rows][BLOCK]
   private final boolean quad;
   private final float[] quadQs;   // quad: qs in quad order, [rows][d_h]
-  private final float[] quadAcc;  // quad: the accumulators in quad order during a block
+  private final float[] acc;      // the accumulators: state.acc, or a copy in quad order
   // The layout's strides, computed once: QuantizedLayout derives them with integer divisions,
   // which C2 did not hoist out of the per-token loops.
   private final int groups;        // groups per kv head
@@ -79,9 +79,17 @@ final class SimdQuantMhaBlock {
         && SimdConstants.ORDER == ByteOrder.LITTLE_ENDIAN;
     int n = state.rows * s.headDim();
     this.quadQs = quad ? SimdScratch.floats(QUAD_Q, n) : null;
-    this.quadAcc = quad ? SimdScratch.floats(QUAD_ACC, n) : null;
+    this.acc = quad ? SimdScratch.floats(QUAD_ACC, n) : state.acc;
     if (quad) {
       toQuad(qs, quadQs, n);
+      toQuad(state.acc, acc, n);
+    }
+  }
+
+  /** After the last {@link #fold}: the accumulators back into state.acc in natural order. */
+  void finish() {
+    if (quad) {
+      fromQuad(acc, state.acc, state.rows * s.headDim());
     }
   }
 
@@ -129,10 +137,6 @@ final class SimdQuantMhaBlock {
         }
       }
     }
-    float[] acc = quad ? quadAcc : state.acc;
-    if (quad) {
-      toQuad(state.acc, acc, rows * s.headDim());
-    }
     for (int row = 0; row < rows; row++) {
       int visible = visible(row, p0, n);
       Arrays.fill(p, row * BLOCK + visible, (row + 1) * BLOCK, 0f);
@@ -151,9 +155,6 @@ final class SimdQuantMhaBlock {
           }
         }
       }
-    }
-    if (quad) {
-      fromQuad(acc, state.acc, rows * s.headDim());
     }
   }
 
@@ -259,7 +260,6 @@ final class SimdQuantMhaBlock {
     long cb = values.codes() + tb * rowBytes;
     long xra = values.scales() + ta * scaleBytes;
     long xrb = values.scales() + tb * scaleBytes;
-    float[] acc = state.acc;
     int a0 = row * s.headDim();
     boolean int4 = quantization == Quantization.INT4;
     boolean fp8 = quantization == Quantization.FP8;
@@ -340,7 +340,7 @@ final class SimdQuantMhaBlock {
   }
 
   /**
-   * {@link #addValues} on the quad path, into {@link #quadAcc}: per chunk one int load per token
+   * {@link #addValues} on the quad path, into {@link #acc}: per chunk one int load per token
    * and four accumulator vectors loaded and stored once for both tokens.
    */
   private void quadValues(int row, QuantizedBlock values, int kv, int o, int ta, int visible) {
@@ -352,7 +352,6 @@ final class SimdQuantMhaBlock {
     long cb = values.codes() + tb * rowBytes + kv * headBytes;
     long xra = values.scales() + ta * scaleBytes;
     long xrb = values.scales() + tb * scaleBytes;
-    float[] acc = quadAcc;
     int m = layout.groupSize();
     for (int g = 0; g < groups; g++) {
       int si = kv * groups + g;

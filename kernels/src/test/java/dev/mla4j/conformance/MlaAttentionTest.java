@@ -112,8 +112,9 @@ class MlaAttentionTest {
       Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
       double[] latents = Caches.latents(cache, layer, ctx);
       double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx), latents, s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(),
-          s.ropeKeys() == RopeKeyLayout.SHARED, q.firstQueryPos(), s.softmaxScale());
+          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx), latents, s.heads(),
+          s.kvHeads(), s.ropeDim(), s.latentDim(), s.ropeKeys() == RopeKeyLayout.SHARED,
+          q.firstQueryPos(), s.softmaxScale());
       double floor =
           ErrorCheck.attentionFloor(s.ropeDim() + s.latentDim() + ctx, ref, latents);
       Conformance.check("mla attention", c, threads, ref, floor, b -> {

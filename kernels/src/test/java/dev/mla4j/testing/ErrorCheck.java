@@ -43,10 +43,7 @@ public final class ErrorCheck {
    * a single dot product that nearly cancels (seen: ref -0.011 from terms of norm 6.4) needs it.
    */
   public static double conditioned(double floor, double[] ref, double termNorm) {
-    double maxRef = 0;
-    for (double v : ref) {
-      maxRef = Math.max(maxRef, Math.abs(v));
-    }
+    double maxRef = maxAbs(ref);
     return maxRef == 0 ? floor : floor * Math.max(1, termNorm / maxRef);
   }
 
@@ -57,11 +54,15 @@ public final class ErrorCheck {
    * heads) the floor is {@link #conditioned} by max|v|.
    */
   public static double attentionFloor(long n, double[] ref, double[] values) {
-    double maxValue = 0;
-    for (double v : values) {
-      maxValue = Math.max(maxValue, Math.abs(v));
+    return conditioned(floor(DType.F32, n), ref, maxAbs(values));
+  }
+
+  private static double maxAbs(double[] x) {
+    double max = 0;
+    for (double v : x) {
+      max = Math.max(max, Math.abs(v));
     }
-    return conditioned(floor(DType.F32, n), ref, maxValue);
+    return max;
   }
 
   /**
