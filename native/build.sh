@@ -25,7 +25,7 @@ for cu in "$here"/*.cu; do
     continue
   fi
   arch=("${gencode[@]}")
-  if [ "$name" = mla_wgmma ]; then
+  if [ "${name#mla_wgmma}" != "$name" ]; then
     arch=(-gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90a,code=compute_90a)
   fi
   nvcc -fatbin -O3 -std=c++17 "${arch[@]}" -Xptxas -warn-spills -o "$out/$name.fatbin" "$cu" &

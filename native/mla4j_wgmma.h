@@ -1,6 +1,7 @@
 // Hopper warpgroup MMA (wgmma, sm_90a only) for the MLA decode kernel of mla_wgmma.cu: shared-
 // memory matrix descriptors of the 128-byte-swizzled layout, the fence / commit / wait steps, and
-// the two instruction shapes the kernel issues (m64n64k16 for the scores, m64n256k16 for P·C).
+// the two instruction shapes the kernels issue (m64n64k16 for the scores, m64n256k16 for P·C),
+// with BF16 operands or, for the quantized latent's dequantized tiles, FP16 ones.
 //
 // Layout of every operand tile in shared memory: column blocks of 64 BF16 (128 bytes) per row,
 // each block [rows][128 B] with 8-row atoms of 1024 bytes, 1024-byte aligned, in which the 16-byte
@@ -61,17 +62,26 @@ __device__ __forceinline__ void wgmma_hold(float (&d)[N]) {
       "+f"(d[i + 6]), "+f"(d[i + 7])
 
 // d[64][64] (+)= A[64][16]·B[64][16]ᵀ, both K-major from shared memory; accumulate 0 zeroes d.
+// F16: FP16 operands (the quantized kernel's dequantized tiles), else BF16.
+#define WGMMA_M64N64K16(TYPES)                                                     \
+  asm volatile(                                                                    \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                 \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPES " {"                      \
+      "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"                      \
+      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31"             \
+      "}, %32, %33, p, 1, 1, 0, 0;\n}\n"                                            \
+      : WGMMA_D8(0), WGMMA_D8(8), WGMMA_D8(16), WGMMA_D8(24)                       \
+      : "l"(a), "l"(b), "r"(accumulate))
+template <bool F16 = false>
 __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], unsigned long long a,
                                                 unsigned long long b, int accumulate) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
-      "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31"
-      "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-      : WGMMA_D8(0), WGMMA_D8(8), WGMMA_D8(16), WGMMA_D8(24)
-      : "l"(a), "l"(b), "r"(accumulate));
+  if constexpr (F16) {
+    WGMMA_M64N64K16("f16.f16");
+  } else {
+    WGMMA_M64N64K16("bf16.bf16");
+  }
 }
+#undef WGMMA_M64N64K16
 
 // The 128 accumulator operands of an m64n256 instruction, as asm text and as constraints.
 #define WGMMA_D128_TEXT                                                                     \
@@ -89,25 +99,41 @@ __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], unsigned long lo
       WGMMA_D8(96), WGMMA_D8(104), WGMMA_D8(112), WGMMA_D8(120)
 
 // d[64][256] += A[64][16]·B[16][256], A K-major, B MN-major (rows = K), both from shared memory.
+#define WGMMA_M64N256K16_BT(TYPES)                                                 \
+  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"                          \
+               "wgmma.mma_async.sync.aligned.m64n256k16.f32." TYPES " " WGMMA_D128_TEXT \
+               ", %128, %129, p, 1, 1, 0, 1;\n}\n"                                  \
+               : WGMMA_D128_OPS                                                    \
+               : "l"(a), "l"(b))
+template <bool F16 = false>
 __device__ __forceinline__ void wgmma_m64n256k16_bt(float (&d)[128], unsigned long long a,
                                                     unsigned long long b) {
-  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"
-               "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WGMMA_D128_TEXT
-               ", %128, %129, p, 1, 1, 0, 1;\n}\n"
-               : WGMMA_D128_OPS
-               : "l"(a), "l"(b));
+  if constexpr (F16) {
+    WGMMA_M64N256K16_BT("f16.f16");
+  } else {
+    WGMMA_M64N256K16_BT("bf16.bf16");
+  }
 }
+#undef WGMMA_M64N256K16_BT
 
 // The same with A from registers: a[4] is this thread's m16n8k16-layout fragment of its warp's
-// 16 rows (BF16 pairs), as an mma.sync A operand.
+// 16 rows (BF16 or FP16 pairs), as an mma.sync A operand.
+#define WGMMA_M64N256K16_RS_BT(TYPES)                                              \
+  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"                          \
+               "wgmma.mma_async.sync.aligned.m64n256k16.f32." TYPES " " WGMMA_D128_TEXT \
+               ", {%128,%129,%130,%131}, %132, p, 1, 1, 1;\n}\n"                    \
+               : WGMMA_D128_OPS                                                    \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b))
+template <bool F16 = false>
 __device__ __forceinline__ void wgmma_m64n256k16_rs_bt(float (&d)[128], const unsigned (&a)[4],
                                                        unsigned long long b) {
-  asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, 1, 1;\n"
-               "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WGMMA_D128_TEXT
-               ", {%128,%129,%130,%131}, %132, p, 1, 1, 1;\n}\n"
-               : WGMMA_D128_OPS
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+  if constexpr (F16) {
+    WGMMA_M64N256K16_RS_BT("f16.f16");
+  } else {
+    WGMMA_M64N256K16_RS_BT("bf16.bf16");
+  }
 }
+#undef WGMMA_M64N256K16_RS_BT
 #undef WGMMA_D8
 #undef WGMMA_D128_TEXT
 #undef WGMMA_D128_OPS

@@ -28,7 +28,7 @@ public final class CudaContext {
   private static final String RESOURCES = "/dev/mla4j/cuda/native/";
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
       "mla4j_cluster.h", "mla4j_quant.h", "mla4j_mma.h", "mla4j_mma_quant.h", "mla4j_mla_mma.h",
-      "mla4j_wgmma.h");
+      "mla4j_wgmma.h", "mla4j_mla_wgmma.h");
   private static final Map<String, List<String>> MODULES = Map.of(
       "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
@@ -53,10 +53,13 @@ public final class CudaContext {
 
   /**
    * Modules built for one architecture only (native/build.sh), loaded where the device is that
-   * architecture: {@code mla_wgmma} uses Hopper's wgmma, which exists on sm_90a alone.
+   * architecture: {@code mla_wgmma} and {@code mla_wgmma_quant} use Hopper's wgmma, which exists
+   * on sm_90a alone.
    */
   private static final Map<String, List<String>> SM90A_MODULES = Map.of(
-      "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64", "mla4j_wgmma_peak_bf16"));
+      "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64", "mla4j_wgmma_peak_bf16"),
+      "mla_wgmma_quant", List.of("mla4j_mla_wgmma_int8_h64_l512_r64",
+          "mla4j_mla_wgmma_fp8_h64_l512_r64"));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,

@@ -76,7 +76,7 @@ public final class PagedAttention implements AutoCloseable {
    * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
    * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
    * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes
-   * the wgmma kernel unless {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast path.
+   * a wgmma kernel (BF16, or INT8/FP8 codes in groups of 32/64/128 with BF16 rope keys) unless {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
@@ -106,9 +106,14 @@ public final class PagedAttention implements AutoCloseable {
     QuantizedLayout latent = cache.quantization(g.aPart());
     KernelChoice mma;
     if (latent != null) {
-      mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(),
-          cache.quantization(g.bPart()) != null, g.heads(), g.group(), g.bWidth(), g.bKv(),
-          cache.width(g.bPart()), context.sharedMemoryOptin());
+      boolean ropeQuantized = cache.quantization(g.bPart()) != null;
+      mma = KernelChoice.mlaWgmmaQuantized(allowWgmma && context.hasWgmma(), latent,
+          cache.dtype(), ropeQuantized, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+          context.sharedMemoryOptin());
+      if (mma == null) {
+        mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(), ropeQuantized, g.heads(),
+            g.group(), g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+      }
     } else if (quantized(cache)) {
       mma = null;  // a quantized rope part beside a plain latent: only the generic kernel reads it
     } else {

@@ -302,6 +302,38 @@ class CudaBackendTest {
     assertEquals(wgmma, kernel.contains("wgmma"), kernel);
   }
 
+  /**
+   * DeepSeek's shape over an INT8/FP8 latent runs the quantized wgmma kernel on an sm_90 device
+   * (native/mla_wgmma_quant.cu: warpgroup 1 dequantizes each 64-token tile into the FP16
+   * swizzled layout with one exponent per tile; O in units of the largest so far). 64 and 128
+   * heads, groups 32/64/128. At scale 0.05 the scores stay at a few units and the FP16 bound of
+   * the quantized mma.sync kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but
+   * the scores reach ~10 log2 units and the rope part's BF16 rounding (q_R and k_R are BF16, as
+   * in the mma.sync kernel) moves them by ~2^-8 of that: there the BF16 bound, as for the BF16
+   * wgmma kernel at 0.25 (measured on the H100: 0.43-0.89% of the output's magnitude, against
+   * 3.1%). Spread token magnitudes (2^-5 to 2^4, rising along each sequence, each row held to
+   * the bound against its own largest magnitude) make the tiles' exponents grow, so O's units
+   * change. A wrong tile exponent, scale group, swizzle or stage gives errors of the order of the
+   * output.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
+      "INT8,128,128,0.25,true", "FP8,64,64,0.05,true", "INT8,32,128,0.05,true"})
+  void deepSeekShapeReadsQuantizedLatentOnWgmma(String quant, int group, int heads, float scale,
+      boolean spread) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
+        "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());
+    MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, scale);
+    for (int tokens : new int[] {1, 3}) {
+      Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
+          PagedAttention.DEFAULT_MAX_CLUSTER, scale > 0.1f ? BF16_TOLERANCE : FP16_TOLERANCE,
+          tokens, spread, 70, 1000, 5, 4100);
+      assertEquals("mla4j_mla_wgmma_" + quant.toLowerCase(java.util.Locale.ROOT)
+          + "_h64_l512_r64", plan.kernel());
+      assertTrue(plan.splits() > 1, plan.toString());
+    }
+  }
+
   private static final double FP32_TOLERANCE = 1e-4;
   private static final double BF16_TOLERANCE = 8 * Math.pow(2, -8);
   private static final double FP16_TOLERANCE = 8 * Math.pow(2, -11);

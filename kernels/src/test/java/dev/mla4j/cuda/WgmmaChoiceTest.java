@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +13,9 @@ import org.junit.jupiter.api.Test;
  * When the wgmma MLA kernel (native/mla_wgmma.cu) is chosen: pure selection logic, no GPU. It has
  * one instance, DeepSeek's shape (L 512 in rows of exactly L, a shared rope key of 64 columns,
  * n_h a multiple of 64, BF16), and needs an sm_90 device with its module loaded; every other
- * case must fall back (null) to the mma.sync kernels.
+ * case must fall back (null) to the mma.sync kernels. The same for its INT8/FP8 twin
+ * (native/mla_wgmma_quant.cu), which also needs code rows of exactly L bytes in groups of
+ * 32/64/128 and BF16 rope keys.
  */
 class WgmmaChoiceTest {
   /** The H100's opt-in shared memory per block. */
@@ -49,5 +53,54 @@ class WgmmaChoiceTest {
     assertNull(choose(true, DType.BF16, 128, 512, 512, 32, 0, 32, H100_SHARED), "d_r 32");
     assertNull(choose(true, DType.BF16, 32, 512, 512, 16, 16, 512, H100_SHARED), "per-head rope");
     assertNull(choose(true, DType.BF16, 128, 512, 512, 64, 0, 64, 200_000), "too little smem");
+  }
+
+  private static KernelChoice chooseQuantized(Quantization q, int segments, int group,
+      boolean available, boolean ropeQuantized, DType ropeDtype, int heads, int rope, int shared) {
+    return KernelChoice.mlaWgmmaQuantized(available, new QuantizedLayout(q, segments, 512, group),
+        ropeDtype, ropeQuantized, heads, rope, 0, rope, shared);
+  }
+
+  @Test
+  void deepSeekShapeOverCodesTakesTheQuantizedInstance() {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8}) {
+      for (int group : new int[] {32, 64, 128}) {
+        KernelChoice c = chooseQuantized(q, 1, group, true, false, DType.BF16, 128, 64,
+            H100_SHARED);
+        assertNotNull(c, q + " g" + group);
+        assertEquals("mla4j_mla_wgmma_" + (q == Quantization.INT8 ? "int8" : "fp8")
+            + "_h64_l512_r64", c.kernel());
+        assertEquals(64, c.headsPerCta());
+        assertEquals(64, c.tileTokens());
+        // the BF16 carve-up, plus the rows' factors (64 floats) and 16 ints for its 4 flags
+        assertEquals(3 * 64 * 576 * 2 + 64 * 64 * 2 + 4 * 64 * 4 + 16 * 4 + 1024,
+            c.sharedBytes());
+      }
+    }
+  }
+
+  @Test
+  void quantizedCasesOutsideItFallBack() {
+    Quantization i8 = Quantization.INT8;
+    assertNull(chooseQuantized(i8, 1, 64, false, false, DType.BF16, 128, 64, H100_SHARED),
+        "no sm_90a");
+    assertNull(chooseQuantized(Quantization.INT4, 1, 64, true, false, DType.BF16, 128, 64,
+        H100_SHARED), "int4");
+    assertNull(chooseQuantized(i8, 1, 48, true, false, DType.BF16, 128, 64, H100_SHARED),
+        "group 48");
+    assertNull(chooseQuantized(i8, 1, 256, true, false, DType.BF16, 128, 64, H100_SHARED),
+        "group 256");
+    assertNull(chooseQuantized(i8, 2, 64, true, false, DType.BF16, 128, 64, H100_SHARED),
+        "two segments");
+    assertNull(chooseQuantized(i8, 1, 64, true, true, DType.BF16, 128, 64, H100_SHARED),
+        "quantized rope keys");
+    assertNull(chooseQuantized(i8, 1, 64, true, false, DType.F16, 128, 64, H100_SHARED),
+        "FP16 rope keys");
+    assertNull(chooseQuantized(i8, 1, 64, true, false, DType.BF16, 96, 64, H100_SHARED),
+        "96 heads");
+    assertNull(chooseQuantized(i8, 1, 64, true, false, DType.BF16, 128, 32, H100_SHARED),
+        "d_r 32");
+    assertNull(chooseQuantized(i8, 1, 64, true, false, DType.BF16, 128, 64, 231_000),
+        "too little smem");
   }
 }

@@ -1,0 +1,366 @@
+// Absorbed MLA decode on Hopper warpgroup MMAs over an INT8 / FP8 (E4M3) latent cache (sm_90a
+// only), DeepSeek's layout as mla_wgmma.cu: L = 512 latent columns in one segment of codes with
+// one BF16 scale per token and group of G = 32, 64 or 128 columns, one shared BF16 rope key of
+// d_r = 64, n_h a multiple of 64.
+//
+// Why: on the mma.sync template (mla4j_mla_mma.h) the quantized DeepSeek rows ran at x0.29-0.43
+// of the BF16 wgmma kernel, whose warps are free while wgmma runs. Here the same CTA and tile
+// (two warpgroups, 64 heads, 64-token tiles, the 128B-swizzled operand layout) read codes, and
+// warpgroup 1, idle while warpgroup 0 computes the scores, dequantizes the next tile meanwhile.
+//
+// Per tile, warpgroup 1 copies the codes into the upper half of the tile's latent region (rows of
+// 512 bytes), the scales to its start and the rope keys to their swizzled block, then widens the
+// codes in place into the FP16 swizzled blocks:
+//   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E   (E the exponent of the tile's largest scale)
+// a tile ahead of the scores that use it, overlapping its own asynchronous P·C of the tile before.
+//   S[64][64]  = 2^E · Q~'[64][512]·C'ᵀ + q_R'·k_Rᵀ   warpgroup 0: 32 FP16 + 4 BF16 m64n64k16, the
+//                                                    latent and rope parts in separate
+//                                                    accumulators; Q~' = Q~ · 2^-E_r per head row
+//                                                    (max in [2^14, 2^15)), q_R' likewise, and
+//                                                    2^E_r · scale · log2 e multiplies the row
+//   O[64][512] = O·alpha + P'·C'                      P' = P · 2^(E - E_run) in FP16, O kept in
+//                                                    units of 2^E_run (E_run the largest E so far)
+// The softmax, its lazy rescale (slack 2^8) and the split of P·C over the warpgroups are the
+// BF16 kernel's. FP16's range never binds: a tile's values are below 2^8 · 2 in magnitude; a
+// token loses precision only in groups below 2^-14 of the tile's largest scale.
+#include "mla4j_device.h"
+#include "mla4j_mla_wgmma.h"
+#include "mla4j_mma_quant.h"
+
+#define WQ_BAR_DQ 2                    // named barrier of warpgroup 1's dequantization steps
+#define WQ_CODES (4 * WG_TK * 128)     // codes land at this byte of a stage: [WG_TK][WG_L] bytes
+// After alpha, m, l: the rows' factors [WG_HEADS] floats, then ints: 4 rescale flags, 4 warp
+// maxima of a tile's scale bits, E of each stage, E_run at the end. KernelChoice mirrors it.
+#define WQ_SHARED (WG_F_OFF + 4 * WG_HEADS * 4 + 16 * 4 + 1024)
+
+template <int Q>
+__device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const unsigned raw = smem_addr(smem_raw);
+  const unsigned base = (raw + 1023u) & ~1023u;
+  unsigned char* const smem = smem_raw + (base - raw);
+  const unsigned q_s = base + WG_Q_OFF, k_s = base + WG_K_OFF, p_s = base + WG_P_OFF;
+  float* const s_alpha = (float*)(smem + WG_F_OFF);  // O's rescale: alpha · 2^(E_run' - E_run)
+  float* const s_m = s_alpha + WG_HEADS;
+  float* const s_l = s_m + WG_HEADS;
+  float* const s_rowf = s_l + WG_HEADS;  // 2^E_r · scale · log2 e
+  int* const s_rescale = (int*)(s_rowf + WG_HEADS);  // [4] per warp of warpgroup 0
+  int* const s_ex = s_rescale + 4;                   // [4] per warp of warpgroup 1
+  int* const s_etile = s_ex + 4;                     // [WG_STAGES] E of the stage's tile
+  int* const s_erun = s_etile + WG_STAGES;
+
+  const int split = blockIdx.x;
+  const int h0 = blockIdx.y * WG_HEADS;
+  const int token_row = blockIdx.z;
+  const int seq = token_row / p.tokens;
+  const int t = token_row - seq * p.tokens;
+  const int tid = threadIdx.x;
+  const int wg = tid >> 7;
+  const int lane = tid & 31;
+  const int g = lane >> 2, tq = lane & 3;
+  const int warp4 = (tid >> 5) & 3;
+  const int r_lo = warp4 * 16 + g;
+
+  const long long row0 = (long long)token_row * p.heads + h0;
+  const KeyRange keys = split_keys(p, split, p.first_pos[seq] + t + 1);
+  const int tok_begin = keys.begin, tok_end = keys.end;
+  const int* table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
+  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
+  const int ng = WG_L / p.quant_group;  // scales per token: 16, 8 or 4
+
+  // Copies, by warpgroup 1: code chunk cc (16 bytes, of 32 per row) of rows cr0 + 4j; the scales'
+  // 8-byte chunks, [WG_TK][ng] at byte 0 of the stage; rope chunk rc of rows rr0 + 16j.
+  const int ct = tid & 127;
+  const int cc = ct & 31, cr0 = ct >> 5;
+  const long long c_src = p.a_offset + (long long)cr0 * WG_L + cc * 16;
+  const unsigned c_dst = WQ_CODES + cr0 * WG_L + cc * 16;
+  const int rc = ct & 7, rr0 = ct >> 3;
+  const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
+  const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
+  const long long r_step = 2ll * 16 * p.b_row;
+  auto load_tile = [&](int i, int block_id) {
+    const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
+    const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
+    const int nvalid = tok_end - (tok_begin + i * WG_TK);
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) {
+      cp_async16_s(stage + c_dst + j * 4 * WG_L, block + c_src + j * 4 * WG_L, cr0 + 4 * j < nvalid);
+    }
+    const int per_row = ng / 4;
+    for (int k = ct; k < WG_TK * per_row; k += 128) {
+      const int row = k / per_row, ch = k - row * per_row;
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(stage + row * ng * 2 + ch * 8),
+                   "l"(block + p.a_scales + 2ll * row * p.a_scale_row + ch * 8),
+                   "r"(row < nvalid ? 8 : 0));
+    }
+#pragma unroll
+    for (int j = 0; j < WG_TK / 16; j++) {
+      cp_async16_s(stage + r_dst + j * 16 * 128, block + r_src + j * r_step, rr0 + 16 * j < nvalid);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+
+  // Dequantization of tile i by warpgroup 1, in two halves of 256 columns: a thread widens chunk
+  // dc (8 codes) of each half for rows dr0 + 4j. Its scales and the first half's codes are read
+  // before the barrier that publishes the warps' maxima (the first half's FP16 blocks overwrite
+  // the scales); the second half's codes before a barrier of their own (their FP16 blocks
+  // overwrite the codes).
+  const int dc = ct & 31, dr0 = ct >> 5;
+  const int gi0 = (8 * dc) / p.quant_group, gi1 = (WG_L / 2 + 8 * dc) / p.quant_group;
+  auto dequantize = [&](int i) {
+    unsigned char* const st = smem + WG_K_OFF + (i % WG_STAGES) * WG_TILE_BYTES;
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    bar_sync(WQ_BAR_DQ, 128);  // the tile's copies by every thread of warpgroup 1 have landed
+    const unsigned short* sc = (const unsigned short*)st;
+    unsigned s0[WG_TK / 4], s1[WG_TK / 4];
+    uint2 w[WG_TK / 4];
+    int mb = 0;
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) {
+      const int row = dr0 + 4 * j;
+      s0[j] = sc[row * ng + gi0];
+      s1[j] = sc[row * ng + gi1];
+      mb = max(mb, (int)max(s0[j], s1[j]));  // positive BF16s order as their bits
+      w[j] = *(const uint2*)(st + WQ_CODES + row * WG_L + 8 * dc);
+    }
+    mb = mlq_warp_max(mb);
+    if (lane == 0) s_ex[warp4] = mb;
+    bar_sync(WQ_BAR_DQ, 128);
+    mb = max(max(s_ex[0], s_ex[1]), max(s_ex[2], s_ex[3]));
+    // E in [-126, 126]: scales are BF16, so 2^-E is a normal float and s·2^-E is exact
+    const int e = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
+    if (ct == 0) s_etile[i % WG_STAGES] = e;
+    const float down = mlq_pow2(-e);
+    auto widen_store = [&](int row, int col, uint2 codes, unsigned sbits) {
+      const float sf = from_bf16((bf16_t)sbits) * down;
+      const unsigned s2 = pack_half2(sf, sf);
+      unsigned h[4];
+      mlq_widen<Q>(codes.x, h[0], h[1]);
+      mlq_widen<Q>(codes.y, h[2], h[3]);
+      *(uint4*)(st + swz128(WG_TK, row, col)) = make_uint4(
+          mlq_hmul2(h[0], s2), mlq_hmul2(h[1], s2), mlq_hmul2(h[2], s2), mlq_hmul2(h[3], s2));
+    };
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) widen_store(dr0 + 4 * j, 8 * dc, w[j], s0[j]);
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) {
+      w[j] = *(const uint2*)(st + WQ_CODES + (dr0 + 4 * j) * WG_L + WG_L / 2 + 8 * dc);
+    }
+    bar_sync(WQ_BAR_DQ, 128);
+#pragma unroll
+    for (int j = 0; j < WG_TK / 4; j++) widen_store(dr0 + 4 * j, WG_L / 2 + 8 * dc, w[j], s1[j]);
+    fence_proxy_async();  // the FP16 blocks, written by st.shared, are read by wgmma
+  };
+
+  if (wg == 1 && tiles > 0) {
+    load_tile(0, table[0]);
+  }
+  int next_block = tiles > 1 ? table[1] : 0;
+
+  // Queries: each warp scales its 8 head rows by 2^-E_r (max |Q~_r| · 2^-E_r in [2^14, 2^15)),
+  // Q~ in FP16 and q_R in BF16 into the swizzled blocks; 2^E_r · scale · log2 e to s_rowf.
+  const float scale2 = p.scale * MLA_LOG2E;
+  for (int h = (tid >> 5); h < WG_HEADS; h += WG_THREADS / 32) {
+    const float* qa = p.qa + (row0 + h) * WG_L;
+    float v[WG_L / 32];
+    float amax = 0.f;
+#pragma unroll
+    for (int k = 0; k < WG_L / 64; k++) {
+      v[2 * k] = qa[2 * lane + 64 * k];
+      v[2 * k + 1] = qa[2 * lane + 64 * k + 1];
+      amax = fmaxf(amax, fmaxf(fabsf(v[2 * k]), fabsf(v[2 * k + 1])));
+    }
+    for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    const int er = amax > 0.f ? min(max(((__float_as_int(amax) >> 23) & 0xff) - 127 - 14, -100), 100) : 0;
+    const float down = mlq_pow2(-er);
+#pragma unroll
+    for (int k = 0; k < WG_L / 64; k++) {
+      *(unsigned*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, 2 * lane + 64 * k)) =
+          pack_half2(v[2 * k] * down, v[2 * k + 1] * down);
+    }
+    const float* qb = p.qb + (row0 + h) * WG_DR;
+    *(unsigned*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, WG_L + 2 * lane)) =
+        pack_bf162(qb[2 * lane] * down, qb[2 * lane + 1] * down);
+    if (lane == 0) s_rowf[h] = mlq_pow2(er) * scale2;
+  }
+  if (wg == 1 && tiles > 0) dequantize(0);
+  fence_proxy_async();  // the queries
+
+  const unsigned long long q_desc0 = wgmma_desc(q_s, 16, 1024);
+  const unsigned long long k_desc0 = wgmma_desc(k_s, 16, 1024);
+  const unsigned long long p_desc0 = wgmma_desc(p_s, 16, 1024);
+  const unsigned long long v_desc0 = wgmma_desc(k_s + wg * 4 * WG_TK * 128, WG_TK * 128, 1024);
+  float m_lo = MLA4J_NEG_INF, m_hi = MLA4J_NEG_INF, l_lo = 0.f, l_hi = 0.f;  // warpgroup 0
+  int e_run = -127;                                                         // warpgroup 0
+  float o[128];
+#pragma unroll
+  for (int i = 0; i < 128; i++) o[i] = 0.f;
+  float s[32], sr[32];
+
+  for (int i = 0; i < tiles; i++) {
+    // Tile i dequantized and its rope keys landed (warpgroup 1, the iteration before), the
+    // queries staged; every thread is past the P·C of tile i - 1, so its stage and P are free.
+    __syncthreads();
+    if (wg == 1 && i + 1 < tiles) {
+      load_tile(i + 1, next_block);
+      if (i + 2 < tiles) next_block = table[i + 2];
+    }
+    const int nvalid = tok_end - (tok_begin + i * WG_TK);
+    const unsigned stage_desc = (i % WG_STAGES) * (WG_TILE_BYTES >> 4);
+    const unsigned long long k_desc = k_desc0 + stage_desc;
+    if (wg == 0) {
+      const int e_t = s_etile[i % WG_STAGES];
+      const float f_lo = s_rowf[r_lo], f_hi = s_rowf[r_lo + 8];
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < 32; ks++) {
+        const unsigned koff = (ks & 3) * 2;
+        wgmma_m64n64k16<true>(s, q_desc0 + (ks >> 2) * (WG_HEADS * 128 >> 4) + koff,
+                              k_desc + (ks >> 2) * (WG_TK * 128 >> 4) + koff, ks > 0);
+      }
+#pragma unroll
+      for (int ks = 0; ks < 4; ks++) {
+        wgmma_m64n64k16<false>(sr, q_desc0 + 8 * (WG_HEADS * 128 >> 4) + ks * 2,
+                               k_desc + 8 * (WG_TK * 128 >> 4) + ks * 2, ks > 0);
+      }
+      wgmma_commit();
+      wgmma_wait_all();
+      wgmma_hold(s);
+      wgmma_hold(sr);
+
+      const float ft = mlq_pow2(e_t);
+      float mx_lo = MLA4J_NEG_INF, mx_hi = MLA4J_NEG_INF;
+#pragma unroll
+      for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          const int tok = 8 * j + 2 * tq + (c & 1);
+          const float x = tok < nvalid ? (s[4 * j + c] * ft + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi)
+                                       : MLA4J_NEG_INF;
+          s[4 * j + c] = x;
+          if (c < 2) {
+            mx_lo = fmaxf(mx_lo, x);
+          } else {
+            mx_hi = fmaxf(mx_hi, x);
+          }
+        }
+#pragma unroll
+      for (int off = 1; off <= 2; off <<= 1) {
+        mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, off));
+        mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
+      }
+      // as the BF16 kernel; O's units follow E_run, the same in every thread
+      const int e_new = max(e_run, e_t);
+      const float ratio = mlq_pow2(e_run - e_new);
+      const unsigned pscale = pack_half2(mlq_pow2(e_t - e_new), mlq_pow2(e_t - e_new));
+      e_run = e_new;
+      const bool up_lo = mx_lo > m_lo + WG_SLACK, up_hi = mx_hi > m_hi + WG_SLACK;
+      const float a_lo = !up_lo ? 1.f : m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
+      const float a_hi = !up_hi ? 1.f : m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
+      m_lo = up_lo ? mx_lo : m_lo;
+      m_hi = up_hi ? mx_hi : m_hi;
+      const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi) || ratio != 1.f;
+      if (tq == 0) {
+        s_alpha[r_lo] = a_lo * ratio;
+        s_alpha[r_lo + 8] = a_hi * ratio;
+      }
+      if (lane == 0) s_rescale[warp4] = rescale;
+      if (rescale) rescale_rows(o, a_lo * ratio, a_hi * ratio);
+
+      const unsigned long long v_desc = v_desc0 + stage_desc;
+      float sum_lo = 0.f, sum_hi = 0.f;
+      unsigned pk[8][2];  // P in FP16 pairs, unscaled: chunk j's (row r_lo, row r_lo + 8) values
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        unsigned pa[4][2];  // P' = P · 2^(E - E_run), the products' operand
+#pragma unroll
+        for (int j = 4 * half; j < 4 * half + 4; j++) {
+          pk[j][0] = pack_half2(exp2_approx(s[4 * j] - m_lo), exp2_approx(s[4 * j + 1] - m_lo));
+          pk[j][1] = pack_half2(exp2_approx(s[4 * j + 2] - m_hi), exp2_approx(s[4 * j + 3] - m_hi));
+          pa[j - 4 * half][0] = mlq_hmul2(pk[j][0], pscale);
+          pa[j - 4 * half][1] = mlq_hmul2(pk[j][1], pscale);
+          *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo, 8 * j + 2 * tq)) =
+              pa[j - 4 * half][0];
+          *(unsigned*)(smem + WG_P_OFF + swz128(WG_HEADS, r_lo + 8, 8 * j + 2 * tq)) =
+              pa[j - 4 * half][1];
+        }
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+          const unsigned a[4] = {pa[2 * kk][0], pa[2 * kk][1], pa[2 * kk + 1][0],
+                                 pa[2 * kk + 1][1]};
+          wgmma_m64n256k16_rs_bt<true>(o, a, v_desc + (2 * half + kk) * (16 * 128 >> 4));
+        }
+      }
+      fence_proxy_async();
+      bar_arrive(WG_BAR_P, WG_THREADS);  // P', alpha and the flags to warpgroup 1
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        sum_lo += from_f16(pk[j][0] & 0xffffu) + from_f16(pk[j][0] >> 16);
+        sum_hi += from_f16(pk[j][1] & 0xffffu) + from_f16(pk[j][1] >> 16);
+      }
+#pragma unroll
+      for (int off = 1; off <= 2; off <<= 1) {
+        sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
+        sum_hi += __shfl_xor_sync(0xffffffffu, sum_hi, off);
+      }
+      l_lo = l_lo * a_lo + sum_lo;
+      l_hi = l_hi * a_hi + sum_hi;
+    } else {
+      bar_sync(WG_BAR_P, WG_THREADS);
+      if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < WG_TK / 16; kk++) {
+        wgmma_m64n256k16_bt<true>(o, p_desc0 + kk * 2, v_desc0 + stage_desc + kk * (16 * 128 >> 4));
+      }
+      wgmma_commit();
+      // the next tile's codes meanwhile, into the other stage
+      if (i + 1 < tiles) dequantize(i + 1);
+    }
+    wgmma_commit();
+    wgmma_wait_all();
+    wgmma_hold(o);
+  }
+
+  if (wg == 0 && tq == 0) {
+    s_m[r_lo] = m_lo;
+    s_m[r_lo + 8] = m_hi;
+    s_l[r_lo] = l_lo;
+    s_l[r_lo + 8] = l_hi;
+  }
+  if (tid == 0) *s_erun = e_run;
+  __syncthreads();
+  const float up = mlq_pow2(*s_erun);  // O was kept in units of 2^E_run
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long out0 = p.splits == 1 ? row0 : (long long)split * rows + row0;
+  float* const dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int r = r_lo + 8 * half;
+    const float l = s_l[r];
+    const float f = (p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f)) * up;
+    float* const out = dst + (out0 + r) * WG_L + wg * 256 + 2 * tq;
+#pragma unroll
+    for (int n = 0; n < 32; n++) {
+      *(float2*)(out + 8 * n) = make_float2(o[4 * n + 2 * half] * f, o[4 * n + 2 * half + 1] * f);
+    }
+  }
+  if (p.splits > 1 && tid < WG_HEADS) {
+    p.part_ml[(out0 + tid) * 2] = s_m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(out0 + tid) * 2 + 1] = s_l[tid];
+  }
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_int8_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_INT8>(p);
+}
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_fp8_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_FP8>(p);
+}
