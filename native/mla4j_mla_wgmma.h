@@ -3,6 +3,7 @@
 // shape: L = 512, one shared rope key of d_r = 64, 64 heads per CTA, 64-token tiles.
 #ifndef MLA4J_MLA_WGMMA_H
 #define MLA4J_MLA_WGMMA_H
+#include "mla4j_mma.h"
 #include "mla4j_wgmma.h"
 
 #define WG_THREADS 256
@@ -33,6 +34,32 @@ __device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float 
     o[4 * n + 1] *= a_lo;
     o[4 * n + 2] *= a_hi;
     o[4 * n + 3] *= a_hi;
+  }
+}
+
+// The kernels' epilogue: this thread's rows r_lo, r_lo + 8 of its warpgroup's 256 columns of O,
+// times up, normalized by l where one split holds the row, else the split's partial state.
+__device__ __forceinline__ void wg_store_o(const PagedAttnParams& p, const float (&o)[128],
+                                           const float* s_m, const float* s_l, long long row0,
+                                           int r_lo, float up) {
+  const int tid = threadIdx.x, wg = tid >> 7, tq = tid & 3;
+  const long long rows = (long long)p.seqs * p.tokens * p.heads;
+  const long long out0 = p.splits == 1 ? row0 : (long long)blockIdx.x * rows + row0;
+  float* const dst = p.splits == 1 ? p.out : p.part_acc;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int r = r_lo + 8 * half;
+    const float l = s_l[r];
+    const float f = (p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f)) * up;
+    float* const out = dst + (out0 + r) * WG_L + wg * 256 + 2 * tq;
+#pragma unroll
+    for (int n = 0; n < 32; n++) {
+      *(float2*)(out + 8 * n) = make_float2(o[4 * n + 2 * half] * f, o[4 * n + 2 * half + 1] * f);
+    }
+  }
+  if (p.splits > 1 && tid < WG_HEADS) {
+    p.part_ml[(out0 + tid) * 2] = s_m[tid] * MLA_LN2;  // the merge works in base e
+    p.part_ml[(out0 + tid) * 2 + 1] = s_l[tid];
   }
 }
 

@@ -333,25 +333,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   }
   if (tid == 0) *s_erun = e_run;
   __syncthreads();
-  const float up = mlq_pow2(*s_erun);  // O was kept in units of 2^E_run
-  const long long rows = (long long)p.seqs * p.tokens * p.heads;
-  const long long out0 = p.splits == 1 ? row0 : (long long)split * rows + row0;
-  float* const dst = p.splits == 1 ? p.out : p.part_acc;
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int r = r_lo + 8 * half;
-    const float l = s_l[r];
-    const float f = (p.splits > 1 ? 1.f : (l > 0.f ? 1.f / l : 0.f)) * up;
-    float* const out = dst + (out0 + r) * WG_L + wg * 256 + 2 * tq;
-#pragma unroll
-    for (int n = 0; n < 32; n++) {
-      *(float2*)(out + 8 * n) = make_float2(o[4 * n + 2 * half] * f, o[4 * n + 2 * half + 1] * f);
-    }
-  }
-  if (p.splits > 1 && tid < WG_HEADS) {
-    p.part_ml[(out0 + tid) * 2] = s_m[tid] * MLA_LN2;  // the merge works in base e
-    p.part_ml[(out0 + tid) * 2 + 1] = s_l[tid];
-  }
+  wg_store_o(p, o, s_m, s_l, row0, r_lo, mlq_pow2(*s_erun));  // O was kept in units of 2^E_run
 #endif
 }
 
