@@ -187,6 +187,10 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   }
   if (wg == 1 && tiles > 0) dequantize(0);
   fence_proxy_async();  // the queries
+  // Also converges the warps before the accumulators are set: without this barrier ptxas
+  // serializes every wgmma of the kernel (C7520, a warpgroup arrive it inserts in a path it
+  // cannot prove convergent after the per-warp query rows and warpgroup 1's dequantization).
+  __syncthreads();
 
   const unsigned long long q_desc0 = wgmma_desc(q_s, 16, 1024);
   const unsigned long long k_desc0 = wgmma_desc(k_s, 16, 1024);
@@ -212,6 +216,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     const unsigned long long k_desc = k_desc0 + stage_desc;
     if (wg == 0) {
       const int e_t = s_etile[i % WG_STAGES];
+      // read per tile: held across the loop they cost the FP8 instance a spill (255 registers)
       const float f_lo = s_rowf[r_lo], f_hi = s_rowf[r_lo + 8];
       wgmma_fence();
 #pragma unroll
