@@ -8,17 +8,20 @@
 // (two warpgroups, 64 heads, 64-token tiles, the 128B-swizzled operand layout) read codes, and
 // warpgroup 1, idle while warpgroup 0 computes the scores, dequantizes the next tile meanwhile.
 //
-// Per tile, warpgroup 1 copies the codes into the upper half of the tile's latent region (rows of
-// 512 bytes), the scales to its start and the rope keys to their swizzled block, then widens the
-// codes in place into the FP16 swizzled blocks:
-//   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E   (E the exponent of the tile's largest scale)
-// a tile ahead of the scores that use it, overlapping its own asynchronous P·C of the tile before.
-//   S[64][64]  = 2^E · Q~'[64][512]·C'ᵀ + q_R'·k_Rᵀ   warpgroup 0: 32 FP16 + 4 BF16 m64n64k16, the
+// Warpgroup 1 copies a tile's codes into the upper latent blocks of its stage (rows of 512
+// bytes), the scales to block 0 and the rope keys to their block while warpgroup 0 computes the
+// scores of the tile before. Then each warpgroup dequantizes half the tile, warpgroup w the token
+// rows 32w..32w + 31, once its part of the tile before is issued (P·C, asynchronous), widening
+// the codes in place into the FP16 swizzled blocks:
+//   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_h   (E_h the exponent of the half's largest scale)
+// a tile ahead of the scores that use it; split in two, the dequantization that warpgroup 0
+// waits for at a tile's start takes half as long.
+//   S[64][64]  = 2^E_h · Q~'[64][512]·C'ᵀ + q_R'·k_Rᵀ   warpgroup 0: 32 FP16 + 4 BF16 m64n64k16, the
 //                                                    latent and rope parts in separate
 //                                                    accumulators; Q~' = Q~ · 2^-E_r per head row
 //                                                    (max in [2^14, 2^15)), q_R' likewise, and
 //                                                    2^E_r · scale · log2 e multiplies the row
-//   O[64][512] = O·alpha + P'·C'                      P' = P · 2^(E - E_run) in FP16, O kept in
+//   O[64][512] = O·alpha + P'·C'                      P' = P · 2^(E_h - E_run) in FP16, O kept in
 //                                                    units of 2^E_run (E_run the largest E so far)
 // The softmax, its lazy rescale (slack 2^8) and the split of P·C over the warpgroups are the
 // BF16 kernel's. FP16's range never binds: a tile's values are below 2^8 · 2 in magnitude; a
@@ -27,10 +30,14 @@
 #include "mla4j_mla_wgmma.h"
 #include "mla4j_mma_quant.h"
 
-#define WQ_BAR_DQ 2                    // named barrier of warpgroup 1's dequantization steps
-#define WQ_CODES (4 * WG_TK * 128)     // codes land at this byte of a stage: [WG_TK][WG_L] bytes
-// After alpha, m, l: the rows' factors [WG_HEADS] floats, then ints: 4 rescale flags, 4 warp
-// maxima of a tile's scale bits, E of each stage, E_run at the end. KernelChoice mirrors it.
+#define WQ_BAR_DQ 2                  // named barriers 2, 3: warpgroup 0's, 1's dequantization steps
+#define WQ_BAR_LOADED 4              // named barrier: warpgroup 1's copies of a tile landed
+#define WQ_HALF (WG_TK / 2)          // token rows per warpgroup
+#define WQ_CODES (4 * WG_TK * 128)   // 128-byte piece q of code row r at this byte + q·8 KB + r·128
+                                     // (FP16 row r of block 4 + q)
+// After alpha, m, l: the rows' factors [WG_HEADS] floats, then ints: 4 rescale flags, 8 warp
+// maxima of a half's scale bits (E_run at the end), E of each stage's halves. KernelChoice
+// mirrors it.
 #define WQ_SHARED (WG_F_OFF + 4 * WG_HEADS * 4 + 16 * 4 + 1024)
 
 template <int Q>
@@ -47,9 +54,8 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   float* const s_l = s_m + WG_HEADS;
   float* const s_rowf = s_l + WG_HEADS;  // 2^E_r · scale · log2 e
   int* const s_rescale = (int*)(s_rowf + WG_HEADS);  // [4] per warp of warpgroup 0
-  int* const s_ex = s_rescale + 4;                   // [4] per warp of warpgroup 1
-  int* const s_etile = s_ex + 4;                     // [WG_STAGES] E of the stage's tile
-  int* const s_erun = s_etile + WG_STAGES;
+  int* const s_ex = s_rescale + 4;                   // [8] per warp
+  int* const s_etile = s_ex + 8;                     // [WG_STAGES][2] E of the stage's halves
 
   const int split = blockIdx.x;
   const int h0 = blockIdx.y * WG_HEADS;
@@ -70,12 +76,15 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
   const int ng = WG_L / p.quant_group;  // scales per token: 16, 8 or 4
 
-  // Copies, by warpgroup 1: code chunk cc (16 bytes, of 32 per row) of rows cr0 + 4j; the scales'
-  // 8-byte chunks, [WG_TK][ng] at byte 0 of the stage; rope chunk rc of rows rr0 + 16j.
+  // Copies, by warpgroup 1 (warpgroup 0 is on the critical path at a tile's start): code chunk cc
+  // (16 bytes, of 32 per row) of rows cr0 + 4j; the scales' 8-byte chunks, those of half h as
+  // [WQ_HALF][ng] at byte h·WQ_HALF·128 of the stage (FP16 rows of the half in block 0); rope chunk
+  // rc of rows rr0 + 16j.
   const int ct = tid & 127;
+  const int row_h = wg * WQ_HALF;  // the warpgroup's half: its first row
   const int cc = ct & 31, cr0 = ct >> 5;
   const long long c_src = p.a_offset + (long long)cr0 * WG_L + cc * 16;
-  const unsigned c_dst = WQ_CODES + cr0 * WG_L + cc * 16;
+  const unsigned c_dst = WQ_CODES + (cc >> 3) * WG_TK * 128 + cr0 * 128 + (cc & 7) * 16;
   const int rc = ct & 7, rr0 = ct >> 3;
   const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
   const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
@@ -86,12 +95,13 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     const int nvalid = tok_end - (tok_begin + i * WG_TK);
 #pragma unroll
     for (int j = 0; j < WG_TK / 4; j++) {
-      cp_async16_s(stage + c_dst + j * 4 * WG_L, block + c_src + j * 4 * WG_L, cr0 + 4 * j < nvalid);
+      cp_async16_s(stage + c_dst + j * 4 * 128, block + c_src + j * 4 * WG_L, cr0 + 4 * j < nvalid);
     }
     const int per_row = ng / 4;
     for (int k = ct; k < WG_TK * per_row; k += 128) {
       const int row = k / per_row, ch = k - row * per_row;
-      asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(stage + row * ng * 2 + ch * 8),
+      const unsigned dst = (row / WQ_HALF) * WQ_HALF * 128 + (row % WQ_HALF) * ng * 2 + ch * 8;
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(stage + dst),
                    "l"(block + p.a_scales + 2ll * row * p.a_scale_row + ch * 8),
                    "r"(row < nvalid ? 8 : 0));
     }
@@ -102,61 +112,73 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
-  // Dequantization of tile i by warpgroup 1, in two halves of 256 columns: a thread widens chunk
-  // dc (8 codes) of each half for rows dr0 + 4j. Its scales and the first half's codes are read
-  // before the barrier that publishes the warps' maxima (the first half's FP16 blocks overwrite
-  // the scales); the second half's codes before a barrier of their own (their FP16 blocks
-  // overwrite the codes).
-  const int dc = ct & 31, dr0 = ct >> 5;
+  // Dequantization of the warpgroup's half of tile i, in two halves of 256 columns: a thread
+  // widens chunk dc (8 codes) of each for rows dr0 + 4j. Its scales and the first half's codes
+  // are read before the barrier that publishes the warps' maxima (the first half's FP16 blocks
+  // overwrite the scales); the second half's codes before a barrier of their own (their FP16
+  // blocks overwrite the codes).
+  const int dc = ct & 31, dr0 = row_h + cr0;
   const int gi0 = (8 * dc) / p.quant_group, gi1 = (WG_L / 2 + 8 * dc) / p.quant_group;
+  const unsigned code0 = WQ_CODES + (dc >> 4) * WG_TK * 128 + (8 * dc & 127) + dr0 * 128;
+  // FP16 chunk (row dr0 + 4j, columns 8dc..) of the first half: row % 8 is cr0 + 4 (j % 2), so
+  // its swizzled address is one of two bases plus 512 j
+  unsigned swz[2];
+#pragma unroll
+  for (int m = 0; m < 2; m++) {
+    swz[m] = (dc >> 3) * WG_TK * 128 + dr0 * 128 + (((dc & 7) ^ cr0 ^ (4 * m)) << 4);
+  }
+  auto publish_copies = [&]() {  // warpgroup 1: this thread's copies landed, to both warpgroups
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    bar_arrive(WQ_BAR_LOADED, WG_THREADS);
+  };
   auto dequantize = [&](int i) {
     unsigned char* const st = smem + WG_K_OFF + (i % WG_STAGES) * WG_TILE_BYTES;
-    asm volatile("cp.async.wait_group 0;\n" ::);
-    bar_sync(WQ_BAR_DQ, 128);  // the tile's copies by every thread of warpgroup 1 have landed
-    const unsigned short* sc = (const unsigned short*)st;
-    unsigned s0[WG_TK / 4], s1[WG_TK / 4];
-    uint2 w[WG_TK / 4];
+    // warpgroup 1 has published its copies (publish_copies)
+    bar_sync(wg == 0 ? WQ_BAR_LOADED : WQ_BAR_DQ + 1, wg == 0 ? WG_THREADS : 128);
+    const unsigned short* sc = (const unsigned short*)(st + row_h * 128) + cr0 * ng;
+    unsigned s0[WQ_HALF / 4], s1[WQ_HALF / 4];
+    uint2 w[WQ_HALF / 4];
     int mb = 0;
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) {
-      const int row = dr0 + 4 * j;
-      s0[j] = sc[row * ng + gi0];
-      s1[j] = sc[row * ng + gi1];
+    for (int j = 0; j < WQ_HALF / 4; j++) {
+      s0[j] = sc[4 * j * ng + gi0];
+      s1[j] = sc[4 * j * ng + gi1];
       mb = max(mb, (int)max(s0[j], s1[j]));  // positive BF16s order as their bits
-      w[j] = *(const uint2*)(st + WQ_CODES + row * WG_L + 8 * dc);
+      w[j] = *(const uint2*)(st + code0 + j * 512);
     }
     mb = mlq_warp_max(mb);
-    if (lane == 0) s_ex[warp4] = mb;
-    bar_sync(WQ_BAR_DQ, 128);
-    mb = max(max(s_ex[0], s_ex[1]), max(s_ex[2], s_ex[3]));
+    if (lane == 0) s_ex[4 * wg + warp4] = mb;
+    bar_sync(WQ_BAR_DQ + wg, 128);
+    const int* ex = s_ex + 4 * wg;
+    mb = max(max(ex[0], ex[1]), max(ex[2], ex[3]));
     // E in [-126, 126]: scales are BF16, so 2^-E is a normal float and s·2^-E is exact
     const int e = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
-    if (ct == 0) s_etile[i % WG_STAGES] = e;
+    if (ct == 0) s_etile[(i % WG_STAGES) * 2 + wg] = e;
     const float down = mlq_pow2(-e);
-    auto widen_store = [&](int row, int col, uint2 codes, unsigned sbits) {
+    auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned s2 = pack_half2(sf, sf);
       unsigned h[4];
       mlq_widen<Q>(codes.x, h[0], h[1]);
       mlq_widen<Q>(codes.y, h[2], h[3]);
-      *(uint4*)(st + swz128(WG_TK, row, col)) = make_uint4(
+      *(uint4*)(st + at) = make_uint4(
           mlq_hmul2(h[0], s2), mlq_hmul2(h[1], s2), mlq_hmul2(h[2], s2), mlq_hmul2(h[3], s2));
     };
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) widen_store(dr0 + 4 * j, 8 * dc, w[j], s0[j]);
+    for (int j = 0; j < WQ_HALF / 4; j++) widen_store(swz[j & 1] + j * 512, w[j], s0[j]);
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) {
-      w[j] = *(const uint2*)(st + WQ_CODES + (dr0 + 4 * j) * WG_L + WG_L / 2 + 8 * dc);
+    for (int j = 0; j < WQ_HALF / 4; j++) {
+      w[j] = *(const uint2*)(st + code0 + 2 * WG_TK * 128 + j * 512);
     }
-    bar_sync(WQ_BAR_DQ, 128);
+    bar_sync(WQ_BAR_DQ + wg, 128);
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) widen_store(dr0 + 4 * j, WG_L / 2 + 8 * dc, w[j], s1[j]);
+    for (int j = 0; j < WQ_HALF / 4; j++) {
+      widen_store(4 * WG_TK * 128 + swz[j & 1] + j * 512, w[j], s1[j]);
+    }
     fence_proxy_async();  // the FP16 blocks, written by st.shared, are read by wgmma
   };
 
-  if (wg == 1 && tiles > 0) {
-    load_tile(0, table[0]);
-  }
+  if (wg == 1 && tiles > 0) load_tile(0, table[0]);
   int next_block = tiles > 1 ? table[1] : 0;
 
   // Queries: each warp scales its 8 head rows by 2^-E_r (max |Q~_r| · 2^-E_r in [2^14, 2^15)),
@@ -185,7 +207,8 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
         pack_bf162(qb[2 * lane] * down, qb[2 * lane + 1] * down);
     if (lane == 0) s_rowf[h] = mlq_pow2(er) * scale2;
   }
-  if (wg == 1 && tiles > 0) dequantize(0);
+  if (wg == 1 && tiles > 0) publish_copies();
+  if (tiles > 0) dequantize(0);
   fence_proxy_async();  // the queries
   // Also converges the warps before the accumulators are set: without this barrier ptxas
   // serializes every wgmma of the kernel (C7520, a warpgroup arrive it inserts in a path it
@@ -215,7 +238,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     const unsigned stage_desc = (i % WG_STAGES) * (WG_TILE_BYTES >> 4);
     const unsigned long long k_desc = k_desc0 + stage_desc;
     if (wg == 0) {
-      const int e_t = s_etile[i % WG_STAGES];
+      const int e_a = s_etile[(i % WG_STAGES) * 2], e_b = s_etile[(i % WG_STAGES) * 2 + 1];
       // read per tile: held across the loop they cost the FP8 instance a spill (255 registers)
       const float f_lo = s_rowf[r_lo], f_hi = s_rowf[r_lo + 8];
       wgmma_fence();
@@ -235,14 +258,14 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       wgmma_hold(s);
       wgmma_hold(sr);
 
-      const float ft = mlq_pow2(e_t);
+      const float ft_a = mlq_pow2(e_a), ft_b = mlq_pow2(e_b);  // tokens 0..31, 32..63
       float mx_lo = MLA4J_NEG_INF, mx_hi = MLA4J_NEG_INF;
 #pragma unroll
       for (int j = 0; j < 8; j++)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
           const int tok = 8 * j + 2 * tq + (c & 1);
-          const float x = tok < nvalid ? (s[4 * j + c] * ft + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi)
+          const float x = tok < nvalid ? (s[4 * j + c] * (j < 4 ? ft_a : ft_b) + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi)
                                        : MLA4J_NEG_INF;
           s[4 * j + c] = x;
           if (c < 2) {
@@ -257,9 +280,8 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
         mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
       }
       // as the BF16 kernel; O's units follow E_run, the same in every thread
-      const int e_new = max(e_run, e_t);
+      const int e_new = max(e_run, max(e_a, e_b));
       const float ratio = mlq_pow2(e_run - e_new);
-      const unsigned pscale = pack_half2(mlq_pow2(e_t - e_new), mlq_pow2(e_t - e_new));
       e_run = e_new;
       const bool up_lo = mx_lo > m_lo + WG_SLACK, up_hi = mx_hi > m_hi + WG_SLACK;
       const float a_lo = !up_lo ? 1.f : m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
@@ -279,7 +301,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       unsigned pk[8][2];  // P in FP16 pairs, unscaled: chunk j's (row r_lo, row r_lo + 8) values
 #pragma unroll
       for (int half = 0; half < 2; half++) {
-        unsigned pa[4][2];  // P' = P · 2^(E - E_run), the products' operand
+        unsigned pa[4][2];  // P' = P · 2^(E_h - E_run), the products' operand; half h of P
+        const float pf = mlq_pow2((half == 0 ? e_a : e_b) - e_new);
+        const unsigned pscale = pack_half2(pf, pf);
 #pragma unroll
         for (int j = 4 * half; j < 4 * half + 4; j++) {
           pk[j][0] = pack_half2(exp2_approx(s[4 * j] - m_lo), exp2_approx(s[4 * j + 1] - m_lo));
@@ -313,8 +337,10 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       }
       l_lo = l_lo * a_lo + sum_lo;
       l_hi = l_hi * a_hi + sum_hi;
+      wgmma_commit();
     } else {
       bar_sync(WG_BAR_P, WG_THREADS);
+      if (i + 1 < tiles) publish_copies();  // the next tile's, for warpgroup 0's dequantization
       if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
       wgmma_fence();
 #pragma unroll
@@ -322,9 +348,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
         wgmma_m64n256k16_bt<true>(o, p_desc0 + kk * 2, v_desc0 + stage_desc + kk * (16 * 128 >> 4));
       }
       wgmma_commit();
-      // the next tile's codes meanwhile, into the other stage
-      if (i + 1 < tiles) dequantize(i + 1);
     }
+    // the next tile's half meanwhile, into the other stage, while this tile's P·C runs
+    if (i + 1 < tiles) dequantize(i + 1);
     wgmma_commit();
     wgmma_wait_all();
     wgmma_hold(o);
@@ -336,9 +362,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     s_l[r_lo] = l_lo;
     s_l[r_lo + 8] = l_hi;
   }
-  if (tid == 0) *s_erun = e_run;
+  if (tid == 0) s_ex[0] = e_run;  // no dequantization is left to read it
   __syncthreads();
-  wg_store_o(p, o, s_m, s_l, row0, r_lo, mlq_pow2(*s_erun));  // O was kept in units of 2^E_run
+  wg_store_o(p, o, s_m, s_l, row0, r_lo, mlq_pow2(s_ex[0]));  // O was kept in units of 2^E_run
 #endif
 }
 
