@@ -37,6 +37,79 @@ __device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float 
   }
 }
 
+// Sum or maximum of a row's values over the 4 lanes of a quad (a row's 64 scores sit in them).
+__device__ __forceinline__ void quad_max(float& lo, float& hi) {
+#pragma unroll
+  for (int off = 1; off <= 2; off <<= 1) {
+    lo = fmaxf(lo, __shfl_xor_sync(0xffffffffu, lo, off));
+    hi = fmaxf(hi, __shfl_xor_sync(0xffffffffu, hi, off));
+  }
+}
+__device__ __forceinline__ void quad_sum(float& lo, float& hi) {
+#pragma unroll
+  for (int off = 1; off <= 2; off <<= 1) {
+    lo += __shfl_xor_sync(0xffffffffu, lo, off);
+    hi += __shfl_xor_sync(0xffffffffu, hi, off);
+  }
+}
+
+// The lazy rescale: a row's reference maximum m moves to the tile's mx only when mx exceeds it by
+// more than WG_SLACK (so probabilities stay <= 2^WG_SLACK, exact in BF16's and FP16's exponent
+// range and in FP32 sums); returns O's factor for the row, 1 when m stays, and sets moved.
+__device__ __forceinline__ float lazy_max(float mx, float& m, bool& moved) {
+  moved = mx > m + WG_SLACK;
+  const float alpha = !moved ? 1.f : m == MLA4J_NEG_INF ? 0.f : exp2_approx(m - mx);
+  m = moved ? mx : m;
+  return alpha;
+}
+
+// Warpgroup 1's P·C of a tile, once P, alpha and the flags are published (WG_BAR_P): its O rows
+// rescaled where warpgroup 0's warp flagged a move, then O[:, 256..512] += P[64][64]·C from
+// shared memory (v_desc: its four column blocks of the tile's stage, MN-major).
+template <bool F16>
+__device__ __forceinline__ void pc_from_shared(float (&o)[128], const int* s_rescale,
+                                               const float* s_alpha, int warp4, int r_lo,
+                                               unsigned long long p_desc, unsigned long long v_desc) {
+  if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
+  wgmma_fence();
+#pragma unroll
+  for (int kk = 0; kk < WG_TK / 16; kk++) {
+    wgmma_m64n256k16_bt<F16>(o, p_desc + kk * 2, v_desc + kk * (16 * 128 >> 4));
+  }
+}
+
+// The rope keys' copy (cp.async, 16-byte chunks): chunk rc of rows rr0 + 16j into the tile's
+// swizzled block 8. Rows from nvalid on are zero-filled.
+struct RopeCopy {
+  unsigned dst;
+  long long src, step;
+  int rr0;
+  __device__ __forceinline__ RopeCopy(const PagedAttnParams& p, int ct) {
+    const int rc = ct & 7;
+    rr0 = ct >> 3;
+    dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
+    src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
+    step = 2ll * 16 * p.b_row;
+  }
+  __device__ __forceinline__ void copy(unsigned stage, const unsigned char* block, int nvalid) const {
+#pragma unroll
+    for (int j = 0; j < WG_TK / 16; j++) {
+      cp_async16_s(stage + dst + j * 16 * 128, block + src + j * step, rr0 + 16 * j < nvalid);
+    }
+  }
+};
+
+// Warpgroup 0's softmax state to shared memory, for every thread's epilogue.
+__device__ __forceinline__ void publish_ml(float* s_m, float* s_l, int r_lo, float m_lo,
+                                           float m_hi, float l_lo, float l_hi) {
+  if (threadIdx.x < 128 && (threadIdx.x & 3) == 0) {
+    s_m[r_lo] = m_lo;
+    s_m[r_lo + 8] = m_hi;
+    s_l[r_lo] = l_lo;
+    s_l[r_lo + 8] = l_hi;
+  }
+}
+
 // The kernels' epilogue: this thread's rows r_lo, r_lo + 8 of its warpgroup's 256 columns of O,
 // times up, normalized by l where one split holds the row, else the split's partial state.
 __device__ __forceinline__ void wg_store_o(const PagedAttnParams& p, const float (&o)[128],

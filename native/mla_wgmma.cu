@@ -62,15 +62,12 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   // every destination is one of five bases plus a constant.
   const int ct = tid & 127;
   const int lc = ct & 63, lr0 = ct >> 6;
-  const int rc = ct & 7, rr0 = ct >> 3;
   const unsigned l_dst0 = (lc >> 3) * WG_TK * 128 + lr0 * 128;
   unsigned l_dst[4];  // by j % 4: row lr0 + 2j has row % 8 = lr0 + 2 (j % 4)
 #pragma unroll
   for (int m = 0; m < 4; m++) l_dst[m] = l_dst0 + m * 2 * 128 + (((lc & 7) ^ (lr0 + 2 * m)) << 4);
-  const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
   const long long l_src = p.a_offset + 2ll * (lr0 * WG_L + lc * 8);
-  const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
-  const long long r_step = 2ll * 16 * p.b_row;
+  const RopeCopy rope(p, ct);
   auto load_tile = [&](int i, int block_id) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
@@ -86,11 +83,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
         cp_async16_s(dst, src, lr0 + 2 * j < nvalid);
       }
     }
-#pragma unroll
-    for (int j = 0; j < WG_TK / 16; j++) {
-      cp_async16_s(stage + r_dst + j * 16 * 128, block + r_src + j * r_step,
-                   rr0 + 16 * j < nvalid);
-    }
+    rope.copy(stage, block, nvalid);
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
@@ -190,19 +183,12 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
             mx_hi = fmaxf(mx_hi, x);
           }
         }
-#pragma unroll
-      for (int off = 1; off <= 2; off <<= 1) {
-        mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, off));
-        mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
-      }
+      quad_max(mx_lo, mx_hi);
       // A row's reference maximum moves only when the tile's exceeds it by more than WG_SLACK
       // (so probabilities stay <= 2^WG_SLACK, exact in BF16's exponent range and FP32 sums);
       // otherwise its O needs no rescale, and a warp none of whose rows moved skips it.
-      const bool up_lo = mx_lo > m_lo + WG_SLACK, up_hi = mx_hi > m_hi + WG_SLACK;
-      const float a_lo = !up_lo ? 1.f : m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
-      const float a_hi = !up_hi ? 1.f : m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
-      m_lo = up_lo ? mx_lo : m_lo;
-      m_hi = up_hi ? mx_hi : m_hi;
+      bool up_lo, up_hi;
+      const float a_lo = lazy_max(mx_lo, m_lo, up_lo), a_hi = lazy_max(mx_hi, m_hi, up_hi);
       const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi);
       if (tq == 0) {
         s_alpha[r_lo] = a_lo;
@@ -242,21 +228,12 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
         sum_lo += from_bf16(pk[j][0] & 0xffffu) + from_bf16(pk[j][0] >> 16);
         sum_hi += from_bf16(pk[j][1] & 0xffffu) + from_bf16(pk[j][1] >> 16);
       }
-#pragma unroll
-      for (int off = 1; off <= 2; off <<= 1) {
-        sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
-        sum_hi += __shfl_xor_sync(0xffffffffu, sum_hi, off);
-      }
+      quad_sum(sum_lo, sum_hi);
       l_lo = l_lo * a_lo + sum_lo;
       l_hi = l_hi * a_hi + sum_hi;
     } else {
       bar_sync(WG_BAR_P, WG_THREADS);
-      if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < WG_TK / 16; kk++) {
-        wgmma_m64n256k16_bt(o, p_desc0 + kk * 2, v_desc0 + stage_desc + kk * (16 * 128 >> 4));
-      }
+      pc_from_shared<false>(o, s_rescale, s_alpha, warp4, r_lo, p_desc0, v_desc0 + stage_desc);
     }
     wgmma_commit();
     wgmma_wait_all();
@@ -264,12 +241,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   }
   // (no copy is in flight here: the last tile's was waited for at the top of its iteration)
 
-  if (wg == 0 && tq == 0) {
-    s_m[r_lo] = m_lo;
-    s_m[r_lo + 8] = m_hi;
-    s_l[r_lo] = l_lo;
-    s_l[r_lo + 8] = l_hi;
-  }
+  publish_ml(s_m, s_l, r_lo, m_lo, m_hi, l_lo, l_hi);
   __syncthreads();
   wg_store_o(p, o, s_m, s_l, row0, r_lo, 1.f);
 #endif

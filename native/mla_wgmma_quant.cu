@@ -85,10 +85,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   const int cc = ct & 31, cr0 = ct >> 5;
   const long long c_src = p.a_offset + (long long)cr0 * WG_L + cc * 16;
   const unsigned c_dst = WQ_CODES + (cc >> 3) * WG_TK * 128 + cr0 * 128 + (cc & 7) * 16;
-  const int rc = ct & 7, rr0 = ct >> 3;
-  const unsigned r_dst = 8 * WG_TK * 128 + rr0 * 128 + ((rc ^ (rr0 & 7)) << 4);
-  const long long r_src = p.b_offset + 2ll * (rr0 * p.b_row + rc * 8);
-  const long long r_step = 2ll * 16 * p.b_row;
+  const RopeCopy rope(p, ct);
   auto load_tile = [&](int i, int block_id) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
@@ -105,10 +102,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
                    "l"(block + p.a_scales + 2ll * row * p.a_scale_row + ch * 8),
                    "r"(row < nvalid ? 8 : 0));
     }
-#pragma unroll
-    for (int j = 0; j < WG_TK / 16; j++) {
-      cp_async16_s(stage + r_dst + j * 16 * 128, block + r_src + j * r_step, rr0 + 16 * j < nvalid);
-    }
+    rope.copy(stage, block, nvalid);
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
@@ -274,20 +268,13 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
             mx_hi = fmaxf(mx_hi, x);
           }
         }
-#pragma unroll
-      for (int off = 1; off <= 2; off <<= 1) {
-        mx_lo = fmaxf(mx_lo, __shfl_xor_sync(0xffffffffu, mx_lo, off));
-        mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, off));
-      }
+      quad_max(mx_lo, mx_hi);
       // as the BF16 kernel; O's units follow E_run, the same in every thread
       const int e_new = max(e_run, max(e_a, e_b));
       const float ratio = mlq_pow2(e_run - e_new);
       e_run = e_new;
-      const bool up_lo = mx_lo > m_lo + WG_SLACK, up_hi = mx_hi > m_hi + WG_SLACK;
-      const float a_lo = !up_lo ? 1.f : m_lo == MLA4J_NEG_INF ? 0.f : exp2_approx(m_lo - mx_lo);
-      const float a_hi = !up_hi ? 1.f : m_hi == MLA4J_NEG_INF ? 0.f : exp2_approx(m_hi - mx_hi);
-      m_lo = up_lo ? mx_lo : m_lo;
-      m_hi = up_hi ? mx_hi : m_hi;
+      bool up_lo, up_hi;
+      const float a_lo = lazy_max(mx_lo, m_lo, up_lo), a_hi = lazy_max(mx_hi, m_hi, up_hi);
       const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi) || ratio != 1.f;
       if (tq == 0) {
         s_alpha[r_lo] = a_lo * ratio;
@@ -330,23 +317,14 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
         sum_lo += from_f16(pk[j][0] & 0xffffu) + from_f16(pk[j][0] >> 16);
         sum_hi += from_f16(pk[j][1] & 0xffffu) + from_f16(pk[j][1] >> 16);
       }
-#pragma unroll
-      for (int off = 1; off <= 2; off <<= 1) {
-        sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, off);
-        sum_hi += __shfl_xor_sync(0xffffffffu, sum_hi, off);
-      }
+      quad_sum(sum_lo, sum_hi);
       l_lo = l_lo * a_lo + sum_lo;
       l_hi = l_hi * a_hi + sum_hi;
       wgmma_commit();
     } else {
       bar_sync(WG_BAR_P, WG_THREADS);
       if (i + 1 < tiles) publish_copies();  // the next tile's, for warpgroup 0's dequantization
-      if (s_rescale[warp4]) rescale_rows(o, s_alpha[r_lo], s_alpha[r_lo + 8]);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < WG_TK / 16; kk++) {
-        wgmma_m64n256k16_bt<true>(o, p_desc0 + kk * 2, v_desc0 + stage_desc + kk * (16 * 128 >> 4));
-      }
+      pc_from_shared<true>(o, s_rescale, s_alpha, warp4, r_lo, p_desc0, v_desc0 + stage_desc);
       wgmma_commit();
     }
     // the next tile's half meanwhile, into the other stage, while this tile's P·C runs
@@ -356,12 +334,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     wgmma_hold(o);
   }
 
-  if (wg == 0 && tq == 0) {
-    s_m[r_lo] = m_lo;
-    s_m[r_lo + 8] = m_hi;
-    s_l[r_lo] = l_lo;
-    s_l[r_lo + 8] = l_hi;
-  }
+  publish_ml(s_m, s_l, r_lo, m_lo, m_hi, l_lo, l_hi);
   if (tid == 0) s_ex[0] = e_run;  // no dequantization is left to read it
   __syncthreads();
   wg_store_o(p, o, s_m, s_l, row0, r_lo, mlq_pow2(s_ex[0]));  // O was kept in units of 2^E_run

@@ -277,7 +277,7 @@ class CudaBackendTest {
   void tensorCoreMlaReadsQuantizedTokensOfSpreadScales(String quant, int group, int dKv) {
     MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
     Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
-        PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, 1, true, 70, 1000, 5, 2100);
+        PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, 1, Latents.SPREAD, 70, 1000, 5, 2100);
     assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT)), plan.kernel());
     assertTrue(plan.splits() > 1, plan.toString());
   }
@@ -304,16 +304,16 @@ class CudaBackendTest {
 
   /**
    * DeepSeek's shape over an INT8/FP8 latent runs the quantized wgmma kernel on an sm_90 device
-   * (native/mla_wgmma_quant.cu: warpgroup 1 dequantizes each 64-token tile into the FP16
-   * swizzled layout with one exponent per tile; O in units of the largest so far). 64 and 128
+   * (native/mla_wgmma_quant.cu: each warpgroup dequantizes half of each 64-token tile into the
+   * FP16 swizzled layout with one exponent per half; O in units of the largest so far). 64 and 128
    * heads, groups 32/64/128. At scale 0.05 the scores stay at a few units and the FP16 bound of
    * the quantized mma.sync kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but
    * the scores reach ~10 log2 units and the rope part's BF16 rounding (q_R and k_R are BF16, as
    * in the mma.sync kernel) moves them by ~2^-8 of that: there the BF16 bound, as for the BF16
    * wgmma kernel at 0.25 (measured on the H100: 0.43-0.89% of the output's magnitude, against
    * 3.1%). Spread token magnitudes (2^-5 to 2^4, rising along each sequence, each row held to
-   * the bound against its own largest magnitude) make the tiles' exponents grow, so O's units
-   * change. A wrong tile exponent, scale group, swizzle or stage gives errors of the order of the
+   * the bound against its own largest magnitude) make the halves' exponents grow, so O's units
+   * change. A wrong exponent, scale group, swizzle or stage gives errors of the order of the
    * output.
    */
   @ParameterizedTest
@@ -327,11 +327,31 @@ class CudaBackendTest {
     for (int tokens : new int[] {1, 3}) {
       Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
           PagedAttention.DEFAULT_MAX_CLUSTER, scale > 0.1f ? BF16_TOLERANCE : FP16_TOLERANCE,
-          tokens, spread, 70, 1000, 5, 4100);
+          tokens, spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 4100);
       assertEquals("mla4j_mla_wgmma_" + quant.toLowerCase(java.util.Locale.ROOT)
           + "_h64_l512_r64", plan.kernel());
       assertTrue(plan.splits() > 1, plan.toString());
     }
+  }
+
+  /**
+   * The quantized wgmma kernel dequantizes a tile in two halves of 32 tokens, one per warpgroup,
+   * each with the exponent of its own largest scale. With every odd 32-token block of the latent
+   * 2^-6 smaller than its neighbours, the halves' exponents differ by about 6: a kernel that
+   * scaled one half's scores or probabilities by the other half's exponent would be off by 2^6 on
+   * half the tokens; each output row is held to the FP16 bound.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64", "FP8,128,128"})
+  void deepSeekWgmmaGivesEachHalfTileItsOwnExponent(String quant, int group, int heads) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
+        "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());
+    MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
+    Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
+        PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, 1, Latents.SPREAD_ODD_HALVES_LOW,
+        70, 1000, 5, 4100);
+    assertEquals("mla4j_mla_wgmma_" + quant.toLowerCase(java.util.Locale.ROOT) + "_h64_l512_r64",
+        plan.kernel());
   }
 
   private static final double FP32_TOLERANCE = 1e-4;
@@ -368,23 +388,38 @@ class CudaBackendTest {
    */
   private Plan mlaAgainstScalar(MlaShape s, CacheFormat format, boolean tensorCore,
       boolean wgmma, int maxCluster, double tolerance, int tokens, int... lens) {
-    return mlaAgainstScalar(s, format, tensorCore, wgmma, maxCluster, tolerance, tokens, false,
-        lens);
+    return mlaAgainstScalar(s, format, tensorCore, wgmma, maxCluster, tolerance, tokens,
+        Latents.GAUSSIAN, lens);
+  }
+
+  /** How a test fills the latent cache. */
+  private enum Latents {
+    /** N(0,1). */
+    GAUSSIAN,
+    /** Magnitudes 2^-5..2^4 rising along the sequence (Caches.fillSpread). */
+    SPREAD,
+    /** SPREAD with every odd 32-token block 2^-6 smaller. */
+    SPREAD_ODD_HALVES_LOW;
+
+    boolean spread() {
+      return this != GAUSSIAN;
+    }
   }
 
   /**
-   * spread: latent tokens of spread magnitudes (Caches.fillSpread), each output row held to the
-   * bound against its own largest magnitude.
+   * latents: spread magnitudes (Caches.fillSpread) hold each output row to the bound against its
+   * own largest magnitude.
    */
   private Plan mlaAgainstScalar(MlaShape s, CacheFormat format, boolean tensorCore,
-      boolean wgmma, int maxCluster, double tolerance, int tokens, boolean spread, int... lens) {
+      boolean wgmma, int maxCluster, double tolerance, int tokens, Latents latents, int... lens) {
+    boolean spread = latents.spread();
     RopeKeyLayout layout = s.ropeKeys();
     QuantizedLayout quant = format.isQuantized()
         ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
     Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
         + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : "")
         + (lens.length == 4 && lens[3] == 4100 ? "" : " lens " + java.util.Arrays.toString(lens))
-        + (spread ? " spread" : ""));
+        + (spread ? " " + latents : ""));
     Batch batch = Batch.of(c, tokens, lens);
     int rowsPerSeq = tokens * s.heads();
     try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
@@ -406,7 +441,8 @@ class CudaBackendTest {
       for (int q = 0; q < batch.lens().length; q++) {
         LatentCache cache = new LatentCache(s, 1, format, batch.lens()[q]);
         if (spread) {
-          Caches.fillSpread(arena, c, cache, 0, batch.lens()[q]);
+          Caches.fillSpread(arena, c, cache, 0, batch.lens()[q],
+              latents == Latents.SPREAD_ODD_HALVES_LOW ? 6 : 0);
         } else {
           Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
         }

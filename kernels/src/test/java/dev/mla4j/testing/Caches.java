@@ -45,13 +45,23 @@ public final class Caches {
    */
   public static void fillSpread(Arena arena, Seeds.Case c, LatentCache cache, int layer,
       int valid) {
+    fillSpread(arena, c, cache, layer, valid, 0);
+  }
+
+  /**
+   * As {@link #fillSpread(Arena, Seeds.Case, LatentCache, int, int)}, with the tokens of every
+   * odd 32-token block (positions 32..63, 96..127, ...) further times 2^-oddBlockDrop.
+   */
+  public static void fillSpread(Arena arena, Seeds.Case c, LatentCache cache, int layer,
+      int valid, int oddBlockDrop) {
     int latent = cache.shape().latentDim();
     int rope = cache.shape().ropeKeyWidth();
     appendInChunks(c, valid, (start, n) -> {
       Tensor rows = Inputs.gaussian(arena, c, DType.F32, n, latent, 1);
       float[] values = new float[n * latent];
       for (int t = 0; t < n; t++) {
-        int k = 9 * (start + t) / valid - 5 + c.nextInt(2);
+        int k = 9 * (start + t) / valid - 5 + c.nextInt(2)
+            - ((start + t) / 32 % 2 == 1 ? oddBlockDrop : 0);
         for (int col = 0; col < latent; col++) {
           values[t * latent + col] = Math.scalb(rows.get(t, col), k - (col / 32) % 4);
         }
