@@ -5,8 +5,8 @@
 //
 // Why: on the mma.sync template (mla4j_mla_mma.h) the quantized DeepSeek rows ran at x0.29-0.43
 // of the BF16 wgmma kernel, whose warps are free while wgmma runs. Here the same CTA and tile
-// (two warpgroups, 64 heads, 64-token tiles, the 128B-swizzled operand layout) read codes, and
-// warpgroup 1, idle while warpgroup 0 computes the scores, dequantizes the next tile meanwhile.
+// (two warpgroups, 64 heads, 64-token tiles, the 128B-swizzled operand layout) read codes, which
+// both warpgroups dequantize into FP16 a tile ahead of the scores.
 //
 // Warpgroup 1 copies a tile's codes into the upper latent blocks of its stage (rows of 512
 // bytes), the scales to block 0 and the rope keys to their block while warpgroup 0 computes the
@@ -25,7 +25,7 @@
 //                                                    units of 2^E_run (E_run the largest E so far)
 // The softmax, its lazy rescale (slack 2^8) and the split of P·C over the warpgroups are the
 // BF16 kernel's. FP16's range never binds: a tile's values are below 2^8 · 2 in magnitude; a
-// token loses precision only in groups below 2^-14 of the tile's largest scale.
+// token loses precision only in groups below 2^-14 of its half's largest scale.
 #include "mla4j_device.h"
 #include "mla4j_mla_wgmma.h"
 #include "mla4j_mma_quant.h"
