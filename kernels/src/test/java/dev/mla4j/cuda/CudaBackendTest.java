@@ -145,6 +145,15 @@ class CudaBackendTest {
             (long) PagedLayers.BLOCK_TOKENS * layout.rowBytes());
         MemorySegment.copy(codes.data(), codes.scaleRow(0), staging, base + dc.scalesOffset(0),
             2L * PagedLayers.BLOCK_TOKENS * layout.scalesPerRow());
+        // rows past the sequence's end hold stale bytes in a real pool: here codes 0x7F (NaN in
+        // E4M3) with scales 0x7F7F (BF16 3.4e38), which poison any output that reads them
+        int valid = Math.min(PagedLayers.BLOCK_TOKENS, batch.lens()[q] - b * PagedLayers.BLOCK_TOKENS);
+        for (int r = valid; r < PagedLayers.BLOCK_TOKENS; r++) {
+          staging.asSlice(base + dc.partOffset(0) + (long) r * layout.rowBytes(), layout.rowBytes())
+              .fill((byte) 0x7F);
+          staging.asSlice(base + dc.scalesOffset(0) + 2L * r * layout.scalesPerRow(),
+              2L * layout.scalesPerRow()).fill((byte) 0x7F);
+        }
         Tensor rope = caches.get(q).ropeBlock(0, b);
         MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1), rope.data().byteSize());
       }
