@@ -53,6 +53,57 @@ __device__ __forceinline__ void quad_sum(float& lo, float& hi) {
   }
 }
 
+// A CTA's work (key range split, slab of 64 heads, query token: blockIdx x, y, z) and this
+// thread's place in it.
+struct WgCta {
+  int tid, wg, lane, tq, warp4;
+  int r_lo;        // this thread's accumulator rows: r_lo, r_lo + 8
+  long long row0;  // the slab's first output row
+  int tok_begin, tok_end, tiles;
+  const int* table;  // the cache blocks of the split's key range, one per 64-token tile
+  __device__ __forceinline__ explicit WgCta(const PagedAttnParams& p) {
+    const int token_row = blockIdx.z;
+    const int seq = token_row / p.tokens;
+    const int t = token_row - seq * p.tokens;
+    tid = threadIdx.x;
+    wg = tid >> 7;
+    lane = tid & 31;
+    tq = lane & 3;
+    warp4 = (tid >> 5) & 3;  // warp in the warpgroup
+    r_lo = warp4 * 16 + (lane >> 2);
+    row0 = (long long)token_row * p.heads + blockIdx.y * WG_HEADS;
+    const KeyRange keys = split_keys(p, blockIdx.x, p.first_pos[seq] + t + 1);
+    tok_begin = keys.begin;
+    tok_end = keys.end;
+    table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
+    tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
+  }
+};
+
+// The tile's scores masked past the key range's end (nvalid valid tokens) and each of the
+// thread's two rows' maxima over its quad (s[4j + c]: token 8j + 2tq + (c & 1), row r_lo or
+// r_lo + 8 by c / 2); score(j, c) gives the score in base-2 units before the mask.
+template <typename Score>
+__device__ __forceinline__ void masked_row_max(float (&s)[32], int nvalid, int tq, Score score,
+                                               float& mx_lo, float& mx_hi) {
+  mx_lo = MLA4J_NEG_INF;
+  mx_hi = MLA4J_NEG_INF;
+#pragma unroll
+  for (int j = 0; j < 8; j++)
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+      const int tok = 8 * j + 2 * tq + (c & 1);
+      const float x = tok < nvalid ? score(j, c) : MLA4J_NEG_INF;
+      s[4 * j + c] = x;
+      if (c < 2) {
+        mx_lo = fmaxf(mx_lo, x);
+      } else {
+        mx_hi = fmaxf(mx_hi, x);
+      }
+    }
+  quad_max(mx_lo, mx_hi);
+}
+
 // The lazy rescale: a row's reference maximum m moves to the tile's mx only when mx exceeds it by
 // more than WG_SLACK (so probabilities stay <= 2^WG_SLACK, exact in BF16's and FP16's exponent
 // range and in FP32 sums); returns O's factor for the row, 1 when m stays, and sets moved.

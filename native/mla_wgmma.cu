@@ -38,23 +38,11 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
   float* const s_l = s_m + WG_HEADS;
   int* const s_rescale = (int*)(s_l + WG_HEADS);  // [4] per warp of warpgroup 0: a row moved
 
-  const int split = blockIdx.x;
-  const int h0 = blockIdx.y * WG_HEADS;
-  const int token_row = blockIdx.z;
-  const int seq = token_row / p.tokens;
-  const int t = token_row - seq * p.tokens;
-  const int tid = threadIdx.x;
-  const int wg = tid >> 7;
-  const int lane = tid & 31;
-  const int g = lane >> 2, tq = lane & 3;
-  const int warp4 = (tid >> 5) & 3;  // warp in the warpgroup
-  const int r_lo = warp4 * 16 + g;   // this thread's accumulator rows: r_lo, r_lo + 8
-
-  const long long row0 = (long long)token_row * p.heads + h0;
-  const KeyRange keys = split_keys(p, split, p.first_pos[seq] + t + 1);
-  const int tok_begin = keys.begin, tok_end = keys.end;
-  const int* table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
-  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
+  const WgCta cta(p);
+  const int tid = cta.tid, wg = cta.wg, lane = cta.lane, tq = cta.tq, warp4 = cta.warp4;
+  const int r_lo = cta.r_lo, tok_begin = cta.tok_begin, tok_end = cta.tok_end, tiles = cta.tiles;
+  const long long row0 = cta.row0;
+  const int* table = cta.table;
 
   // Copies, by warpgroup 1 alone (it would otherwise wait while warpgroup 0 computes the scores):
   // latent chunk lc (of 64 per row) of rows lr0 + 2j, and rope chunk rc (of 8) of rows rr0 + 16j.
@@ -168,22 +156,9 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       wgmma_hold(s);
 
       // Online softmax in base 2 over the thread's two rows; a row's 64 scores sit in the 4
-      // lanes of a quad (s[4j + c]: token 8j + 2tq + (c & 1), row r_lo or r_lo + 8 by c / 2).
-      float mx_lo = MLA4J_NEG_INF, mx_hi = MLA4J_NEG_INF;
-#pragma unroll
-      for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-          const int tok = 8 * j + 2 * tq + (c & 1);
-          const float x = tok < nvalid ? s[4 * j + c] : MLA4J_NEG_INF;
-          s[4 * j + c] = x;
-          if (c < 2) {
-            mx_lo = fmaxf(mx_lo, x);
-          } else {
-            mx_hi = fmaxf(mx_hi, x);
-          }
-        }
-      quad_max(mx_lo, mx_hi);
+      // lanes of a quad.
+      float mx_lo, mx_hi;
+      masked_row_max(s, nvalid, tq, [&](int j, int c) { return s[4 * j + c]; }, mx_lo, mx_hi);
       // A row's reference maximum moves only when the tile's exceeds it by more than WG_SLACK
       // (so probabilities stay <= 2^WG_SLACK, exact in BF16's exponent range and FP32 sums);
       // otherwise its O needs no rescale, and a warp none of whose rows moved skips it.

@@ -57,23 +57,11 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   int* const s_ex = s_rescale + 4;                   // [8] per warp
   int* const s_etile = s_ex + 8;                     // [WG_STAGES][2] E of the stage's halves
 
-  const int split = blockIdx.x;
-  const int h0 = blockIdx.y * WG_HEADS;
-  const int token_row = blockIdx.z;
-  const int seq = token_row / p.tokens;
-  const int t = token_row - seq * p.tokens;
-  const int tid = threadIdx.x;
-  const int wg = tid >> 7;
-  const int lane = tid & 31;
-  const int g = lane >> 2, tq = lane & 3;
-  const int warp4 = (tid >> 5) & 3;
-  const int r_lo = warp4 * 16 + g;
-
-  const long long row0 = (long long)token_row * p.heads + h0;
-  const KeyRange keys = split_keys(p, split, p.first_pos[seq] + t + 1);
-  const int tok_begin = keys.begin, tok_end = keys.end;
-  const int* table = p.block_table + (long long)seq * p.max_blocks + tok_begin / WG_TK;
-  const int tiles = tok_end > tok_begin ? (tok_end - tok_begin + WG_TK - 1) / WG_TK : 0;
+  const WgCta cta(p);
+  const int tid = cta.tid, wg = cta.wg, lane = cta.lane, tq = cta.tq, warp4 = cta.warp4;
+  const int r_lo = cta.r_lo, tok_begin = cta.tok_begin, tok_end = cta.tok_end, tiles = cta.tiles;
+  const long long row0 = cta.row0;
+  const int* table = cta.table;
   const int ng = WG_L / p.quant_group;  // scales per token: 16, 8 or 4
 
   // Copies, by warpgroup 1 (warpgroup 0 is on the critical path at a tile's start): code chunk cc
@@ -253,22 +241,10 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       wgmma_hold(sr);
 
       const float ft_a = mlq_pow2(e_a), ft_b = mlq_pow2(e_b);  // tokens 0..31, 32..63
-      float mx_lo = MLA4J_NEG_INF, mx_hi = MLA4J_NEG_INF;
-#pragma unroll
-      for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-          const int tok = 8 * j + 2 * tq + (c & 1);
-          const float x = tok < nvalid ? (s[4 * j + c] * (j < 4 ? ft_a : ft_b) + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi)
-                                       : MLA4J_NEG_INF;
-          s[4 * j + c] = x;
-          if (c < 2) {
-            mx_lo = fmaxf(mx_lo, x);
-          } else {
-            mx_hi = fmaxf(mx_hi, x);
-          }
-        }
-      quad_max(mx_lo, mx_hi);
+      float mx_lo, mx_hi;
+      masked_row_max(s, nvalid, tq, [&](int j, int c) {
+        return (s[4 * j + c] * (j < 4 ? ft_a : ft_b) + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi);
+      }, mx_lo, mx_hi);
       // as the BF16 kernel; O's units follow E_run, the same in every thread
       const int e_new = max(e_run, max(e_a, e_b));
       const float ratio = mlq_pow2(e_run - e_new);
