@@ -209,8 +209,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   float s[32], sr[32];
 
   for (int i = 0; i < tiles; i++) {
-    // Tile i dequantized and its rope keys landed (warpgroup 1, the iteration before), the
-    // queries staged; every thread is past the P·C of tile i - 1, so its stage and P are free.
+    // Tile i dequantized (each warpgroup its half, the iteration before), its rope keys landed
+    // (warpgroup 1) and the queries staged; every thread is past the P·C of tile i - 1, so its
+    // stage and P are free.
     __syncthreads();
     if (wg == 1 && i + 1 < tiles) {
       load_tile(i + 1, next_block);
@@ -305,7 +306,6 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     }
     // the next tile's half meanwhile, into the other stage, while this tile's P·C runs
     if (i + 1 < tiles) dequantize(i + 1);
-    wgmma_commit();
     wgmma_wait_all();
     wgmma_hold(o);
   }
