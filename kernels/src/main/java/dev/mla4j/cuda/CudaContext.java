@@ -208,7 +208,9 @@ public final class CudaContext {
 
   MemorySegment function(String name) {
     MemorySegment f = functions.get(name);
-    assert f != null : "kernel " + name + " not loaded";
+    if (f == null) {
+      throw new IllegalStateException("kernel " + name + " is not declared by any loaded module");
+    }
     return f;
   }
 

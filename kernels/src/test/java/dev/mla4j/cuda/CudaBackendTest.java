@@ -67,6 +67,17 @@ class CudaBackendTest {
         && e.getMessage().contains("CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
   }
 
+  /**
+   * A kernel that no loaded module declares is named in the error, not met as a null function
+   * inside a driver call (stop 23: a name missing from CudaContext's module lists surfaced as
+   * "cuFuncSetAttribute could not be called: NullPointerException").
+   */
+  @Test
+  void undeclaredKernelsAreNamed() {
+    var e = assertThrows(IllegalStateException.class, () -> ctx.function("mla4j_no_such_kernel"));
+    assertTrue(e.getMessage().contains("mla4j_no_such_kernel"), e.getMessage());
+  }
+
   @Test
   void uploadAndDownloadRoundTrip() {
     try (Arena arena = Arena.ofConfined(); CudaStream s = ctx.newStream();
