@@ -159,9 +159,7 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
       // lanes of a quad.
       float mx_lo, mx_hi;
       masked_row_max(s, nvalid, tq, [&](int j, int c) { return s[4 * j + c]; }, mx_lo, mx_hi);
-      // A row's reference maximum moves only when the tile's exceeds it by more than WG_SLACK
-      // (so probabilities stay <= 2^WG_SLACK, exact in BF16's exponent range and FP32 sums);
-      // otherwise its O needs no rescale, and a warp none of whose rows moved skips it.
+      // the lazy rescale (lazy_max); a warp none of whose rows moved skips O's
       bool up_lo, up_hi;
       const float a_lo = lazy_max(mx_lo, m_lo, up_lo), a_hi = lazy_max(mx_hi, m_hi, up_hi);
       const bool rescale = __any_sync(0xffffffffu, up_lo || up_hi);
