@@ -224,7 +224,12 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // Quantized, L >= 1024: a tile's rope keys leave with its codes, at the top of the iteration
   // before, instead of after that iteration's scores: Llama-2-7B d_kv 32 at batch 64 ran 4% faster
   // (3338 -> 3208-3229 us, H100); at L = 512 (d_kv 16) batch 64 ran 2% slower, so not there.
-  constexpr bool RW = QZ && LW >= 16;
+  // Quantized, L = 2048: the rope keys leave two tiles ahead instead, right after the barrier that
+  // ends the scores which last read their stage (R2): d_kv 64 batch 64 ran 1-3% faster (INT8
+  // 7037-7076 -> 6972 us, FP8 7167 -> 6971, H100); for all L, d_kv 32 FP8 ran 3% slower and d_kv 16
+  // INT8 2% slower, so only here.
+  constexpr bool R2 = QZ && LW >= 32;
+  constexpr bool RW = QZ && LW >= 16 && !R2;
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
@@ -321,7 +326,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // rows) at the top of the iteration before, part 1 (the other half and the rope keys) after
   // that iteration's score products, so that the load/store queue drains while the warps compute
   // instead of holding all of them at the top of the loop. (Quantized: part 0 is all the codes and
-  // scales, issued after the dequantization barrier; part 1 goes with it where RW is set.)
+  // scales, issued after the dequantization barrier; part 1 goes with it where RW is set, and two
+  // tiles ahead, after the score barrier, where R2 is.)
   auto load_tile = [&](int i, int block_id, int part) {
     const int tok0 = tok_begin + i * TK;
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
@@ -416,6 +422,13 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   if (tiles > 0) {
     load_tile(0, tile_block(0), 0);
     load_tile(0, tile_block(0), 1);
+  }
+  if (R2) {  // tile 1's rope keys; an empty group keeps the count when there is no tile 1
+    if (tiles > 1) {
+      load_tile(1, tile_block(1), 1);
+    } else {
+      asm volatile("cp.async.commit_group;\n" ::);
+    }
   }
   int next_block = tiles > 1 ? tile_block(1) : 0;
 
@@ -525,7 +538,12 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       // barrier after that makes them (and the rope keys) visible, and every warp reaches it
       // only once done with tile i-1's stage, so tile i+1's codes leave after it. Per tile: this
       // barrier, after the scores, after the softmax.
-      asm volatile("cp.async.wait_group 0;\n" ::);
+      // (R2: all but the newest group, tile i+1's rope keys)
+      if (R2) {
+        asm volatile("cp.async.wait_group 1;\n" ::);
+      } else {
+        asm volatile("cp.async.wait_group 0;\n" ::);
+      }
       __syncwarp();
       mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(sm.tile + (i % MLA_STAGES) * TK * qs, qs, group,
                                                sm.texp, warp, lane);
@@ -584,8 +602,15 @@ __device__ void mla_mma(const PagedAttnParams& p) {
                                               (acc[0][nt][3] + acc[1][nt][3]) * scale2);
       }
     }
-    if (!RW && i + 1 < tiles) load_tile(i + 1, block_next, 1);
+    if (!RW && !R2 && i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
+    if (R2) {  // into tile i's rope stage, which no warp reads any more; next_block is tile i+2's
+      if (i + 2 < tiles) {
+        load_tile(i + 2, next_block, 1);
+      } else {
+        asm volatile("cp.async.commit_group;\n" ::);
+      }
+    }
 
     // Online softmax; the scores were stored already multiplied by scale·log2 e.
     float ratio = 1.f;  // O's rescale for a grown E
