@@ -423,14 +423,17 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     load_tile(0, tile_block(0), 0);
     load_tile(0, tile_block(0), 1);
   }
-  if (R2) {  // tile 1's rope keys; an empty group keeps the count when there is no tile 1
-    if (tiles > 1) {
-      load_tile(1, tile_block(1), 1);
+  int next_block = tiles > 1 ? tile_block(1) : 0;
+  // R2: tile j's rope keys in a commit group of their own, an empty one past the last tile, so
+  // that the newest group is always the rope keys of the tile after the current one
+  auto rope_ahead = [&](int j, int block_id) {
+    if (j < tiles) {
+      load_tile(j, block_id, 1);
     } else {
       asm volatile("cp.async.commit_group;\n" ::);
     }
-  }
-  int next_block = tiles > 1 ? tile_block(1) : 0;
+  };
+  if (R2) rope_ahead(1, next_block);
 
   // The queries are staged while tile 0's copies are in flight.
   if constexpr (!QZ) {
@@ -539,11 +542,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       // only once done with tile i-1's stage, so tile i+1's codes leave after it. Per tile: this
       // barrier, after the scores, after the softmax.
       // (R2: all but the newest group, tile i+1's rope keys)
-      if (R2) {
-        asm volatile("cp.async.wait_group 1;\n" ::);
-      } else {
-        asm volatile("cp.async.wait_group 0;\n" ::);
-      }
+      asm volatile("cp.async.wait_group %0;\n" ::"n"(R2 ? 1 : 0));
       __syncwarp();
       mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(sm.tile + (i % MLA_STAGES) * TK * qs, qs, group,
                                                sm.texp, warp, lane);
@@ -604,13 +603,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
     if (!RW && !R2 && i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
-    if (R2) {  // into tile i's rope stage, which no warp reads any more; next_block is tile i+2's
-      if (i + 2 < tiles) {
-        load_tile(i + 2, next_block, 1);
-      } else {
-        asm volatile("cp.async.commit_group;\n" ::);
-      }
-    }
+    // R2: into tile i's rope stage, which no warp reads any more; next_block is tile i+2's
+    if (R2) rope_ahead(i + 2, next_block);
 
     // Online softmax; the scores were stored already multiplied by scale·log2 e.
     float ratio = 1.f;  // O's rescale for a grown E
