@@ -7,15 +7,14 @@ import dev.mla4j.tensor.Tensor;
 /**
  * Ordinary MHA/GQA cache: per token and layer K and V, {@code [n_kv·d_h]} each, 64-token blocks.
  * Plain, or quantized like the MLA latent (int8/int4, the same group sizes and window) with one
- * segment per kv head, so the MLA-vs-MHA comparison stays fair at every format.
+ * segment per kv head, so the MLA-vs-MHA comparison stays fair at every format. A plain cache
+ * holds {@code layers·2·n_kv·d_h·sizeof(dtype)} bytes per token (spec 5.1, {@link #bytesPerToken}).
  */
-public final class KvCache implements AutoCloseable {
+public final class KvCache extends PagedCache {
   private static final int KEYS = 0;
   private static final int VALUES = 1;
 
   private final MhaShape shape;
-  private final CacheFormat format;
-  private final PagedLayers pages;
 
   /** A plain cache in {@code dtype} (F32, BF16 or F16). */
   public KvCache(MhaShape shape, int layers, DType dtype, int maxTokens) {
@@ -27,51 +26,16 @@ public final class KvCache implements AutoCloseable {
       throw new IllegalArgumentException("KV cache format " + format + ": rope-key quantization is "
           + "an MLA option; an MHA cache quantizes all of K and V already");
     }
-    this.shape = shape;
-    this.format = format;
     QuantizedLayout quant = format.isQuantized() ? new QuantizedLayout(format.quantization(),
         shape.kvHeads(), shape.headDim(), format.groupSize()) : null;
     PagedLayers.Part part = new PagedLayers.Part(shape.kvWidth(), format.dtype(), quant);
-    this.pages = new PagedLayers("KV cache", layers, new PagedLayers.Part[] {part, part},
-        format.window(), maxTokens);
+    super(format, new PagedLayers("KV cache", layers, new PagedLayers.Part[] {part, part},
+        format.window(), maxTokens));
+    this.shape = shape;
   }
 
   public MhaShape shape() {
     return shape;
-  }
-
-  public CacheFormat format() {
-    return format;
-  }
-
-  /** Storage dtype of a plain cache (and of a quantized one's window). */
-  public DType dtype() {
-    return format.dtype();
-  }
-
-  public int layers() {
-    return pages.layers();
-  }
-
-  public int maxTokens() {
-    return pages.maxTokens();
-  }
-
-  public int length(int layer) {
-    return pages.length(layer);
-  }
-
-  /** Positions {@code [0, quantizedLength)} are in blocks, later ones in the window rings. */
-  public int quantizedLength(int layer) {
-    return format.isQuantized() ? pages.quantizedLength(layer) : pages.length(layer);
-  }
-
-  /**
-   * Bytes per token over all layers: layers·2·n_kv·d_h·sizeof(dtype) for a plain cache (spec
-   * 5.1), codes plus one BF16 scale per group for a quantized one.
-   */
-  public long bytesPerToken() {
-    return pages.bytesPerToken();
   }
 
   /**
@@ -118,18 +82,5 @@ public final class KvCache implements AutoCloseable {
 
   public void readValues(int layer, int pos, float[] dst) {
     pages.readRow(layer, VALUES, pos, dst, 0);
-  }
-
-  public void clear() {
-    pages.clear();
-  }
-
-  public void checkQueries(int layer, int firstQueryPos, int count) {
-    pages.checkQueries(layer, firstQueryPos, count);
-  }
-
-  @Override
-  public void close() {
-    pages.close();
   }
 }

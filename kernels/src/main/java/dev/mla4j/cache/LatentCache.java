@@ -10,14 +10,14 @@ import dev.mla4j.tensor.Tensor;
  * {@code k_R [n_kv·d_r]} (or {@code [d_r]} when shared), stored after RoPE, in blocks of 64 tokens.
  * Plain ({@link CacheFormat#plain}) or quantized: the latent in int8/int4 as one segment of L,
  * the rope keys in the format's dtype or, optionally, quantized per kv head (segments of d_r).
+ * A plain cache holds {@code layers·(n_kv·d_r + L)·sizeof(dtype)} bytes per token (spec 5.1,
+ * {@link #bytesPerToken}).
  */
-public final class LatentCache implements AutoCloseable {
+public final class LatentCache extends PagedCache {
   private static final int LATENT = 0;
   private static final int ROPE = 1;
 
   private final MlaShape shape;
-  private final CacheFormat format;
-  private final PagedLayers pages;
 
   /** A plain cache in {@code dtype} (F32, BF16 or F16). */
   public LatentCache(MlaShape shape, int layers, DType dtype, int maxTokens) {
@@ -25,8 +25,6 @@ public final class LatentCache implements AutoCloseable {
   }
 
   public LatentCache(MlaShape shape, int layers, CacheFormat format, int maxTokens) {
-    this.shape = shape;
-    this.format = format;
     PagedLayers.Part latent = new PagedLayers.Part(shape.latentDim(), format.dtype(),
         format.isQuantized() ? new QuantizedLayout(format.quantization(), 1, shape.latentDim(),
             format.groupSize()) : null);
@@ -35,47 +33,13 @@ public final class LatentCache implements AutoCloseable {
     PagedLayers.Part rope = new PagedLayers.Part(shape.ropeKeyWidth(), format.dtype(),
         quantizeRope ? new QuantizedLayout(format.quantization(), ropeSegments, shape.ropeDim(),
             format.groupSize()) : null);
-    this.pages = new PagedLayers("latent cache", layers, new PagedLayers.Part[] {latent, rope},
-        format.window(), maxTokens);
+    super(format, new PagedLayers("latent cache", layers, new PagedLayers.Part[] {latent, rope},
+        format.window(), maxTokens));
+    this.shape = shape;
   }
 
   public MlaShape shape() {
     return shape;
-  }
-
-  public CacheFormat format() {
-    return format;
-  }
-
-  /** Storage dtype of plain parts (and of the window): the dtype of a plain cache. */
-  public DType dtype() {
-    return format.dtype();
-  }
-
-  public int layers() {
-    return pages.layers();
-  }
-
-  public int maxTokens() {
-    return pages.maxTokens();
-  }
-
-  public int length(int layer) {
-    return pages.length(layer);
-  }
-
-  /** Positions {@code [0, quantizedLength)} are in blocks, later ones in the window rings. */
-  public int quantizedLength(int layer) {
-    return format.isQuantized() ? pages.quantizedLength(layer) : pages.length(layer);
-  }
-
-  /**
-   * Bytes per token over all layers: {@code layers·(n_kv·d_r + L)·sizeof(dtype)} for a plain
-   * cache (spec 5.1); for a quantized one the codes plus one BF16 scale per group
-   * ({@link QuantizedLayout#bytesPerRow}) of the latent, plus the rope keys (plain or quantized).
-   */
-  public long bytesPerToken() {
-    return pages.bytesPerToken();
   }
 
   /**
@@ -130,18 +94,5 @@ public final class LatentCache implements AutoCloseable {
   /** Decodes the rope keys of position {@code pos} into {@code dst [ropeKeyWidth]}. */
   public void readRopeKeys(int layer, int pos, float[] dst) {
     pages.readRow(layer, ROPE, pos, dst, 0);
-  }
-
-  public void clear() {
-    pages.clear();
-  }
-
-  public void checkQueries(int layer, int firstQueryPos, int count) {
-    pages.checkQueries(layer, firstQueryPos, count);
-  }
-
-  @Override
-  public void close() {
-    pages.close();
   }
 }
