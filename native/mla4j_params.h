@@ -173,4 +173,14 @@ typedef struct {
   long long iters;
 } PeakParams;
 
+// Read-bandwidth probe (read_peak.cu): bytes of src (a multiple of 16, 16-byte aligned) streamed
+// once; each thread writes the XOR of the 32-bit words it read.
+#define READ_PEAK_THREADS 512
+#define READ_PEAK_BLOCKS_PER_SM 4  // a full SM (2048 threads): the launch is one wave
+typedef struct {
+  const void* src;
+  unsigned int* out;  // [blocks · READ_PEAK_THREADS]
+  long long bytes;
+} ReadPeakParams;
+
 #endif

@@ -67,13 +67,31 @@ public final class CudaDecode {
     }
   }
 
-  /** Device-to-device copy of 1 GiB: the bandwidth ceiling in GB/s (read + write). */
+  /**
+   * Device-to-device copy of 1 GiB in GB/s (read + write): the ceiling of a kernel that writes
+   * as much as it reads.
+   */
   public static double copyCeilingGBps(CudaContext ctx, CudaStream stream) {
     long bytes = 1L << 30;
     try (DeviceBuffer a = ctx.allocate(bytes); DeviceBuffer b = ctx.allocate(bytes)) {
       CudaOps.fillRandom(ctx, stream, a.pointer(), bytes / 2, DType.BF16, 1);
       double[] ms = time(ctx, stream, 30, () -> b.copyFrom(stream, a, bytes));
       return 2.0 * bytes / (median(ms) * 1e-3) / 1e9;
+    }
+  }
+
+  /**
+   * One streaming read of 1 GiB ({@link CudaOps#readPeak}) in GB/s, median of 30: the memory
+   * ceiling of the decode kernels, which read their cache and write almost nothing.
+   */
+  public static double readCeilingGBps(CudaContext ctx, CudaStream stream) {
+    long bytes = 1L << 30;
+    long outBytes = (long) CudaOps.readPeakBlocks(ctx) * CudaOps.READ_PEAK_THREADS * Integer.BYTES;
+    try (DeviceBuffer a = ctx.allocate(bytes); DeviceBuffer out = ctx.allocate(outBytes)) {
+      CudaOps.fillRandom(ctx, stream, a.pointer(), bytes / 2, DType.BF16, 1);
+      double[] ms = time(ctx, stream, 30,
+          () -> CudaOps.readPeak(ctx, stream, a.pointer(), bytes, out.pointer()));
+      return bytes / (median(ms) * 1e-3) / 1e9;
     }
   }
 

@@ -16,7 +16,7 @@ import java.util.List;
 
 /**
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
- * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy ceiling.
+ * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and streaming-read ceilings.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
  * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <bf16|int8|fp8>}: a single row (case = index into the shape list,
@@ -51,6 +51,9 @@ public final class CudaDecodeBench {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
       lines.add("copy,1GiB,,,,,,,," + String.format("%.1f", copy) + ",");
+      double read = CudaDecode.readCeilingGBps(ctx, stream);
+      System.out.printf("streaming read: %.0f GB/s%n", read);
+      lines.add("read,1GiB,,,,,,,," + String.format("%.1f", read) + ",");
       if (!one) {
         double mma = CudaDecode.mmaSyncTflops(ctx, stream);
         System.out.printf("BF16 mma.sync m16n8k16: %.0f TFLOP/s%n", mma);

@@ -37,6 +37,7 @@ public final class CudaContext {
       "quantize", List.of("mla4j_append_plain", "mla4j_append_quantized",
           "mla4j_append_quantized_sw"),
       "rope", List.of("mla4j_rope", "mla4j_fill_random"),
+      "read_peak", List.of("mla4j_read_peak"),
       "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
           "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16", "mla4j_round_bf16",
           "mla4j_round_f16"),
@@ -84,6 +85,7 @@ public final class CudaContext {
   private final int multiprocessors;
   private final int sharedMemoryOptin;
   private final long l2Bytes;
+  private final int threadsPerMultiprocessor;
   private final MemorySegment context;
   private final String kernelSource;
   private final boolean wgmma;
@@ -101,6 +103,8 @@ public final class CudaContext {
     this.sharedMemoryOptin =
         CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
     this.l2Bytes = CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+    this.threadsPerMultiprocessor =
+        CudaDriver.attribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
     this.context = CudaDriver.primaryContext(device);
     makeCurrent();
     boolean forceNvrtc = Boolean.getBoolean(NVRTC_PROPERTY);
@@ -306,6 +310,11 @@ public final class CudaContext {
 
   public long l2Bytes() {
     return l2Bytes;
+  }
+
+  /** Resident threads per SM at full occupancy: 2048 on sm_80/sm_90, 1536 on sm_89. */
+  public int threadsPerMultiprocessor() {
+    return threadsPerMultiprocessor;
   }
 
   /** {@code fatbin} or {@code NVRTC compute_XY}. */

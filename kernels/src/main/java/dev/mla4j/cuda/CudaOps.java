@@ -172,6 +172,33 @@ public final class CudaOps {
     peak(ctx, stream, "mla4j_wgmma_peak_bf16", out, blocks, iters);
   }
 
+  /** Threads per CTA of {@link #readPeak} ({@code READ_PEAK_THREADS}). */
+  public static final int READ_PEAK_THREADS = 512;
+
+  /** CTAs of {@link #readPeak}: as many as are resident at once, so the launch is one wave. */
+  public static int readPeakBlocks(CudaContext ctx) {
+    return ctx.multiprocessors() * Math.max(1, ctx.threadsPerMultiprocessor() / READ_PEAK_THREADS);
+  }
+
+  /**
+   * Launches the read-bandwidth probe ({@code native/read_peak.cu}): {@code bytes} at {@code src}
+   * (a multiple of 16, 16-byte aligned) read once by {@link #readPeakBlocks} CTAs; {@code out}
+   * takes one U32 per thread, the XOR of the 32-bit words that thread read.
+   */
+  public static void readPeak(CudaContext ctx, CudaStream stream, long src, long bytes, long out) {
+    if (bytes <= 0 || bytes % 16 != 0 || src % 16 != 0) {
+      throw new IllegalArgumentException(
+          "read probe: bytes must be a positive multiple of 16 at a 16-byte address, got " + bytes
+              + " bytes at 0x" + Long.toHexString(src));
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      var p = new KernelStructs.Writer(arena, KernelStructs.READ_PEAK).set("src", src).set("out", out)
+          .set("bytes", bytes);
+      ctx.launch("mla4j_read_peak", readPeakBlocks(ctx), 1, 1, READ_PEAK_THREADS, 0, stream,
+          p.segment);
+    }
+  }
+
   private static void peak(CudaContext ctx, CudaStream stream, String kernel, long out, int blocks,
       long iters) {
     try (Arena arena = Arena.ofConfined()) {

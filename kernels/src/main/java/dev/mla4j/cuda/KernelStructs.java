@@ -108,6 +108,12 @@ final class KernelStructs {
       ptr("out"),          // [blocks·threads] F32
       JAVA_LONG.withName("iters"));
 
+  /** ReadPeakParams (24 bytes). */
+  static final StructLayout READ_PEAK = MemoryLayout.structLayout(
+      ptr("src"),          // [bytes]
+      ptr("out"),          // [blocks·READ_PEAK_THREADS] U32
+      JAVA_LONG.withName("bytes"));
+
   /** One struct instance in memory, written field by field. */
   static final class Writer {
     private final StructLayout layout;

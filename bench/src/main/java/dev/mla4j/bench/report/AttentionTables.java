@@ -119,18 +119,18 @@ final class AttentionTables {
         row.add(nv == null ? "-" : cell(nv));
       }
       row.addAll(List.of(h == null ? "-" : cell(h), Md.times(ht / m.medianMicros()),
-          Md.num(m.gbps(), 0), Md.num(m.tflops(), 2), Md.percent(m.gbps() / gpu.copyGBps()),
+          Md.num(m.gbps(), 0), Md.num(m.tflops(), 2), Md.percent(m.gbps() / gpu.readCeilingGBps()),
           gpu.tensorCoreTflops() > 0 ? Md.percent(m.tflops() / gpu.tensorCoreTflops()) : "-",
           h == null ? "-" : Md.num(h.gbps(), 0),
-          h == null ? "-" : Md.percent(h.gbps() / gpu.copyGBps()), m.kernel()));
+          h == null ? "-" : Md.percent(h.gbps() / gpu.readCeilingGBps()), m.kernel()));
       rows.add(row);
     }
     List<String> header = new ArrayList<>(List.of("preset", "batch", "N", "MLA"));
     if (naive) {
       header.add("MLA naive");
     }
-    header.addAll(List.of("MHA", "MHA/MLA", "MLA GB/s", "MLA TFLOP/s", "MLA % copy BW",
-        "MLA % TC", "MHA GB/s", "MHA % copy BW", "MLA kernel"));
+    header.addAll(List.of("MHA", "MHA/MLA", "MLA GB/s", "MLA TFLOP/s", "MLA % read BW",
+        "MLA % TC", "MHA GB/s", "MHA % read BW", "MLA kernel"));
     Md.table(sb, header, rows);
   }
 

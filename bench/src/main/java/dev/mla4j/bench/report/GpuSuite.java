@@ -17,7 +17,7 @@ import java.util.Set;
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, plus the
- * copy-bandwidth ceiling; prefill chunks of MLA (absorbed, and in the naive form where an
+ * copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form where an
  * attention kernel instance fits) and MHA. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
@@ -31,9 +31,10 @@ public final class GpuSuite {
     List<CudaDecode.Row> rows = new ArrayList<>();
     try (CudaStream stream = ctx.newStream()) {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
+      double read = CudaDecode.readCeilingGBps(ctx, stream);
       double tc = CudaDecode.tensorCoreTflops(ctx, stream);
-      console.printf("GPU %s: copy %.0f GB/s, BF16 tensor cores %.0f TFLOP/s%n", ctx.describe(),
-          copy, tc);
+      console.printf("GPU %s: copy %.0f GB/s, read %.0f GB/s, BF16 tensor cores %.0f TFLOP/s%n",
+          ctx.describe(), copy, read, tc);
       int total = cases(profile);
       int done = 0;
       long start = System.nanoTime();
@@ -67,7 +68,7 @@ public final class GpuSuite {
           }
         }
       }
-      return new GpuResults(ctx.describe(), copy, tc, rows, prefill);
+      return new GpuResults(ctx.describe(), copy, read, tc, rows, prefill);
     }
   }
 

@@ -93,6 +93,9 @@ public final class MarkdownReport {
     if (gpu != null) {
       rows.add(List.of("GPU device-to-device copy (read + write)", "",
           Md.num(gpu.copyGBps(), 0) + " GB/s"));
+      if (gpu.readGBps() > 0) {
+        rows.add(List.of("GPU streaming read", "", Md.num(gpu.readGBps(), 0) + " GB/s"));
+      }
       if (gpu.tensorCoreTflops() > 0) {
         rows.add(List.of("GPU BF16 tensor cores (dense; faster of mma.sync and sm_90 wgmma)", "",
             Md.num(gpu.tensorCoreTflops(), 0) + " TFLOP/s"));
@@ -105,7 +108,8 @@ public final class MarkdownReport {
     Md.table(sb, List.of("probe", "threads", "ceiling"), rows);
     sb.append("Every \"% BW\" is a row's GB/s over the read bandwidth and every \"% FMA\" its"
         + " GFLOP/s over the FMA rate, both at the row's thread count (the probe with the most"
-        + " threads not above it). GPU rows show their GB/s over the copy bandwidth and their"
+        + " threads not above it). GPU rows show their GB/s over the streaming-read bandwidth"
+        + " (partial RoPE, which writes as much as it reads: over the copy bandwidth) and their"
         + " TFLOP/s over the tensor-core rate (\"% TC\"; MLA only: MHA decode does no MMA).\n\n");
   }
 
@@ -151,7 +155,8 @@ public final class MarkdownReport {
       boolean cuda = "cuda".equals(r.params().get("backend"));
       int t = r.workThreads();
       double bwFraction = cuda
-          ? (gpu == null ? Double.NaN : r.bytesPerSecond() / 1e9 / gpu.copyGBps())
+          ? (gpu == null ? Double.NaN : r.bytesPerSecond() / 1e9
+              / (name.startsWith("Rope") ? gpu.copyGBps() : gpu.readCeilingGBps()))
           : r.bytesPerSecond() / c.readBytesPerSecond(t);
       double fmaFraction = cuda ? Double.NaN : r.flopsPerSecond() / c.flopsPerSecond(t);
       String shape = name.startsWith("Rope") ? "32 heads, r 8, T " + r.params().get("tokens")

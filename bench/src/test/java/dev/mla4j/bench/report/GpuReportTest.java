@@ -28,6 +28,7 @@ class GpuReportTest {
     GpuResults gpu = GpuSuite.run(Profile.SMOKE,
         new PrintStream(new ByteArrayOutputStream()));
     assertTrue(gpu.copyGBps() > 0, "copy ceiling " + gpu.copyGBps());
+    assertTrue(gpu.readGBps() > 0, "read ceiling " + gpu.readGBps());
     assertTrue(gpu.tensorCoreTflops() > 0, "tensor-core ceiling " + gpu.tensorCoreTflops());
     List<CudaDecode.Row> rows = gpu.decode();
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());

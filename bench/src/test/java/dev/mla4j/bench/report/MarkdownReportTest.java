@@ -108,7 +108,41 @@ class MarkdownReportTest {
 
   @Test
   void gpuSectionPairsMlaWithItsBaseline() throws IOException {
-    GpuResults gpu = new GpuResults("Test GPU", 3000, 600, List.of(
+    GpuResults gpu = gpuResults(3300);
+    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
+    assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
+    assertTrue(md.contains("| GPU streaming read |  | 3,300 GB/s |"), md);
+    assertTrue(md.contains("| GPU BF16 tensor cores (dense; faster of mma.sync and sm_90 wgmma) |  | 600 TFLOP/s |"), md);
+    List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals("50.0 µs", r.get(3));
+    assertEquals("25.0 µs", r.get(4)); // the d_kv 32 preset's MHA is the same layer
+    assertEquals("0.50×", r.get(5));
+    assertEquals("5%", r.get(8)); // 167.8 / 3300, the read ceiling
+    assertEquals("5%", r.get(9)); // 30 / 600 TFLOP/s
+    assertEquals("81%", r.get(11)); // 2684.4 / 3300
+    assertTrue(row(md, "| Llama-2-7B d_kv 16 | 64 | 128K |").get(3).contains("cache too big"));
+    String prefill = md.substring(md.indexOf("on the GPU: prefill chunk"));
+    List<String> p = row(prefill, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals("80.0 µs", p.get(3));
+    assertEquals("30.0 µs", p.get(4)); // the naive-form MLA column, prefill only
+    assertEquals("40.0 µs", p.get(5));
+    assertEquals("0.50×", p.get(6));
+    assertEquals("10%", p.get(10)); // 60 / 600 TFLOP/s
+    assertFalse(md.substring(0, md.indexOf("on the GPU: prefill chunk")).contains("MLA naive"));
+  }
+
+  @Test
+  void resultsWithoutTheReadProbeUseTheCopyCeiling() throws IOException {
+    String md = MarkdownReport.render(data(synthetic(dir), gpuResults(0)), Map.of());
+    assertFalse(md.contains("GPU streaming read"), md);
+    List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals("6%", r.get(8)); // 167.8 / 3000
+    assertEquals("89%", r.get(11)); // 2684.4 / 3000
+  }
+
+  /** Copy 3000 GB/s, read {@code readGBps}, 600 TFLOP/s; decode and prefill rows of d_kv 16. */
+  private static GpuResults gpuResults(double readGBps) {
+    return new GpuResults("Test GPU", 3000, readGBps, 600, List.of(
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 50, 49, 51, 167.8, 30.0,
             "mma", null),
         new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 25, 24, 26, 2684.4, 0.7,
@@ -119,24 +153,5 @@ class MarkdownReportTest {
             "mma", null), new CudaDecode.Row("mha", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 40, 39, 41,
             1600, 2, "mha", null), new CudaDecode.Row("mla-naive", "LLAMA2_7B_DKV16", 1, 4096, 0,
             0, 30, 29, 31, 300, 200, "prefill+cublas", null)));
-    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
-    assertTrue(md.contains("| GPU device-to-device copy (read + write) |  | 3,000 GB/s |"), md);
-    assertTrue(md.contains("| GPU BF16 tensor cores (dense; faster of mma.sync and sm_90 wgmma) |  | 600 TFLOP/s |"), md);
-    List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
-    assertEquals("50.0 µs", r.get(3));
-    assertEquals("25.0 µs", r.get(4)); // the d_kv 32 preset's MHA is the same layer
-    assertEquals("0.50×", r.get(5));
-    assertEquals("6%", r.get(8)); // 167.8 / 3000
-    assertEquals("5%", r.get(9)); // 30 / 600 TFLOP/s
-    assertEquals("89%", r.get(11)); // 2684.4 / 3000
-    assertTrue(row(md, "| Llama-2-7B d_kv 16 | 64 | 128K |").get(3).contains("cache too big"));
-    String prefill = md.substring(md.indexOf("on the GPU: prefill chunk"));
-    List<String> p = row(prefill, "| Llama-2-7B d_kv 16 | 1 | 4K |");
-    assertEquals("80.0 µs", p.get(3));
-    assertEquals("30.0 µs", p.get(4)); // the naive-form MLA column, prefill only
-    assertEquals("40.0 µs", p.get(5));
-    assertEquals("0.50×", p.get(6));
-    assertEquals("10%", p.get(10)); // 60 / 600 TFLOP/s
-    assertFalse(md.substring(0, md.indexOf("on the GPU: prefill chunk")).contains("MLA naive"));
   }
 }

@@ -47,7 +47,7 @@ class ReportFolderTest {
     ReportFolder folder = ReportFolder.create(dir.resolve("r"), false);
     List<JmhResult> jmh = MarkdownReportTest.synthetic(dir);
     Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
-    GpuResults gpu = new GpuResults("GPU", 3000, 600, List.of(new CudaDecode.Row("mla",
+    GpuResults gpu = new GpuResults("GPU", 3000, 3300, 600, List.of(new CudaDecode.Row("mla",
         "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
         Double.NaN, "", "too big")), List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1,
         4096, 16, 0, 80, 79, 81, 100, 40, "mma", null)));
@@ -58,7 +58,23 @@ class ReportFolderTest {
     assertEquals("too big", back.gpu().decode().get(0).skipped());
     assertTrue(Double.isNaN(back.gpu().decode().get(0).medianMicros()));
     assertEquals(jmh, back.jmh());
+    assertEquals(3300, back.gpu().readGBps());
     Path md = folder.render(back);
     assertTrue(Files.readString(md).contains("| SmolLM-135M d_kv 16 | 1K |"));
+  }
+
+  /** A folder saved before the read probe existed still renders, its ceiling the copy's. */
+  @Test
+  void gpuResultsWithoutTheReadCeilingStillLoad() throws Exception {
+    ReportFolder folder = ReportFolder.create(dir.resolve("old"), false);
+    List<JmhResult> jmh = MarkdownReportTest.synthetic(dir);
+    Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
+    folder.save(MarkdownReportTest.data(jmh, null));
+    Files.writeString(folder.file(ReportFolder.GPU_JSON), """
+        {"device": "old GPU", "copyGBps": 2900.0, "tensorCoreTflops": 600.0,
+         "decode": [], "prefill": []}""");
+    GpuResults gpu = ReportFolder.existing(folder.dir()).load().gpu();
+    assertEquals(0, gpu.readGBps());
+    assertEquals(2900, gpu.readCeilingGBps());
   }
 }
