@@ -105,6 +105,10 @@ final class DecodeFixture implements AutoCloseable {
     return preset;
   }
 
+  int context() {
+    return context;
+  }
+
   LatentCache latentCache() {
     return latentCache;
   }

@@ -2,20 +2,15 @@ package dev.mla4j.bench;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.cache.CacheFormat;
-import dev.mla4j.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -23,7 +18,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * or int8/int4/fp8 with per-token group scales read directly by the kernels (no window, rope keys
  * BF16 for MLA). MLA and its MHA baseline take the same format, so {@code int4 / bf16} of one
  * method is the quantized kernel's speed-up and {@code mha / mla} MLA's at that format. Each
- * trial prints the cache bytes per token and layer, scales included.
+ * trial prints the cache bytes per token and layer, scales included. The timed methods:
+ * {@link MlaVsMhaBenchmark}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -31,7 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 5, time = 1)
 @Measurement(iterations = 10, time = 1)
 @Fork(1)
-public class QuantizedDecodeBenchmark {
+public class QuantizedDecodeBenchmark extends MlaVsMhaBenchmark {
   @Param({"simd"})
   public String backend;
 
@@ -52,32 +48,24 @@ public class QuantizedDecodeBenchmark {
   @Param({"2"})
   public int threads;
 
-  private Backend impl;
-  private DecodeFixture fixture;
-
-  @Setup(Level.Trial)
-  public void setUp() {
-    impl = BenchBackends.open(backend, threads);
-    CacheFormat f = CacheFormat.parse(format, group, 0, false);
-    fixture = new DecodeFixture(preset, context, 1, f, 42, true, true);
-    System.out.println("# mla4j: " + impl.description() + ", " + preset + ", N=" + context
-        + ", cache " + f + ": MLA " + fixture.latentCache().bytesPerToken()
-        + " B/token/layer, MHA " + fixture.kvCache().bytesPerToken() + " B/token/layer");
+  @Override
+  Backend openBackend() {
+    return BenchBackends.open(backend, threads);
   }
 
-  @TearDown(Level.Trial)
-  public void tearDown() {
-    fixture.close();
-    impl.close();
+  /** Fills both caches whichever method runs, as this suite always did: runs stay comparable. */
+  @Override
+  DecodeFixture newFixture(String method) {
+    return new DecodeFixture(preset, context, 1, cacheFormat(), 42, true, true);
   }
 
-  @Benchmark
-  public Tensor mla() {
-    return fixture.mla(impl);
+  @Override
+  String details(DecodeFixture fixture) {
+    return ", cache " + cacheFormat() + ": MLA " + fixture.latentCache().bytesPerToken()
+        + " B/token/layer, MHA " + fixture.kvCache().bytesPerToken() + " B/token/layer";
   }
 
-  @Benchmark
-  public Tensor mha() {
-    return fixture.mha(impl);
+  private CacheFormat cacheFormat() {
+    return CacheFormat.parse(format, group, 0, false);
   }
 }
