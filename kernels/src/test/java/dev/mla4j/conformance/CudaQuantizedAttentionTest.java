@@ -5,7 +5,6 @@ import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.CacheFormat.Quantization;
-import dev.mla4j.conformance.MlaAttentionTest.Queries;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.testing.BackendCases;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.mla4j.conformance;
 
+import dev.mla4j.api.Backend;
 import dev.mla4j.oracle.LinearOracle;
 import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
@@ -60,41 +61,79 @@ class LinearTest {
   @ParameterizedTest(name = "{0} T={1} in={2} out={3} threads={4} strided={5}")
   @MethodSource({"sweep", "stridedAndThreaded"})
   void linear(DType dtype, int tokens, int in, int out, int threads, boolean strided) {
-    Seeds.Case c = Seeds.forCase("linear " + dtype + " " + tokens + " " + in + " " + out);
-    try (Arena arena = Arena.ofShared()) {
-      Tensor x = make(arena, c, DType.F32, tokens, in, strided);
-      Tensor w = make(arena, c, dtype, out, in, strided);
-      double[] xd = TensorReader.read(x);
-      double[] wd = TensorReader.read(w);
-      double[] ref = LinearOracle.linear(xd, wd, tokens, in, out);
-      double floor = ErrorCheck.conditioned(ErrorCheck.floor(DType.F32, in), ref,
-          LinearOracle.termNorm(xd, wd, tokens, in, out));
-      Conformance.check("linear", c, threads, ref, floor, b -> {
-        Tensor y = output(arena, tokens, out, strided);
-        b.linear(x, w, y);
-        return Inputs.floats(y);
-      });
-    }
+    check(Product.LINEAR, dtype, tokens, in, out, threads, strided);
   }
 
   @ParameterizedTest(name = "{0} T={1} in={2} out={3} threads={4} strided={5}")
   @MethodSource({"sweep", "stridedAndThreaded"})
   void linearTransposed(DType dtype, int tokens, int in, int out, int threads, boolean strided) {
-    Seeds.Case c = Seeds.forCase("linearT " + dtype + " " + tokens + " " + in + " " + out);
+    check(Product.TRANSPOSED, dtype, tokens, in, out, threads, strided);
+  }
+
+  /**
+   * The two products with W {@code [out][in]}: {@code x Wᵀ} reduces over W's columns (in),
+   * {@code x W} over its rows (out); x is as wide as the reduction, y as the other side.
+   */
+  private enum Product {
+    LINEAR("linear", "linear"),
+    TRANSPOSED("linearT", "linearTransposed");
+
+    /**
+     * Prefix of the case's seed name, apart from {@link #what} so that the seed printed by a
+     * failure replays the same inputs.
+     */
+    final String seedPrefix;
+    /** The operation's name in failure messages. */
+    final String what;
+
+    Product(String seedPrefix, String what) {
+      this.seedPrefix = seedPrefix;
+      this.what = what;
+    }
+
+    int reduction(int in, int out) {
+      return this == LINEAR ? in : out;
+    }
+
+    int outputs(int in, int out) {
+      return this == LINEAR ? out : in;
+    }
+
+    double[] oracle(double[] x, double[] w, int tokens, int in, int out) {
+      return this == LINEAR ? LinearOracle.linear(x, w, tokens, in, out)
+          : LinearOracle.linearTransposed(x, w, tokens, out, in);
+    }
+
+    double termNorm(double[] x, double[] w, int tokens, int in, int out) {
+      return this == LINEAR ? LinearOracle.termNorm(x, w, tokens, in, out)
+          : LinearOracle.termNormTransposed(x, w, tokens, out, in);
+    }
+
+    void run(Backend b, Tensor x, Tensor w, Tensor y) {
+      if (this == LINEAR) {
+        b.linear(x, w, y);
+      } else {
+        b.linearTransposed(x, w, y);
+      }
+    }
+  }
+
+  private static void check(Product p, DType dtype, int tokens, int in, int out, int threads,
+      boolean strided) {
+    Seeds.Case c = Seeds.forCase(p.seedPrefix + " " + dtype + " " + tokens + " " + in + " " + out);
     try (Arena arena = Arena.ofShared()) {
-      // W [out][in] reduced over its rows: the reduction length is out
-      Tensor x = make(arena, c, DType.F32, tokens, out, strided);
+      Tensor x = make(arena, c, DType.F32, tokens, p.reduction(in, out), strided);
       Tensor w = make(arena, c, dtype, out, in, strided);
       double[] xd = TensorReader.read(x);
       double[] wd = TensorReader.read(w);
-      double[] ref = LinearOracle.linearTransposed(xd, wd, tokens, out, in);
-      double floor = ErrorCheck.conditioned(ErrorCheck.floor(DType.F32, out), ref,
-          LinearOracle.termNormTransposed(xd, wd, tokens, out, in));
-      Conformance.check("linearTransposed", c, threads, ref, floor, b -> {
-            Tensor y = output(arena, tokens, in, strided);
-            b.linearTransposed(x, w, y);
-            return Inputs.floats(y);
-          });
+      double[] ref = p.oracle(xd, wd, tokens, in, out);
+      double floor = ErrorCheck.conditioned(ErrorCheck.floor(DType.F32, p.reduction(in, out)),
+          ref, p.termNorm(xd, wd, tokens, in, out));
+      Conformance.check(p.what, c, threads, ref, floor, b -> {
+        Tensor y = output(arena, tokens, p.outputs(in, out), strided);
+        p.run(b, x, w, y);
+        return Inputs.floats(y);
+      });
     }
   }
 

@@ -2,17 +2,9 @@ package dev.mla4j.conformance;
 
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.cache.KvCache;
-import dev.mla4j.conformance.MlaAttentionTest.Queries;
-import dev.mla4j.oracle.AttentionOracle;
-import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
-import dev.mla4j.tensor.Tensor;
-import dev.mla4j.testing.Caches;
-import dev.mla4j.testing.Conformance;
-import dev.mla4j.testing.ErrorCheck;
-import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.BackendCases;
 import dev.mla4j.testing.Seeds;
-import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -35,8 +27,7 @@ class MhaAttentionTest {
       for (int p = 0; p < 3; p++) {
         int[] h = heads[k % heads.length];
         cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), DType.values()[k % 3],
-            MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length], 1 + k % 2,
-            k % 4 == 1 ? 3 : 0));
+            Queries.cycled(k), 1 + k % 2, k % 4 == 1 ? 3 : 0));
         k++;
       }
     }
@@ -60,24 +51,7 @@ class MhaAttentionTest {
   @MethodSource({"sweep", "paperShapes"})
   void matchesOracle(String label, MhaShape s, DType dtype, Queries q, int threads, int poisoned) {
     Seeds.Case c = Seeds.forCase("mha " + label + " " + s + " " + dtype + " " + q + " " + threads);
-    int ctx = q.firstQueryPos() + q.tokens();
-    int rows = q.tokens() * s.heads();
-    int layer = 0;
-    try (Arena arena = Arena.ofShared();
-        KvCache cache = new KvCache(s, 2, dtype, ctx + poisoned)) {
-      Caches.fill(arena, c, cache, layer, ctx, poisoned);
-      Caches.fill(arena, c, cache, 1, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
-      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.headDim()));
-      Tensor query = Inputs.gaussian(arena, c, DType.F32, rows, s.headDim(), qStd);
-      double[] values = Caches.values(cache, layer, ctx);
-      double[] ref = AttentionOracle.mha(TensorReader.read(query), Caches.keys(cache, layer, ctx),
-          values, s.heads(), s.kvHeads(), s.headDim(), q.firstQueryPos(), s.softmaxScale());
-      double floor = ErrorCheck.attentionFloor(s.headDim() + ctx, ref, values);
-      Conformance.check("mha attention", c, threads, ref, floor, b -> {
-        Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.headDim());
-        b.mhaAttention(s, query, cache, layer, q.firstQueryPos(), out);
-        return Inputs.floats(out);
-      });
-    }
+    AttentionChecks.mha("mha attention", c, s, capacity -> new KvCache(s, 2, dtype, capacity), q,
+        threads, poisoned, BackendCases.names());
   }
 }

@@ -3,16 +3,9 @@ package dev.mla4j.conformance;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.LatentCache;
-import dev.mla4j.oracle.AttentionOracle;
-import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
-import dev.mla4j.tensor.Tensor;
-import dev.mla4j.testing.Caches;
-import dev.mla4j.testing.Conformance;
-import dev.mla4j.testing.ErrorCheck;
-import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.BackendCases;
 import dev.mla4j.testing.Seeds;
-import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -24,19 +17,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Absorbed MLA attention (spec 4.3) of every backend vs the oracle. */
 @Tag("simd")
 class MlaAttentionTest {
-
-  /** Query placement: T query tokens starting at firstQueryPos; the context ends with them. */
-  record Queries(int tokens, int firstQueryPos) {
-    @Override
-    public String toString() {
-      return "T=" + tokens + "@" + firstQueryPos;
-    }
-  }
-
-  /** Decode at block edges (ctx 1, 63, 64, 65, 130) and prefill crossing / ending on a block. */
-  static final Queries[] PLACEMENTS = {
-      new Queries(1, 0), new Queries(1, 62), new Queries(1, 63), new Queries(1, 64),
-      new Queries(1, 129), new Queries(5, 60), new Queries(7, 0), new Queries(3, 125)};
 
   static MlaShape shape(int heads, int kvHeads, int ropeDim, int latentDim, RopeKeyLayout layout,
       double scale) {
@@ -56,8 +36,8 @@ class MlaAttentionTest {
         int[] h = heads[k % heads.length];
         RopeKeyLayout layout = RopeKeyLayout.values()[k % 2];
         MlaShape s = shape(h[0], h[1], d[0], d[1], layout, 1 / Math.sqrt(2 * d[0] + 8));
-        cases.add(Arguments.of("sweep", s, dtypes[k % 3], PLACEMENTS[k % PLACEMENTS.length],
-            1 + k % 2, k % 4 == 0 ? 5 : 0));
+        cases.add(Arguments.of("sweep", s, dtypes[k % 3], Queries.cycled(k), 1 + k % 2,
+            k % 4 == 0 ? 5 : 0));
         k++;
       }
     }
@@ -99,29 +79,7 @@ class MlaAttentionTest {
   @MethodSource({"sweep", "paperShapes"})
   void matchesOracle(String label, MlaShape s, DType dtype, Queries q, int threads, int poisoned) {
     Seeds.Case c = Seeds.forCase("mla " + label + " " + s + " " + dtype + " " + q + " " + threads);
-    int ctx = q.firstQueryPos() + q.tokens();
-    int rows = q.tokens() * s.heads();
-    int layer = 1;
-    try (Arena arena = Arena.ofShared();
-        LatentCache cache = new LatentCache(s, 2, dtype, ctx + poisoned)) {
-      Caches.fill(arena, c, cache, 0, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
-      Caches.fill(arena, c, cache, layer, ctx, poisoned);
-      // queries scaled so the scores have a standard deviation of about 2
-      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.ropeDim() + s.latentDim()));
-      Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), qStd);
-      Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
-      double[] latents = Caches.latents(cache, layer, ctx);
-      double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx), latents, s.heads(),
-          s.kvHeads(), s.ropeDim(), s.latentDim(), s.ropeKeys() == RopeKeyLayout.SHARED,
-          q.firstQueryPos(), s.softmaxScale());
-      double floor =
-          ErrorCheck.attentionFloor(s.ropeDim() + s.latentDim() + ctx, ref, latents);
-      Conformance.check("mla attention", c, threads, ref, floor, b -> {
-        Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
-        b.mlaAttention(s, qRope, qLatent, cache, layer, q.firstQueryPos(), out);
-        return Inputs.floats(out);
-      });
-    }
+    AttentionChecks.mla("mla attention", c, s, capacity -> new LatentCache(s, 2, dtype, capacity),
+        q, threads, poisoned, BackendCases.names());
   }
 }

@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
-import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
 import dev.mla4j.cache.LatentCache;
-import dev.mla4j.oracle.AttentionOracle;
-import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.BackendCases;
@@ -21,6 +18,8 @@ import dev.mla4j.testing.Seeds;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -58,6 +57,9 @@ class QuantizationErrorTest {
    */
   static final double[] FP8_BOUND = {1.5, 0.4};
 
+  /** Tokens in every case's cache; the one query decodes at the last of them. */
+  private static final int CTX = 300;
+
   static Stream<Arguments> cases() {
     List<Arguments> cases = new ArrayList<>();
     MlaShape llama = MlaShape.mha2mla(32, 32, 128, 8, 16);
@@ -75,33 +77,24 @@ class QuantizationErrorTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void mlaDecodeErrorIsBoundedByTheStep(MlaShape s, CacheFormat format) {
-    for (int rep = 0; rep < Integer.getInteger("qerr.reps", 1); rep++) {
-      Seeds.Case c = Seeds.forCase("qerr mla " + s + " " + format + rep);
-      int ctx = 300;
+    repeated("qerr mla " + s + " " + format, c -> {
       int rows = s.heads();
       try (Arena arena = Arena.ofShared();
-          LatentCache quantized = new LatentCache(s, 1, format, ctx);
-          LatentCache plain = new LatentCache(s, 1, DType.BF16, ctx)) {
-        Tensor latent = Inputs.gaussian(arena, c, DType.BF16, ctx, s.latentDim(), 1);
-        Tensor rope = Inputs.gaussian(arena, c, DType.BF16, ctx, s.ropeKeyWidth(), 1);
-        quantized.append(0, latent, rope);
-        plain.append(0, latent, rope);
-        double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.ropeDim() + s.latentDim()));
-        Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), qStd);
-        Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
-        double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-            TensorReader.read(qLatent), Caches.ropeKeys(plain, 0, ctx),
-            Caches.latents(plain, 0, ctx), s.heads(), s.kvHeads(), s.ropeDim(), s.latentDim(),
-            s.ropeKeys() == RopeKeyLayout.SHARED, ctx - 1, s.softmaxScale());
-        for (String name : BackendCases.cpuNames()) {
-          try (Backend b = BackendCases.open(name, 2)) {
-            Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
-            b.mlaAttention(s, qRope, qLatent, quantized, 0, ctx - 1, out);
-            check(name, format, c, ref, Inputs.floats(out));
-          }
-        }
+          LatentCache quantized = new LatentCache(s, 1, format, CTX);
+          LatentCache plain = new LatentCache(s, 1, DType.BF16, CTX)) {
+        appendSameTokens(arena, c, s.latentDim(), s.ropeKeyWidth(), quantized::append,
+            plain::append);
+        int scoreTerms = s.ropeDim() + s.latentDim();
+        Tensor qRope = AttentionChecks.queries(arena, c, rows, s.ropeDim(), s.softmaxScale(),
+            scoreTerms);
+        Tensor qLatent = AttentionChecks.queries(arena, c, rows, s.latentDim(), s.softmaxScale(),
+            scoreTerms);
+        double[] ref = AttentionChecks.mlaOracle(s, qRope, qLatent, Caches.ropeKeys(plain, 0, CTX),
+            Caches.latents(plain, 0, CTX), CTX - 1);
+        checkOnCpuBackends(format, c, ref, b -> Inputs.written(arena, rows, s.latentDim(),
+            out -> b.mlaAttention(s, qRope, qLatent, quantized, 0, CTX - 1, out)));
       }
-    }
+    });
   }
 
   static Stream<Arguments> mhaCases() {
@@ -114,28 +107,55 @@ class QuantizationErrorTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("mhaCases")
   void mhaDecodeErrorIsBoundedByTheStep(MhaShape s, CacheFormat format) {
-    for (int rep = 0; rep < Integer.getInteger("qerr.reps", 1); rep++) {
-      Seeds.Case c = Seeds.forCase("qerr mha " + s + " " + format + rep);
-      int ctx = 300;
+    repeated("qerr mha " + s + " " + format, c -> {
       try (Arena arena = Arena.ofShared();
-          KvCache quantized = new KvCache(s, 1, format, ctx);
-          KvCache plain = new KvCache(s, 1, DType.BF16, ctx)) {
-        Tensor k = Inputs.gaussian(arena, c, DType.BF16, ctx, s.kvWidth(), 1);
-        Tensor v = Inputs.gaussian(arena, c, DType.BF16, ctx, s.kvWidth(), 1);
-        quantized.append(0, k, v);
-        plain.append(0, k, v);
-        double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.headDim()));
-        Tensor q = Inputs.gaussian(arena, c, DType.F32, s.heads(), s.headDim(), qStd);
-        double[] ref = AttentionOracle.mha(TensorReader.read(q), Caches.keys(plain, 0, ctx),
-            Caches.values(plain, 0, ctx), s.heads(), s.kvHeads(), s.headDim(), ctx - 1,
-            s.softmaxScale());
-        for (String name : BackendCases.cpuNames()) {
-          try (Backend b = BackendCases.open(name, 2)) {
-            Tensor out = Inputs.nanFilled(arena, DType.F32, s.heads(), s.headDim());
-            b.mhaAttention(s, q, quantized, 0, ctx - 1, out);
-            check(name, format, c, ref, Inputs.floats(out));
-          }
-        }
+          KvCache quantized = new KvCache(s, 1, format, CTX);
+          KvCache plain = new KvCache(s, 1, DType.BF16, CTX)) {
+        appendSameTokens(arena, c, s.kvWidth(), s.kvWidth(), quantized::append, plain::append);
+        Tensor q = AttentionChecks.queries(arena, c, s.heads(), s.headDim(), s.softmaxScale(),
+            s.headDim());
+        double[] ref = AttentionChecks.mhaOracle(s, q, Caches.keys(plain, 0, CTX),
+            Caches.values(plain, 0, CTX), CTX - 1);
+        checkOnCpuBackends(format, c, ref, b -> Inputs.written(arena, s.heads(), s.headDim(),
+            out -> b.mhaAttention(s, q, quantized, 0, CTX - 1, out)));
+      }
+    });
+  }
+
+  /**
+   * Runs {@code body} once per repetition ({@code -Dqerr.reps}, default 1; more for measuring the
+   * worst errors quoted above), each on the seed of {@code name} and the repetition number.
+   */
+  private static void repeated(String name, Consumer<Seeds.Case> body) {
+    for (int rep = 0; rep < Integer.getInteger("qerr.reps", 1); rep++) {
+      body.accept(Seeds.forCase(name + rep));
+    }
+  }
+
+  /** {@link LatentCache#append} or {@link KvCache#append}: a token's two parts, in order. */
+  private interface TokenSink {
+    void append(int layer, Tensor first, Tensor second);
+  }
+
+  /**
+   * Appends the same {@link #CTX} random BF16 tokens, parts of widths {@code firstWidth} and
+   * {@code secondWidth}, to layer 0 of every cache (the quantized one and its BF16 reference).
+   */
+  private static void appendSameTokens(Arena arena, Seeds.Case c, int firstWidth,
+      int secondWidth, TokenSink... caches) {
+    Tensor first = Inputs.gaussian(arena, c, DType.BF16, CTX, firstWidth, 1);
+    Tensor second = Inputs.gaussian(arena, c, DType.BF16, CTX, secondWidth, 1);
+    for (TokenSink cache : caches) {
+      cache.append(0, first, second);
+    }
+  }
+
+  /** The decode's output on every CPU backend (2 threads), each checked against the bounds. */
+  private static void checkOnCpuBackends(CacheFormat format, Seeds.Case c, double[] ref,
+      Function<Backend, float[]> decode) {
+    for (String name : BackendCases.cpuNames()) {
+      try (Backend b = BackendCases.open(name, 2)) {
+        check(name, format, c, ref, decode.apply(b));
       }
     }
   }

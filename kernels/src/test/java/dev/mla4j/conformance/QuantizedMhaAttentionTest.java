@@ -3,18 +3,9 @@ package dev.mla4j.conformance;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.KvCache;
-import dev.mla4j.conformance.MlaAttentionTest.Queries;
-import dev.mla4j.oracle.AttentionOracle;
-import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
-import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.BackendCases;
-import dev.mla4j.testing.Caches;
-import dev.mla4j.testing.Conformance;
-import dev.mla4j.testing.ErrorCheck;
-import dev.mla4j.testing.Inputs;
 import dev.mla4j.testing.Seeds;
-import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -44,9 +35,8 @@ class QuantizedMhaAttentionTest {
             int[] h = heads[k % heads.length];
             CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
                 windows[k % windows.length], false);
-            cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), f,
-                MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length], 1 + k % 2,
-                k % 4 == 1 ? 3 : 0));
+            cases.add(Arguments.of("sweep", MhaShape.of(h[0], h[1], dh), f, Queries.cycled(k),
+                1 + k % 2, k % 4 == 1 ? 3 : 0));
             k++;
           }
         }
@@ -78,25 +68,7 @@ class QuantizedMhaAttentionTest {
   static void check(String label, MhaShape s, CacheFormat format, Queries q, int threads,
       int poisoned, List<String> backends) {
     Seeds.Case c = Seeds.forCase("qmha " + label + " " + s + " " + format + " " + q + " " + threads);
-    int ctx = q.firstQueryPos() + q.tokens();
-    int rows = q.tokens() * s.heads();
-    int layer = 0;
-    try (Arena arena = Arena.ofShared();
-        KvCache cache = new KvCache(s, 2, format, ctx + poisoned)) {
-      Caches.fill(arena, c, cache, layer, ctx, poisoned);
-      Caches.fill(arena, c, cache, 1, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
-      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.headDim()));
-      Tensor query = Inputs.gaussian(arena, c, DType.F32, rows, s.headDim(), qStd);
-      double[] values = Caches.values(cache, layer, ctx);
-      double[] ref = AttentionOracle.mha(TensorReader.read(query), Caches.keys(cache, layer, ctx),
-          values, s.heads(), s.kvHeads(), s.headDim(), q.firstQueryPos(), s.softmaxScale());
-      double floor = ErrorCheck.attentionFloor(s.headDim() + ctx, ref, values);
-      Conformance.check("quantized mha attention", c, threads, ref, floor, backends,
-          b -> {
-            Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.headDim());
-            b.mhaAttention(s, query, cache, layer, q.firstQueryPos(), out);
-            return Inputs.floats(out);
-          });
-    }
+    AttentionChecks.mha("quantized mha attention", c, s,
+        capacity -> new KvCache(s, 2, format, capacity), q, threads, poisoned, backends);
   }
 }

@@ -5,18 +5,9 @@ import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.CacheFormat.Quantization;
 import dev.mla4j.cache.LatentCache;
-import dev.mla4j.conformance.MlaAttentionTest.Queries;
-import dev.mla4j.oracle.AttentionOracle;
-import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
-import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.BackendCases;
-import dev.mla4j.testing.Caches;
-import dev.mla4j.testing.Conformance;
-import dev.mla4j.testing.ErrorCheck;
-import dev.mla4j.testing.Inputs;
 import dev.mla4j.testing.Seeds;
-import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -59,8 +50,8 @@ class QuantizedMlaAttentionTest {
                 (float) (1 / Math.sqrt(2 * d[0] + 8)));
             CacheFormat f = new CacheFormat(DType.BF16, q, groups[k % groups.length],
                 windows[k % windows.length], k % 3 == 1);
-            Queries p = MlaAttentionTest.PLACEMENTS[k % MlaAttentionTest.PLACEMENTS.length];
-            cases.add(Arguments.of("sweep", s, f, p, 1 + k % 2, k % 4 == 0 ? 5 : 0));
+            cases.add(Arguments.of("sweep", s, f, Queries.cycled(k), 1 + k % 2,
+                k % 4 == 0 ? 5 : 0));
             k++;
           }
         }
@@ -92,29 +83,7 @@ class QuantizedMlaAttentionTest {
   static void check(String label, MlaShape s, CacheFormat format, Queries q, int threads,
       int poisoned, List<String> backends) {
     Seeds.Case c = Seeds.forCase("qmla " + label + " " + s + " " + format + " " + q + " " + threads);
-    int ctx = q.firstQueryPos() + q.tokens();
-    int rows = q.tokens() * s.heads();
-    int layer = 1;
-    try (Arena arena = Arena.ofShared();
-        LatentCache cache = new LatentCache(s, 2, format, ctx + poisoned)) {
-      Caches.fill(arena, c, cache, 0, 1 + c.nextInt(ctx), 0); // another layer, to be ignored
-      Caches.fill(arena, c, cache, layer, ctx, poisoned);
-      double qStd = 2 / (s.softmaxScale() * Math.sqrt(s.ropeDim() + s.latentDim()));
-      Tensor qRope = Inputs.gaussian(arena, c, DType.F32, rows, s.ropeDim(), qStd);
-      Tensor qLatent = Inputs.gaussian(arena, c, DType.F32, rows, s.latentDim(), qStd);
-      double[] latents = Caches.latents(cache, layer, ctx);
-      double[] ref = AttentionOracle.mlaAbsorbed(TensorReader.read(qRope),
-          TensorReader.read(qLatent), Caches.ropeKeys(cache, layer, ctx), latents, s.heads(),
-          s.kvHeads(), s.ropeDim(), s.latentDim(), s.ropeKeys() == RopeKeyLayout.SHARED,
-          q.firstQueryPos(), s.softmaxScale());
-      double floor =
-          ErrorCheck.attentionFloor(s.ropeDim() + s.latentDim() + ctx, ref, latents);
-      Conformance.check("quantized mla attention", c, threads, ref, floor, backends,
-          b -> {
-            Tensor out = Inputs.nanFilled(arena, DType.F32, rows, s.latentDim());
-            b.mlaAttention(s, qRope, qLatent, cache, layer, q.firstQueryPos(), out);
-            return Inputs.floats(out);
-          });
-    }
+    AttentionChecks.mla("quantized mla attention", c, s,
+        capacity -> new LatentCache(s, 2, format, capacity), q, threads, poisoned, backends);
   }
 }

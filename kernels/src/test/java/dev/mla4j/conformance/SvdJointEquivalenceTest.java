@@ -1,10 +1,11 @@
 package dev.mla4j.conformance;
 
-import dev.mla4j.api.Backend;
+import static dev.mla4j.testing.LayerPaths.project;
+import static dev.mla4j.testing.LayerPaths.projectRoped;
+
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.cache.KvCache;
-import dev.mla4j.cache.LatentCache;
 import dev.mla4j.oracle.AttentionOracle;
 import dev.mla4j.oracle.LinearOracle;
 import dev.mla4j.oracle.RopeOracle;
@@ -17,6 +18,7 @@ import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.Conformance;
 import dev.mla4j.testing.ErrorCheck;
 import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.LayerPaths;
 import dev.mla4j.testing.RopeSets;
 import dev.mla4j.testing.Seeds;
 import java.lang.foreign.Arena;
@@ -107,11 +109,9 @@ class SvdJointEquivalenceTest {
       Tensor tUv = tensor(arena, wUv);
 
       Conformance.check("SVD_joint MHA baseline", c, 2, ref, floor, b -> {
-        Tensor qRope = project(b, arena, xq, tWqRope);
-        b.rope(qRope, queryPositions, rope, 0);
+        Tensor qRope = projectRoped(b, arena, xq, tWqRope, rope, queryPositions);
         Tensor qNope = project(b, arena, xq, tWqNope);
-        Tensor kRope = project(b, arena, x, tWkRope);
-        b.rope(kRope, positions, rope, 0);
+        Tensor kRope = projectRoped(b, arena, x, tWkRope, rope, positions);
         Tensor kNope = project(b, arena, x, tWkNope);
         Tensor v = project(b, arena, x, tWv);
         MhaShape shape = MhaShape.of(heads, kvHeads, headDim);
@@ -128,30 +128,13 @@ class SvdJointEquivalenceTest {
       });
 
       Conformance.check("SVD_joint MLA path", c, 2, ref, floor, b -> {
-        Tensor qRope = project(b, arena, xq, tWqRope);
-        b.rope(qRope, queryPositions, rope, 0);
+        Tensor qRope = projectRoped(b, arena, xq, tWqRope, rope, queryPositions);
         Tensor qNope = project(b, arena, xq, tWqNope);
-        Tensor kRope = project(b, arena, x, tWkRope);
-        b.rope(kRope, positions, rope, 0);
+        Tensor kRope = projectRoped(b, arena, x, tWkRope, rope, positions);
         Tensor lat = project(b, arena, x, tDown);
         MlaShape shape = MlaShape.mha2mla(heads, kvHeads, headDim, r, latent / kvHeads);
-        try (LatentCache cache = new LatentCache(shape, 1, DType.F32, ctx)) {
-          cache.append(0, lat, kRope);
-          Tensor qLatent = Tensor.allocate(arena, DType.F32, tokens, heads * latent);
-          for (int h = 0; h < heads; h++) {
-            b.linearTransposed(qNope.cols(h * nope, nope), tUk.rows(h / group * nope, nope),
-                qLatent.cols(h * latent, latent));
-          }
-          Tensor u = Tensor.allocate(arena, DType.F32, tokens * heads, latent);
-          b.mlaAttention(shape, qRope.splitRows(dr), qLatent.splitRows(latent), cache, 0, first, u);
-          Tensor uByToken = Tensor.of(u.data(), DType.F32, tokens, heads * latent);
-          Tensor out = Inputs.nanFilled(arena, DType.F32, tokens, heads * headDim);
-          for (int h = 0; h < heads; h++) {
-            b.linear(uByToken.cols(h * latent, latent), tUv.rows(h / group * headDim, headDim),
-                out.cols(h * headDim, headDim));
-          }
-          return Inputs.floats(out);
-        }
+        return Inputs.written(arena, tokens, heads * headDim, out -> LayerPaths.absorbedMla(b,
+            arena, shape, qRope, qNope, lat, kRope, tUk, tUv, first, out));
       });
     }
   }
@@ -226,12 +209,6 @@ class SvdJointEquivalenceTest {
       v[base + i] = pair[0];
       v[base + i + pairs] = pair[1];
     }
-  }
-
-  private static Tensor project(Backend b, Arena arena, Tensor x, Tensor w) {
-    Tensor y = Tensor.allocate(arena, DType.F32, x.rows(), w.rows());
-    b.linear(x, w, y);
-    return y;
   }
 
   /** {@code dst[t][g·(dr+nope) ..] = [rope[t][g·dr ..] ; nope[t][g·nope ..]]} per head g. */

@@ -1,5 +1,7 @@
 package dev.mla4j.convert;
 
+import static dev.mla4j.testing.LayerPaths.project;
+import static dev.mla4j.testing.LayerPaths.projectRoped;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mla4j.api.Backend;
@@ -7,7 +9,6 @@ import dev.mla4j.api.Backends;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
 import dev.mla4j.cache.KvCache;
-import dev.mla4j.cache.LatentCache;
 import dev.mla4j.model.AttentionWeights;
 import dev.mla4j.model.MlaAttentionWeights;
 import dev.mla4j.rope.PairLayout;
@@ -18,6 +19,7 @@ import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import dev.mla4j.testing.ErrorCheck;
 import dev.mla4j.testing.Inputs;
+import dev.mla4j.testing.LayerPaths;
 import dev.mla4j.testing.Seeds;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -123,34 +125,17 @@ class ConvertedLayerEquivalenceTest {
       int[] positions) {
     int ctx = x.rows();
     int tokens = ctx - first;
-    int group = heads / kvHeads;
-    int dr = 2 * r;
-    int nope = headDim - dr;
     Tensor xq = x.rows(first, tokens);
-    Tensor qRope = project(b, arena, xq, m.wqRope());
-    b.rope(qRope, Arrays.copyOfRange(positions, first, ctx), rope, 0);
+    Tensor qRope = projectRoped(b, arena, xq, m.wqRope(), rope,
+        Arrays.copyOfRange(positions, first, ctx));
     Tensor qNope = project(b, arena, xq, m.wqNope());
-    Tensor kRope = project(b, arena, x, m.wKr());
-    b.rope(kRope, positions, rope, 0);
+    Tensor kRope = projectRoped(b, arena, x, m.wKr(), rope, positions);
     Tensor lat = project(b, arena, x, m.wDkv());
     MlaShape shape = MlaShape.mha2mla(heads, kvHeads, headDim, r, latent / kvHeads);
-    try (LatentCache cache = new LatentCache(shape, 1, DType.F32, ctx)) {
-      cache.append(0, lat, kRope);
-      Tensor qLatent = Tensor.allocate(arena, DType.F32, tokens, heads * latent);
-      for (int h = 0; h < heads; h++) {
-        b.linearTransposed(qNope.cols(h * nope, nope), m.wUk().rows(h / group * nope, nope),
-            qLatent.cols(h * latent, latent));
-      }
-      Tensor u = Tensor.allocate(arena, DType.F32, tokens * heads, latent);
-      b.mlaAttention(shape, qRope.splitRows(dr), qLatent.splitRows(latent), cache, 0, first, u);
-      Tensor uByToken = Tensor.of(u.data(), DType.F32, tokens, heads * latent);
-      Tensor out = Tensor.allocate(arena, DType.F32, tokens, heads * headDim);
-      for (int h = 0; h < heads; h++) {
-        b.linear(uByToken.cols(h * latent, latent), m.wUv().rows(h / group * headDim, headDim),
-            out.cols(h * headDim, headDim));
-      }
-      return toDoubles(project(b, arena, out, m.wo()));
-    }
+    Tensor out = Tensor.allocate(arena, DType.F32, tokens, heads * headDim);
+    LayerPaths.absorbedMla(b, arena, shape, qRope, qNope, lat, kRope, m.wUk(), m.wUv(), first,
+        out);
+    return toDoubles(project(b, arena, out, m.wo()));
   }
 
   /** Per head: dims of the kept pairs (i then i+F, ascending i), then the other dims. */
@@ -202,12 +187,6 @@ class ConvertedLayerEquivalenceTest {
         }
       }
     }
-  }
-
-  private static Tensor project(Backend b, Arena arena, Tensor x, Tensor w) {
-    Tensor y = Tensor.allocate(arena, DType.F32, x.rows(), w.rows());
-    b.linear(x, w, y);
-    return y;
   }
 
   private static double[] toDoubles(Tensor t) {

@@ -4,6 +4,7 @@ import dev.mla4j.oracle.TensorReader;
 import dev.mla4j.tensor.DType;
 import dev.mla4j.tensor.Tensor;
 import java.lang.foreign.Arena;
+import java.util.function.Consumer;
 
 /** Random tensors for tests, dense or as strided views inside a larger buffer. */
 public final class Inputs {
@@ -46,6 +47,16 @@ public final class Inputs {
   public static Tensor stridedNan(Arena arena, DType dtype, int rows, int cols, int lead,
       int trail) {
     return nanFilled(arena, dtype, rows, cols + lead + trail).cols(lead, cols);
+  }
+
+  /**
+   * What {@code kernel} writes into a fresh NaN-filled F32 {@code [rows][cols]} output, row-major
+   * (an element it leaves unwritten reads as NaN).
+   */
+  public static float[] written(Arena arena, int rows, int cols, Consumer<Tensor> kernel) {
+    Tensor out = nanFilled(arena, DType.F32, rows, cols);
+    kernel.accept(out);
+    return floats(out);
   }
 
   /** Row-major copy of a tensor as floats, read through the oracle's bridge. */
