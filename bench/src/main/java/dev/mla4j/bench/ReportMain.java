@@ -18,6 +18,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,12 +39,16 @@ import picocli.CommandLine.Option;
 @Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Measures MLA against MHA on this machine and writes a report folder.")
 public final class ReportMain implements Callable<Integer> {
+  /** The UTC minute a default folder's sibling is named after: bench/reports/x-quick-20261124-0612. */
+  private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmm");
+
   @Option(names = "--profile", paramLabel = "quick|full|smoke", defaultValue = "quick",
       description = "quick (minutes), full (careful, long) or smoke (seconds, pipeline check).")
   String profile;
 
   @Option(names = "--out", paramLabel = "DIR",
-      description = "Report folder (default bench/reports/<machine>-<profile>).")
+      description = "Report folder (default bench/reports/<machine>-<profile>, or, where that"
+          + " holds a report already, a dated sibling of it).")
   Path out;
 
   @Option(names = "--force", description = "Replace the report in an existing --out folder.")
@@ -84,6 +91,9 @@ public final class ReportMain implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Profile p = Profile.named(profile);
+    if (out != null) {
+      ReportFolder.checkWritable(out, force); // before minutes of measuring, not after
+    }
     List<String> chosen = chooseBackends();
     int threads = Runtime.getRuntime().availableProcessors();
     List<String> descriptions = new ArrayList<>();
@@ -106,8 +116,15 @@ public final class ReportMain implements Callable<Integer> {
     String gpu = chosen.contains("cuda") ? dev.mla4j.cuda.CudaContext.get().describe() : null;
     Environment env = Environment.here(EnvironmentInfo.vectorModulePresent()
         ? VectorWidth.describe() : "jdk.incubator.vector not present", descriptions, gpu, p.name());
-    ReportFolder folder = ReportFolder.create(out != null ? out
-        : Path.of("bench", "reports", env.slug() + "-" + p.name()), force);
+    Path dir = out;
+    if (dir == null) {
+      Path base = Path.of("bench", "reports", env.slug() + "-" + p.name());
+      dir = ReportFolder.freshDefault(base, STAMP.format(LocalDateTime.now(ZoneOffset.UTC)));
+      if (!dir.equals(base)) {
+        System.out.println(base + " holds a report already (kept); this one goes beside it");
+      }
+    }
+    ReportFolder folder = ReportFolder.create(dir, force);
     System.out.println("writing the report into " + folder.dir());
     List<Trial> trials = SuitePlan.trials(p, chosen, threads);
     List<String> failed = new SuiteRunner(p, folder.file(ReportFolder.JMH_JSON),

@@ -36,25 +36,57 @@ public final class ReportFolder {
    * {@code force}, and then deletes only the files a report writes there (nothing else).
    */
   public static ReportFolder create(Path dir, boolean force) throws IOException {
-    if (Files.exists(dir) && !Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("--out " + dir + " is a file, not a folder");
-    }
+    checkWritable(dir, force);
     if (Files.isDirectory(dir)) {
-      List<Path> ours = reportFiles(dir);
-      boolean empty;
-      try (Stream<Path> all = Files.list(dir)) {
-        empty = all.findAny().isEmpty();
-      }
-      if (!empty && !force) {
-        throw new IllegalArgumentException("report folder " + dir + " already exists; add --force"
-            + " to replace its report, or choose another with --out DIR");
-      }
-      for (Path p : ours) {
+      for (Path p : reportFiles(dir)) {
         Files.delete(p);
       }
     }
     Files.createDirectories(dir);
     return new ReportFolder(dir);
+  }
+
+  /**
+   * Throws, naming the way out, where {@link #create} would: {@code dir} is a file, or a
+   * non-empty folder and not {@code force}. Lets a run refuse before it measures anything.
+   */
+  public static void checkWritable(Path dir, boolean force) throws IOException {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("--out " + dir + " is a file, not a folder");
+    }
+    if (!force && !isEmptyOrAbsent(dir)) {
+      throw new IllegalArgumentException("report folder " + dir + " already exists; add --force"
+          + " to replace its report, or choose another with --out DIR");
+    }
+  }
+
+  /**
+   * The folder a run without {@code --out} writes to: {@code base}, or where that holds
+   * something already (a published report in git, an earlier run) the sibling
+   * {@code base-<stamp>} (then {@code -2}, {@code -3}, ...), so that the default run never
+   * stops and never touches a report it did not write.
+   */
+  public static Path freshDefault(Path base, String stamp) throws IOException {
+    if (isEmptyOrAbsent(base)) {
+      return base;
+    }
+    Path dated = base.resolveSibling(base.getFileName() + "-" + stamp);
+    for (int k = 2; !isEmptyOrAbsent(dated); k++) {
+      dated = base.resolveSibling(base.getFileName() + "-" + stamp + "-" + k);
+    }
+    return dated;
+  }
+
+  private static boolean isEmptyOrAbsent(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return true;
+    }
+    if (!Files.isDirectory(dir)) {
+      return false;
+    }
+    try (Stream<Path> all = Files.list(dir)) {
+      return all.findAny().isEmpty();
+    }
   }
 
   /** An existing report folder, to re-make its Markdown and charts from its JSON. */

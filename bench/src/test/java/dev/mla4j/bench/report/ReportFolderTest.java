@@ -33,6 +33,24 @@ class ReportFolderTest {
     assertEquals("mine", Files.readString(out.resolve("notes.txt")), "and nothing else");
   }
 
+  /** The default run on a clone that holds a published report writes beside it, touching nothing. */
+  @Test
+  void defaultFolderMovesBesideAReportAlreadyThere() throws Exception {
+    Path base = dir.resolve("machine-quick");
+    assertEquals(base, ReportFolder.freshDefault(base, "20261124-0612"), "free: used as is");
+    Files.createDirectories(base);
+    assertEquals(base, ReportFolder.freshDefault(base, "20261124-0612"), "empty: used as is");
+    Files.writeString(base.resolve("report.md"), "published");
+    Path dated = ReportFolder.freshDefault(base, "20261124-0612");
+    assertEquals(dir.resolve("machine-quick-20261124-0612"), dated);
+    ReportFolder.create(dated, false);
+    Files.writeString(dated.resolve("report.md"), "first run");
+    assertEquals(dir.resolve("machine-quick-20261124-0612-2"),
+        ReportFolder.freshDefault(base, "20261124-0612"), "same minute: numbered");
+    assertEquals("published", Files.readString(base.resolve("report.md")));
+    assertThrows(IllegalArgumentException.class, () -> ReportFolder.checkWritable(base, false));
+  }
+
   @Test
   void refusesAFileAsFolderAndAFolderWithoutResults() throws Exception {
     Path file = Files.writeString(dir.resolve("f"), "x");
