@@ -99,10 +99,7 @@ final class AttentionTables {
   static void gpu(StringBuilder sb, GpuResults gpu, List<CudaDecode.Row> all) {
     List<List<String>> rows = new ArrayList<>();
     boolean naive = all.stream().anyMatch(r -> r.kind().equals("mla-naive"));
-    List<CudaDecode.Row> mla = all.stream().filter(r -> r.kind().equals("mla"))
-        .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
-            .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
-        .toList();
+    List<CudaDecode.Row> mla = sortedMla(all, "BF16");
     for (CudaDecode.Row m : mla) {
       DecodePreset p = DecodePreset.named(m.shape());
       CudaDecode.Row h = all.stream().filter(r -> r.kind().equals("mha")
@@ -132,6 +129,61 @@ final class AttentionTables {
     header.addAll(List.of("MHA", "MHA/MLA", "MLA GB/s", "MLA TFLOP/s", "MLA % read BW",
         "MLA % TC", "MHA GB/s", "MHA % read BW", "MLA kernel"));
     Md.table(sb, header, rows);
+  }
+
+  /** MLA rows of one latent format, by preset, batch and context. */
+  private static List<CudaDecode.Row> sortedMla(List<CudaDecode.Row> all, String format) {
+    return all.stream().filter(r -> r.kind().equals("mla") && r.cacheFormat().equals(format))
+        .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
+            .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
+        .toList();
+  }
+
+  /**
+   * GPU decode with a quantized latent: each BF16 MLA row beside the same case read as INT8 and
+   * FP8 codes ({@link GpuSuite#QUANTIZED}); {@code ×} is the BF16 time over the quantized one
+   * (above 1: the quantized cache is faster), GB/s counts the bytes each format reads. False
+   * where the results hold no quantized rows (files of older runs), and then nothing is written.
+   */
+  static boolean gpuQuantized(StringBuilder sb, GpuResults gpu) {
+    List<String> formats = gpu.decode().stream().map(CudaDecode.Row::cacheFormat)
+        .filter(f -> !f.equals("BF16")).distinct().toList();
+    if (formats.isEmpty()) {
+      return false;
+    }
+    List<List<String>> rows = new ArrayList<>();
+    for (CudaDecode.Row b : sortedMla(gpu.decode(), "BF16")) {
+      List<String> row = new ArrayList<>(List.of(DecodePreset.named(b.shape()).label(),
+          Integer.toString(b.batch()), Md.tokens(b.context()), cell(b)));
+      List<String> rates = new ArrayList<>(List.of(Md.num(b.gbps(), 0)));
+      String kernel = "-";
+      for (String f : formats) {
+        CudaDecode.Row q = gpu.decode().stream().filter(r -> r.kind().equals("mla")
+                && r.cacheFormat().equals(f) && r.shape().equals(b.shape())
+                && r.batch() == b.batch() && r.context() == b.context())
+            .findFirst().orElse(null);
+        row.add(q == null ? "-" : cell(q));
+        row.add(q == null ? "-" : Md.times(b.medianMicros() / q.medianMicros()));
+        rates.add(q == null ? "-" : Md.num(q.gbps(), 0));
+        if (q != null && kernel.equals("-")) {
+          kernel = q.kernel();
+        }
+      }
+      row.addAll(rates);
+      row.add(kernel);
+      rows.add(row);
+    }
+    List<String> header = new ArrayList<>(List.of("preset", "batch", "N", "BF16"));
+    for (String f : formats) {
+      header.addAll(List.of(f, "BF16/" + f.split(" ")[0]));
+    }
+    header.add("BF16 GB/s");
+    for (String f : formats) {
+      header.add(f.split(" ")[0] + " GB/s");
+    }
+    header.add(formats.get(0).split(" ")[0] + " kernel");
+    Md.table(sb, header, rows);
+    return true;
   }
 
   private static String cell(CudaDecode.Row r) {

@@ -3,11 +3,13 @@ package dev.mla4j.bench.report;
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.bench.CudaDecode;
+import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.bench.CudaNaivePrefill;
 import dev.mla4j.bench.DecodePreset;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.MlaNaivePrefill;
+import dev.mla4j.tensor.DType;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,13 +18,21 @@ import java.util.Set;
 
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
- * each preset, batch and context of the profile, MHA once per distinct baseline layer, plus the
+ * each preset, batch and context of the profile, MHA once per distinct baseline layer, MLA again
+ * with an INT8 and an FP8 latent ({@link #QUANTIZED}), plus the
  * copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form where an
  * attention kernel instance fits) and MHA. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
   public static final int PREFILL_TOKENS = 64;
+
+  private static final CacheFormat BF16 = CacheFormat.plain(DType.BF16);
+  /**
+   * The MLA latent formats the GPU decode kernels read directly, each MLA row measured in them
+   * too (group 64, BF16 scales, rope keys BF16): what the quantized table compares with BF16.
+   */
+  static final List<CacheFormat> QUANTIZED = List.of(CacheFormat.int8(64), CacheFormat.fp8(64));
 
   private GpuSuite() {}
 
@@ -42,9 +52,12 @@ public final class GpuSuite {
         for (int n : profile.gpuContexts()) {
           Set<MhaShape> baselines = new HashSet<>();
           for (DecodePreset p : profile.gpuPresets()) {
-            rows.add(step(ctx, stream, console, p, true, batch, n, ++done, total, start));
+            rows.add(step(ctx, stream, console, p, BF16, batch, n, ++done, total, start));
             if (baselines.add(p.mha())) {
-              rows.add(step(ctx, stream, console, p, false, batch, n, ++done, total, start));
+              rows.add(step(ctx, stream, console, p, null, batch, n, ++done, total, start));
+            }
+            for (CacheFormat f : QUANTIZED) {
+              rows.add(step(ctx, stream, console, p, f, batch, n, ++done, total, start));
             }
           }
         }
@@ -82,12 +95,14 @@ public final class GpuSuite {
         ? MlaNaivePrefill.Dims.mha2mla(p.mla(), dh) : new MlaNaivePrefill.Dims(p.mla().heads(), dh, dh);
   }
 
+  /** MLA of {@code p} with its latent in {@code latent}, or its MHA baseline where that is null. */
   private static CudaDecode.Row step(CudaContext ctx, CudaStream stream, PrintStream console,
-      DecodePreset p, boolean mla, int batch, int n, int k, int total, long start) {
+      DecodePreset p, CacheFormat latent, int batch, int n, int k, int total, long start) {
+    boolean mla = latent != null;
     CudaDecode.Row r = CudaDecode.measure(ctx, stream, p.name(), mla ? p.mla() : null,
-        mla ? null : p.mha(), batch, n);
+        mla ? null : p.mha(), mla ? latent : BF16, batch, 1, n);
     console.printf("[gpu %d/%d] %s %s batch %d N=%d: %s   (elapsed %s)%n", k, total,
-        mla ? "MLA" : "MHA", p.label(), batch, n,
+        mla ? "MLA " + r.cacheFormat() : "MHA", p.label(), batch, n,
         r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()),
         SuiteRunner.clock(System.nanoTime() - start));
     return r;
@@ -95,7 +110,7 @@ public final class GpuSuite {
 
   private static int cases(Profile profile) {
     long baselines = profile.gpuPresets().stream().map(DecodePreset::mha).distinct().count();
-    return (int) ((profile.gpuPresets().size() + baselines) * profile.gpuBatches().size()
-        * profile.gpuContexts().size());
+    return (int) ((profile.gpuPresets().size() * (1 + QUANTIZED.size()) + baselines)
+        * profile.gpuBatches().size() * profile.gpuContexts().size());
   }
 }

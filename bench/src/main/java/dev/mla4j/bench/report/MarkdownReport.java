@@ -131,6 +131,16 @@ public final class MarkdownReport {
               + " median of 10-100 launches, cache copies rotated so each launch reads from"
               + " DRAM. Costs are one sequence's times the batch.\n\n");
       AttentionTables.gpu(sb, d.gpu());
+      StringBuilder quantized = new StringBuilder();
+      if (AttentionTables.gpuQuantized(quantized, d.gpu())) {
+        sb.append("## Quantized latent on the GPU: decode, one layer\n\n")
+            .append("The MLA rows above again with the latent stored as INT8 or FP8 (OCP E4M3)"
+                + " codes, one BF16 scale per 64 columns and token, rope keys BF16, read by the"
+                + " decode kernels directly (no full-precision copy). BF16/INT8 and BF16/FP8 are"
+                + " the BF16 time over the quantized one: above 1, the smaller cache is also"
+                + " faster. GB/s counts what each format reads: codes, scales and rope keys.\n\n")
+            .append(quantized);
+      }
       if (d.gpu().prefill() != null && !d.gpu().prefill().isEmpty()) {
         sb.append("## MLA vs MHA on the GPU: prefill chunk, one layer, BF16 cache\n\n")
             .append("Causal attention of the last " + GpuSuite.PREFILL_TOKENS + " positions of"

@@ -100,8 +100,8 @@ public final class ReportCharts {
     Map<String, List<double[]>> points = new LinkedHashMap<>();
     for (CudaDecode.Row r : gpu.decode()) {
       DecodePreset p = DecodePreset.named(r.shape());
-      if (!p.model().equals(model) || r.skipped() != null) {
-        continue;
+      if (!p.model().equals(model) || r.skipped() != null || !r.cacheFormat().equals("BF16")) {
+        continue; // the charts compare MLA and MHA on a BF16 cache; quantized rows are tabled
       }
       String name = (r.kind().equals("mla") ? "MLA " + dKv(p) : "MHA/GQA") + ", batch " + r.batch();
       points.computeIfAbsent(name, k -> new ArrayList<>())

@@ -33,12 +33,17 @@ class GpuReportTest {
     List<CudaDecode.Row> rows = gpu.decode();
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mha")), rows.toString());
+    for (String format : List.of("INT8 g64", "FP8 g64")) {
+      assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")
+          && r.cacheFormat().equals(format)), format + " rows: " + rows);
+    }
     for (CudaDecode.Row r : rows) {
       assertNull(r.skipped(), r.toString());
       assertTrue(r.medianMicros() > 0 && Double.isFinite(r.gbps()), r.toString());
     }
     String md = MarkdownReport.render(MarkdownReportTest.data(List.of(), gpu), Map.of());
     assertTrue(md.contains("MLA vs MHA on the GPU"), md);
+    assertTrue(md.contains("## Quantized latent on the GPU"), md);
     List<String> row = MarkdownReportTest.row(md, "| SmolLM-1.7B d_kv 16 | 1 | 1K |");
     assertFalse(row.get(5).equals("-"), "speed-up of MLA over its baseline: " + row);
   }
