@@ -7,6 +7,13 @@
 // more than the SM's share of the memory's bandwidth x latency product.
 #define READ_PEAK_UNROLL 4
 
+__device__ __forceinline__ void xor_into(uint4& acc, const uint4 v) {
+  acc.x ^= v.x;
+  acc.y ^= v.y;
+  acc.z ^= v.z;
+  acc.w ^= v.w;
+}
+
 // Every thread XOR-folds its 16-byte words (grid-stride, so each warp's loads are one contiguous
 // 512-byte run) and writes the fold: out's XOR over all threads is the buffer's, which keeps the
 // loads live and lets a test check that every byte was read.
@@ -21,19 +28,8 @@ extern "C" __global__ void __launch_bounds__(READ_PEAK_THREADS, READ_PEAK_BLOCKS
 #pragma unroll
     for (int u = 0; u < READ_PEAK_UNROLL; u++) v[u] = __ldcs(src + i + u * stride);
 #pragma unroll
-    for (int u = 0; u < READ_PEAK_UNROLL; u++) {
-      acc.x ^= v[u].x;
-      acc.y ^= v[u].y;
-      acc.z ^= v[u].z;
-      acc.w ^= v[u].w;
-    }
+    for (int u = 0; u < READ_PEAK_UNROLL; u++) xor_into(acc, v[u]);
   }
-  for (; i < n; i += stride) {
-    const uint4 v = __ldcs(src + i);
-    acc.x ^= v.x;
-    acc.y ^= v.y;
-    acc.z ^= v.z;
-    acc.w ^= v.w;
-  }
+  for (; i < n; i += stride) xor_into(acc, __ldcs(src + i));
   p.out[(long long)blockIdx.x * blockDim.x + threadIdx.x] = acc.x ^ acc.y ^ acc.z ^ acc.w;
 }

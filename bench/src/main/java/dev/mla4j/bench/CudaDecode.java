@@ -18,6 +18,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
@@ -33,6 +34,14 @@ public final class CudaDecode {
   public static final long MAX_CACHE_BYTES = 60L << 30;
   private static final long ROTATE_BYTES = 256L << 20;
   private static final DType CACHE = DType.BF16;
+  /** The plain cache every row uses unless a latent format is given. */
+  public static final CacheFormat PLAIN = CacheFormat.plain(CACHE);
+  /**
+   * The MLA latent formats the tensor-core decode kernels read directly (group 64, BF16 scales,
+   * rope keys BF16): the quantized rows of the sweep and of the report.
+   */
+  public static final List<CacheFormat> QUANTIZED_LATENTS =
+      List.of(CacheFormat.int8(64), CacheFormat.fp8(64));
 
   private CudaDecode() {}
 
@@ -151,7 +160,7 @@ public final class CudaDecode {
    */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
       MhaShape mha, int batch, int tokens, int context) {
-    return measure(ctx, stream, name, mla, mha, CacheFormat.plain(CACHE), batch, tokens, context);
+    return measure(ctx, stream, name, mla, mha, PLAIN, batch, tokens, context);
   }
 
   /**

@@ -7,7 +7,6 @@ import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.MlaNaivePrefill;
-import dev.mla4j.tensor.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,7 +75,7 @@ public final class CudaDecodeBench {
         CacheFormat f = switch (args[5]) {
           case "int8" -> CacheFormat.int8(64);
           case "fp8" -> CacheFormat.fp8(64);
-          default -> CacheFormat.plain(DType.BF16);
+          default -> CudaDecode.PLAIN;
         };
         lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
             Integer.parseInt(args[3]), 1, Integer.parseInt(args[4]))));
@@ -101,9 +100,10 @@ public final class CudaDecodeBench {
       }
       int[] batches = quick || quant ? new int[] {1, 64} : new int[] {1, 64, 128};
       int[] contexts = quick || quant ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
-      List<CacheFormat> formats = quant
-          ? List.of(CacheFormat.plain(DType.BF16), CacheFormat.int8(64), CacheFormat.fp8(64))
-          : List.of(CacheFormat.plain(DType.BF16));
+      List<CacheFormat> formats = new ArrayList<>(List.of(CudaDecode.PLAIN));
+      if (quant) {
+        formats.addAll(CudaDecode.QUANTIZED_LATENTS);
+      }
       System.out.printf("%-22s %5s %6s %6s %10s %9s %8s%n", "shape", "batch", "ctx", "splits",
           "median us", "GB/s", "TFLOP/s");
       for (Case c : cases) {

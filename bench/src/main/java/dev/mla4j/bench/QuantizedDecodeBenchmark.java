@@ -56,16 +56,14 @@ public class QuantizedDecodeBenchmark extends MlaVsMhaBenchmark {
   /** Fills both caches whichever method runs, as this suite always did: runs stay comparable. */
   @Override
   DecodeFixture newFixture(String method) {
-    return new DecodeFixture(preset, context, 1, cacheFormat(), 42, true, true);
+    return new DecodeFixture(preset, context, 1, CacheFormat.parse(format, group, 0, false), 42,
+        true, true);
   }
 
   @Override
   String details(DecodeFixture fixture) {
-    return ", cache " + cacheFormat() + ": MLA " + fixture.latentCache().bytesPerToken()
-        + " B/token/layer, MHA " + fixture.kvCache().bytesPerToken() + " B/token/layer";
-  }
-
-  private CacheFormat cacheFormat() {
-    return CacheFormat.parse(format, group, 0, false);
+    return ", cache " + fixture.latentCache().format() + ": MLA "
+        + fixture.latentCache().bytesPerToken() + " B/token/layer, MHA "
+        + fixture.kvCache().bytesPerToken() + " B/token/layer";
   }
 }

@@ -106,9 +106,7 @@ final class AttentionTables {
               && DecodePreset.named(r.shape()).mha().equals(p.mha()) && r.batch() == m.batch()
               && r.context() == m.context())
           .findFirst().orElse(null);
-      CudaDecode.Row nv = all.stream().filter(r -> r.kind().equals("mla-naive")
-          && r.shape().equals(m.shape()) && r.batch() == m.batch() && r.context() == m.context())
-          .findFirst().orElse(null);
+      CudaDecode.Row nv = sameCase(all, "mla-naive", "BF16", m);
       double ht = h == null ? Double.NaN : h.medianMicros();
       List<String> row = new ArrayList<>(List.of(p.label(), Integer.toString(m.batch()),
           Md.tokens(m.context()), cell(m)));
@@ -131,6 +129,15 @@ final class AttentionTables {
     Md.table(sb, header, rows);
   }
 
+  /** The row of {@code kind} and cache {@code format} measured at {@code of}'s shape, batch and context. */
+  private static CudaDecode.Row sameCase(List<CudaDecode.Row> all, String kind, String format,
+      CudaDecode.Row of) {
+    return all.stream().filter(r -> r.kind().equals(kind) && r.cacheFormat().equals(format)
+            && r.shape().equals(of.shape()) && r.batch() == of.batch()
+            && r.context() == of.context())
+        .findFirst().orElse(null);
+  }
+
   /** MLA rows of one latent format, by preset, batch and context. */
   private static List<CudaDecode.Row> sortedMla(List<CudaDecode.Row> all, String format) {
     return all.stream().filter(r -> r.kind().equals("mla") && r.cacheFormat().equals(format))
@@ -141,7 +148,7 @@ final class AttentionTables {
 
   /**
    * GPU decode with a quantized latent: each BF16 MLA row beside the same case read as INT8 and
-   * FP8 codes ({@link GpuSuite#QUANTIZED}); {@code ×} is the BF16 time over the quantized one
+   * FP8 codes ({@link CudaDecode#QUANTIZED_LATENTS}); {@code ×} is the BF16 time over the quantized one
    * (above 1: the quantized cache is faster), GB/s counts the bytes each format reads. False
    * where the results hold no quantized rows (files of older runs), and then nothing is written.
    */
@@ -158,10 +165,7 @@ final class AttentionTables {
       List<String> rates = new ArrayList<>(List.of(Md.num(b.gbps(), 0)));
       String kernel = "-";
       for (String f : formats) {
-        CudaDecode.Row q = gpu.decode().stream().filter(r -> r.kind().equals("mla")
-                && r.cacheFormat().equals(f) && r.shape().equals(b.shape())
-                && r.batch() == b.batch() && r.context() == b.context())
-            .findFirst().orElse(null);
+        CudaDecode.Row q = sameCase(gpu.decode(), "mla", f, b);
         row.add(q == null ? "-" : cell(q));
         row.add(q == null ? "-" : Md.times(b.medianMicros() / q.medianMicros()));
         rates.add(q == null ? "-" : Md.num(q.gbps(), 0));
@@ -173,15 +177,14 @@ final class AttentionTables {
       row.add(kernel);
       rows.add(row);
     }
+    List<String> names = formats.stream().map(f -> f.split(" ")[0]).toList(); // INT8 g64 -> INT8
     List<String> header = new ArrayList<>(List.of("preset", "batch", "N", "BF16"));
-    for (String f : formats) {
-      header.addAll(List.of(f, "BF16/" + f.split(" ")[0]));
+    for (int i = 0; i < formats.size(); i++) {
+      header.addAll(List.of(formats.get(i), "BF16/" + names.get(i)));
     }
     header.add("BF16 GB/s");
-    for (String f : formats) {
-      header.add(f.split(" ")[0] + " GB/s");
-    }
-    header.add(formats.get(0).split(" ")[0] + " kernel");
+    names.forEach(n -> header.add(n + " GB/s"));
+    header.add(names.get(0) + " kernel");
     Md.table(sb, header, rows);
     return true;
   }

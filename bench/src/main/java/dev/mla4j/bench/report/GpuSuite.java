@@ -9,7 +9,6 @@ import dev.mla4j.bench.DecodePreset;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.MlaNaivePrefill;
-import dev.mla4j.tensor.DType;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -19,20 +18,13 @@ import java.util.Set;
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, MLA again
- * with an INT8 and an FP8 latent ({@link #QUANTIZED}), plus the
+ * with an INT8 and an FP8 latent ({@link CudaDecode#QUANTIZED_LATENTS}), plus the
  * copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form where an
  * attention kernel instance fits) and MHA. Only call where the cuda backend is available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
   public static final int PREFILL_TOKENS = 64;
-
-  private static final CacheFormat BF16 = CacheFormat.plain(DType.BF16);
-  /**
-   * The MLA latent formats the GPU decode kernels read directly, each MLA row measured in them
-   * too (group 64, BF16 scales, rope keys BF16): what the quantized table compares with BF16.
-   */
-  static final List<CacheFormat> QUANTIZED = List.of(CacheFormat.int8(64), CacheFormat.fp8(64));
 
   private GpuSuite() {}
 
@@ -52,11 +44,11 @@ public final class GpuSuite {
         for (int n : profile.gpuContexts()) {
           Set<MhaShape> baselines = new HashSet<>();
           for (DecodePreset p : profile.gpuPresets()) {
-            rows.add(step(ctx, stream, console, p, BF16, batch, n, ++done, total, start));
+            rows.add(step(ctx, stream, console, p, CudaDecode.PLAIN, batch, n, ++done, total, start));
             if (baselines.add(p.mha())) {
               rows.add(step(ctx, stream, console, p, null, batch, n, ++done, total, start));
             }
-            for (CacheFormat f : QUANTIZED) {
+            for (CacheFormat f : CudaDecode.QUANTIZED_LATENTS) {
               rows.add(step(ctx, stream, console, p, f, batch, n, ++done, total, start));
             }
           }
@@ -100,7 +92,7 @@ public final class GpuSuite {
       DecodePreset p, CacheFormat latent, int batch, int n, int k, int total, long start) {
     boolean mla = latent != null;
     CudaDecode.Row r = CudaDecode.measure(ctx, stream, p.name(), mla ? p.mla() : null,
-        mla ? null : p.mha(), mla ? latent : BF16, batch, 1, n);
+        mla ? null : p.mha(), mla ? latent : CudaDecode.PLAIN, batch, 1, n);
     console.printf("[gpu %d/%d] %s %s batch %d N=%d: %s   (elapsed %s)%n", k, total,
         mla ? "MLA " + r.cacheFormat() : "MHA", p.label(), batch, n,
         r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()),
@@ -110,7 +102,7 @@ public final class GpuSuite {
 
   private static int cases(Profile profile) {
     long baselines = profile.gpuPresets().stream().map(DecodePreset::mha).distinct().count();
-    return (int) ((profile.gpuPresets().size() * (1 + QUANTIZED.size()) + baselines)
+    return (int) ((profile.gpuPresets().size() * (1 + CudaDecode.QUANTIZED_LATENTS.size()) + baselines)
         * profile.gpuBatches().size() * profile.gpuContexts().size());
   }
 }
