@@ -119,13 +119,13 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
 
 // Quantized latent: a unit's latent scores times 2^E_t of their tokens (e: E_t of the thread's
 // first column, tok + 2·tq), both accumulator chains.
-__device__ __forceinline__ void mlq_scale_scores(float (&acc)[2][2][4], const int* e, int nw) {
+template <int NT, int CH, int NA>
+__device__ __forceinline__ void mlq_scale_scores(float (&acc)[CH][NA][4], const int* e) {
 #pragma unroll
-  for (int nt = 0; nt < 2; nt++) {
-    if (nt * 8 >= nw) break;
+  for (int nt = 0; nt < NT; nt++) {
     const float f0 = mlq_pow2(e[nt * 8]), f1 = mlq_pow2(e[nt * 8 + 1]);
 #pragma unroll
-    for (int ch = 0; ch < 2; ch++) {
+    for (int ch = 0; ch < CH; ch++) {
       acc[ch][nt][0] *= f0;
       acc[ch][nt][1] *= f1;
       acc[ch][nt][2] *= f0;

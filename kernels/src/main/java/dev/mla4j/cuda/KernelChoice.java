@@ -306,7 +306,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     int rq = rw == 0 ? 0 : rw + MLA_PAD;
     int bf16 = hs * qs + hs * rq + MLA_STAGES * tk * qs + MLA_STAGES * tk * rq;
     int mt = hs / 16;
-    int tokensPerUnit = mt * tk >= 32 ? 16 : 8;
+    int tokensPerUnit = mt == 2 && tk == 32 ? 32 : (mt * tk >= 32 ? 16 : 8);
     int units = mt * tk / tokensPerUnit;
     int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
     int floats = kparts * hs * (tk + 4);
