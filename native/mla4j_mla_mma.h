@@ -75,8 +75,8 @@ __device__ __forceinline__ void mma(float* d, const unsigned* a, unsigned b0, un
 // Score k-steps [k0, k1) of one unit of NT n8 token tiles (1, 2 or 4). With 1 or 2, into two
 // accumulator chains (even and odd k-steps, so that consecutive MMAs do not wait on each other);
 // with 4 the tiles are four chains already, and one set of accumulators saves 16 registers.
-// acc is [CH][NA] with NA = 2 for NT = 1, as before units of 32 tokens, which keeps those
-// instances' PTX unchanged. qa: this lane's ldmatrix address of the A (query) tile at k-step 0;
+// acc is [CH][NA][4]; NA stays 2 for NT = 1, the shape it had before 32-token units, which keeps
+// those instances' PTX unchanged. qa: this lane's ldmatrix address of the A (query) tile at k-step 0;
 // kb: of the B (key) tile's first 16 tokens, the next 16 at kb + pair.
 template <int NT, bool F16, int CH, int NA>
 __device__ __forceinline__ void mla_score_steps(float (&acc)[CH][NA][4], const bf16_t* qa,
@@ -261,9 +261,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // stores: shared-memory FP32 atomics are a compare-and-swap loop).
   // Two head tiles over 32-token tiles: units of all 32 tokens, so that each warp reads its query
   // fragments once per tile for 4 n8 token tiles instead of twice for 2 (kparts 4, +9 KB of
-  // partial scores). Llama-2-7B d_kv 16 at batch 64 on the H100: BF16 1477 -> 1460 us at 32K,
-  // 6042 -> 5747 at 128K; INT8/FP8 within 1%. Not elsewhere: the larger carve-up would change
-  // which slab other shapes get, unmeasured.
+  // partial scores). Llama-2-7B d_kv 16 at batch 64, 32K on the H100: BF16 1485 -> 1471-1474 us,
+  // INT8/FP8 within 1%. Not elsewhere: the larger carve-up would change which slab other shapes
+  // get, unmeasured.
   constexpr int nw = MT == 2 && TK == 32 ? 32 : (MT * TK >= 32 ? 16 : 8);
   constexpr int NT = nw / 8;
   constexpr int CH = NT >= 4 ? 1 : 2;  // accumulator chains (mla_score_steps)

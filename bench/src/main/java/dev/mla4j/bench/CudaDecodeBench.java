@@ -18,11 +18,11 @@ import java.util.List;
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and streaming-read ceilings.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
  * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
- * {@code one <case> <batch> <ctx> <bf16|int8|fp8> [<case> <batch> <ctx> <format>]...}: one row per
- * group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
- * kernel, or for an A/B that alternates class paths without paying the JVM start per row. {@code prefill}: causal chunks of T = 64 and 512 query
- * tokens at the end of a 4K or 32K context, batch 1, every shape (TFLOP/s from
- * {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
+ * {@code one <case> <batch> <ctx> <bf16|int8|fp8> [<case> <batch> <ctx> <format>]...}: one row
+ * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
+ * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
+ * {@code prefill}: causal chunks of T = 64 and 512 query tokens at the end of a 4K or 32K context,
+ * batch 1, every shape (TFLOP/s from {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
  * ({@link CudaNaivePrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
@@ -43,6 +43,10 @@ public final class CudaDecodeBench {
     boolean quant = args.length > 1 && args[1].equals("quant");
     boolean one = args.length > 1 && args[1].equals("one");
     boolean prefill = args.length > 1 && args[1].equals("prefill");
+    if (one && (args.length < 6 || (args.length - 2) % 4 != 0)) {  // before any GPU work
+      throw new IllegalArgumentException("one: expected groups of <case> <batch> <ctx> "
+          + "<bf16|int8|fp8> after the csv path, got " + (args.length - 2) + " arguments");
+    }
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
@@ -72,12 +76,14 @@ public final class CudaDecodeBench {
           new Case("MHA Llama2-7B 32x128", null, MhaShape.of(32, 32, 128), null),
           new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), null));
       if (one) {  // one or more (case, batch, context, format) groups, in one JVM
-        for (int a = 2; a + 3 < args.length; a += 4) {
+        for (int a = 2; a < args.length; a += 4) {
           Case c = cases.get(Integer.parseInt(args[a]));
           CacheFormat f = switch (args[a + 3]) {
             case "int8" -> CacheFormat.int8(64);
             case "fp8" -> CacheFormat.fp8(64);
-            default -> CudaDecode.PLAIN;
+            case "bf16" -> CudaDecode.PLAIN;
+            default -> throw new IllegalArgumentException("one: format " + args[a + 3]
+                + " is not bf16, int8 or fp8");
           };
           String line = csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
               Integer.parseInt(args[a + 1]), 1, Integer.parseInt(args[a + 2])));
