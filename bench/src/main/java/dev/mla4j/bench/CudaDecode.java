@@ -94,7 +94,15 @@ public final class CudaDecode {
    * ceiling of the decode kernels, which read their cache and write almost nothing.
    */
   public static double readCeilingGBps(CudaContext ctx, CudaStream stream) {
-    long bytes = 1L << 30;
+    return readCeilingGBps(ctx, stream, 1L << 30);
+  }
+
+  /**
+   * The streaming read over {@code bytes} (a positive multiple of 16), median of 30 launches, in
+   * GB/s: to check that a buffer as large as a long-context cache reads as fast as the 1 GiB of
+   * {@link #readCeilingGBps(CudaContext, CudaStream)}.
+   */
+  public static double readCeilingGBps(CudaContext ctx, CudaStream stream, long bytes) {
     long outBytes = (long) CudaOps.readPeakBlocks(ctx) * CudaOps.READ_PEAK_THREADS * Integer.BYTES;
     try (DeviceBuffer a = ctx.allocate(bytes); DeviceBuffer out = ctx.allocate(outBytes)) {
       CudaOps.fillRandom(ctx, stream, a.pointer(), bytes / 2, DType.BF16, 1);

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -21,7 +22,8 @@ import java.util.List;
  * {@code one <case> <batch> <ctx> <bf16|int8|fp8> [<case> <batch> <ctx> <format>]...}: one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
- * {@code prefill}: causal chunks of T = 64 and 512 query tokens at the end of a 4K or 32K context,
+ * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
+ * cache is 8-40 GiB, the default probe 1 GiB). {@code prefill}: causal chunks of T = 64 and 512 query tokens at the end of a 4K or 32K context,
  * batch 1, every shape (TFLOP/s from {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
  * ({@link CudaNaivePrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
  */
@@ -43,6 +45,12 @@ public final class CudaDecodeBench {
     boolean quant = args.length > 1 && args[1].equals("quant");
     boolean one = args.length > 1 && args[1].equals("one");
     boolean prefill = args.length > 1 && args[1].equals("prefill");
+    boolean reads = args.length > 1 && args[1].equals("read");
+    if (reads && (args.length < 3 || !Arrays.stream(args, 2, args.length)
+        .allMatch(a -> a.matches("[1-9][0-9]{0,3}")))) {
+      throw new IllegalArgumentException("read: expected buffer sizes in GiB (1-9999) after the "
+          + "csv path, got " + Arrays.toString(Arrays.copyOfRange(args, 2, args.length)));
+    }
     if (one && (args.length < 6 || (args.length - 2) % 4 != 0)) {  // before any GPU work
       throw new IllegalArgumentException("one: expected groups of <case> <batch> <ctx> "
           + "<bf16|int8|fp8> after the csv path, got " + (args.length - 2) + " arguments");
@@ -58,6 +66,15 @@ public final class CudaDecodeBench {
       double read = CudaDecode.readCeilingGBps(ctx, stream);
       System.out.printf("streaming read: %.0f GB/s%n", read);
       lines.add("read,1GiB,,,,,,,," + String.format("%.1f", read) + ",");
+      if (reads) {  // the streaming read over each buffer size, in the order given
+        for (int a = 2; a < args.length; a++) {
+          double gbps = CudaDecode.readCeilingGBps(ctx, stream, Long.parseLong(args[a]) << 30);
+          System.out.printf("streaming read, %s GiB: %.0f GB/s%n", args[a], gbps);
+          lines.add("read," + args[a] + "GiB,,,,,,,," + String.format("%.1f", gbps) + ",");
+        }
+        Files.write(csv, lines);
+        return;
+      }
       if (!one) {
         double mma = CudaDecode.mmaSyncTflops(ctx, stream);
         System.out.printf("BF16 mma.sync m16n8k16: %.0f TFLOP/s%n", mma);
