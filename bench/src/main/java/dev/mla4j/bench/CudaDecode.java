@@ -19,6 +19,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
@@ -52,14 +55,24 @@ public final class CudaDecode {
    * @param medianMicros median time of one launch
    * @param gbps cache bytes read / median time
    * @param tflops FLOPs (FlashMLA-style) / median time
+   * @param powerCapped the part of the timed window (0-1) the GPU spent held below its clocks by
+   *     its power limit ({@link PowerCapClock}); null where not measured (no NVML, older reports)
    */
   public record Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
       double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
-      String kernel, String skipped, String cache) {
+      String kernel, String skipped, String cache, Double powerCapped) {
 
     static Row skip(String kind, String shape, int batch, int context, String why, String cache) {
       return new Row(kind, shape, batch, context, 0, 0, Double.NaN, Double.NaN, Double.NaN,
           Double.NaN, Double.NaN, "", why, cache);
+    }
+
+    /** A row without a power-cap figure. */
+    public Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
+        double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
+        String kernel, String skipped, String cache) {
+      this(kind, shape, batch, context, splits, sharedBytes, medianMicros, p10Micros, p90Micros,
+          gbps, tflops, kernel, skipped, cache, null);
     }
 
     /** A BF16 row. */
@@ -256,7 +269,13 @@ public final class CudaDecode {
       double[] probe = time(ctx, stream, 3, launch);
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, median(probe))));
       warmHost(stream, median(probe), launch);
+      Optional<PowerCapClock> power = powerClock(ctx);
+      long capped0 = power.map(PowerCapClock::cappedNanos).orElse(0L);
+      long wall0 = System.nanoTime();
       double[] ms = time(ctx, stream, reps, launch);
+      long wall = System.nanoTime() - wall0;
+      Double capped = power.map(c -> Math.min(1.0, (c.cappedNanos() - capped0) / (double) wall))
+          .orElse(null);
       checkFinite(arena, stream, out);
       double med = median(ms);
       KernelCost cost = tokens == 1
@@ -269,8 +288,17 @@ public final class CudaDecode {
       return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),
           plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
           batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
-          plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : ""), null, format);
+          plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : ""), null, format,
+          capped);
     }
+  }
+
+  private static final Map<String, Optional<PowerCapClock>> POWER_CLOCKS =
+      new ConcurrentHashMap<>();
+
+  /** The power-cap clock of ctx's device, looked up once per process. */
+  static Optional<PowerCapClock> powerClock(CudaContext ctx) {
+    return POWER_CLOCKS.computeIfAbsent(ctx.pciBusId(), PowerCapClock::forDevice);
   }
 
   static void checkFinite(Arena arena, CudaStream stream, DeviceBuffer out) {

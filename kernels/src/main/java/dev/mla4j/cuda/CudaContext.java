@@ -295,6 +295,14 @@ public final class CudaContext {
     return deviceName;
   }
 
+  /**
+   * The device's PCI address ("0000:1b:00.0"): what tools outside CUDA (NVML, nvidia-smi) name it
+   * by, since their device indices need not follow CUDA's ordinals.
+   */
+  public String pciBusId() {
+    return CudaDriver.pciBusId(device);
+  }
+
   /** e.g. 90 for sm_90. */
   public int computeCapability() {
     return computeCapability;

@@ -49,6 +49,8 @@ final class CudaDriver {
       FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
   private static final MethodHandle DEVICE_NAME = handle("cuDeviceGetName",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+  private static final MethodHandle DEVICE_PCI_BUS_ID = handle("cuDeviceGetPCIBusId",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
   private static final MethodHandle DEVICE_ATTRIBUTE = handle("cuDeviceGetAttribute",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
   private static final MethodHandle PRIMARY_CTX_RETAIN = handle("cuDevicePrimaryCtxRetain",
@@ -204,6 +206,17 @@ final class CudaDriver {
       return name.getString(0);
     } catch (Throwable t) {
       throw wrap("cuDeviceGetName", t);
+    }
+  }
+
+  /** The device's PCI address, "domain:bus:device.function" in hex, e.g. 0000:1b:00.0. */
+  static String pciBusId(int device) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment id = arena.allocate(64);
+      check("cuDeviceGetPCIBusId", (int) DEVICE_PCI_BUS_ID.invokeExact(id, 64, device));
+      return id.getString(0);
+    } catch (Throwable t) {
+      throw wrap("cuDeviceGetPCIBusId", t);
     }
   }
 

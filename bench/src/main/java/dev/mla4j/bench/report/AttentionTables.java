@@ -189,6 +189,31 @@ final class AttentionTables {
     return true;
   }
 
+  /** The part of a row's timed window at the power limit above which the report names it. */
+  static final double POWER_CAP_NOTE = 0.05;
+
+  /**
+   * Names the decode rows timed while the GPU was held below its clocks by its power limit for
+   * more than {@link #POWER_CAP_NOTE} of their window (NVML, {@code PowerCapClock}): their times
+   * depend on how long the board had been at its limit, so they vary between runs more than the
+   * others. Nothing is written when no row was, or none was measured (older results).
+   */
+  static void powerCapNote(StringBuilder sb, List<CudaDecode.Row> rows) {
+    List<String> capped = rows.stream()
+        .filter(r -> r.powerCapped() != null && r.powerCapped() > POWER_CAP_NOTE)
+        .map(r -> DecodePreset.named(r.shape()).label() + " " + r.kind().toUpperCase()
+            + " " + r.cacheFormat() + " batch " + r.batch() + " " + Md.tokens(r.context()) + " ("
+            + Md.percent(r.powerCapped()) + ")")
+        .toList();
+    if (capped.isEmpty()) {
+      return;
+    }
+    sb.append("Timed while the GPU was held below its clocks by its power limit for more than ")
+        .append(Md.percent(POWER_CAP_NOTE)).append(" of the window (NVML): ")
+        .append(String.join(", ", capped))
+        .append(". These times depend on how long the board had been at its limit.\n\n");
+  }
+
   private static String cell(CudaDecode.Row r) {
     return r.skipped() != null ? "skipped (" + r.skipped() + ")" : Md.micros(r.medianMicros());
   }

@@ -141,6 +141,7 @@ public final class MarkdownReport {
                 + " faster. GB/s counts what each format reads: codes, scales and rope keys.\n\n")
             .append(quantized);
       }
+      AttentionTables.powerCapNote(sb, d.gpu().decode());
       if (d.gpu().prefill() != null && !d.gpu().prefill().isEmpty()) {
         sb.append("## MLA vs MHA on the GPU: prefill chunk, one layer, BF16 cache\n\n")
             .append("Causal attention of the last " + GpuSuite.PREFILL_TOKENS + " positions of"

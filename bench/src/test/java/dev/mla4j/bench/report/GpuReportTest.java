@@ -40,6 +40,9 @@ class GpuReportTest {
     for (CudaDecode.Row r : rows) {
       assertNull(r.skipped(), r.toString());
       assertTrue(r.medianMicros() > 0 && Double.isFinite(r.gbps()), r.toString());
+      // NVML ships with the driver: every timed row says how much of it ran power-capped
+      assertTrue(r.powerCapped() != null && r.powerCapped() >= 0 && r.powerCapped() <= 1,
+          r.toString());
     }
     String md = MarkdownReport.render(MarkdownReportTest.data(List.of(), gpu), Map.of());
     assertTrue(md.contains("MLA vs MHA on the GPU"), md);

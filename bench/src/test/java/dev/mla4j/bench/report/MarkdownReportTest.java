@@ -9,6 +9,7 @@ import dev.mla4j.bench.JmhResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -146,6 +147,31 @@ class MarkdownReportTest {
     List<String> r = row(md, "| Llama-2-7B d_kv 16 | 1 | 4K |");
     assertEquals("6%", r.get(8)); // 167.8 / 3000
     assertEquals("89%", r.get(11)); // 2684.4 / 3000
+  }
+
+  @Test
+  void rowsTimedAtThePowerLimitAreNamed() throws IOException {
+    String plain = MarkdownReport.render(data(synthetic(dir), gpuResults(3300)), Map.of());
+    assertFalse(plain.contains("power limit"), plain);  // no row measured it
+    GpuResults base = gpuResults(3300);
+    List<CudaDecode.Row> decode = new ArrayList<>(base.decode());
+    decode.set(3, withPowerCapped(decode.get(3), 0.4));   // INT8: named
+    decode.set(0, withPowerCapped(decode.get(0), 0.05));  // BF16 at the threshold: not named
+    decode.set(4, withPowerCapped(decode.get(4), 0.0));
+    GpuResults gpu = new GpuResults(base.device(), base.copyGBps(), base.readGBps(),
+        base.tensorCoreTflops(), decode, base.prefill());
+    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
+    String note = md.lines().filter(l -> l.startsWith("Timed while the GPU was held")).findFirst()
+        .orElseThrow(() -> new AssertionError(md));
+    assertTrue(note.contains("Llama-2-7B d_kv 16 MLA INT8 g64 batch 1 4K (40%)"), note);
+    assertFalse(note.contains("BF16"), note);
+    assertFalse(note.contains("FP8"), note);
+  }
+
+  private static CudaDecode.Row withPowerCapped(CudaDecode.Row r, double capped) {
+    return new CudaDecode.Row(r.kind(), r.shape(), r.batch(), r.context(), r.splits(),
+        r.sharedBytes(), r.medianMicros(), r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(),
+        r.kernel(), r.skipped(), r.cache(), capped);
   }
 
   /** Copy 3000 GB/s, read {@code readGBps}, 600 TFLOP/s; decode and prefill rows of d_kv 16. */

@@ -1,6 +1,7 @@
 package dev.mla4j.bench.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,7 +68,8 @@ class ReportFolderTest {
     Files.copy(dir.resolve("jmh.json"), folder.file(ReportFolder.JMH_JSON));
     GpuResults gpu = new GpuResults("GPU", 3000, 3300, 600, List.of(new CudaDecode.Row("mla",
         "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
-        Double.NaN, "", "too big")), List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1,
+        Double.NaN, "", "too big"), new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 64, 32768, 2,
+        0, 1500, 1490, 1600, 2900, 95, "mma", null, "BF16", 0.25)), List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1,
         4096, 16, 0, 80, 79, 81, 100, 40, "mma", null)));
     ReportData data = MarkdownReportTest.data(jmh, gpu);
     folder.save(data);
@@ -77,6 +79,8 @@ class ReportFolderTest {
     assertTrue(Double.isNaN(back.gpu().decode().get(0).medianMicros()));
     assertEquals(jmh, back.jmh());
     assertEquals(3300, back.gpu().readGBps());
+    assertNull(back.gpu().decode().get(0).powerCapped());
+    assertEquals(0.25, back.gpu().decode().get(1).powerCapped());
     Path md = folder.render(back);
     assertTrue(Files.readString(md).contains("| SmolLM-135M d_kv 16 | 1K |"));
   }
@@ -90,9 +94,13 @@ class ReportFolderTest {
     folder.save(MarkdownReportTest.data(jmh, null));
     Files.writeString(folder.file(ReportFolder.GPU_JSON), """
         {"device": "old GPU", "copyGBps": 2900.0, "tensorCoreTflops": 600.0,
-         "decode": [], "prefill": []}""");
+         "decode": [{"kind": "mla", "shape": "LLAMA2_7B_DKV16", "batch": 1, "context": 4096,
+           "splits": 8, "sharedBytes": 0, "medianMicros": 50.0, "p10Micros": 49.0,
+           "p90Micros": 51.0, "gbps": 167.8, "tflops": 30.0, "kernel": "mma"}],
+         "prefill": []}""");
     GpuResults gpu = ReportFolder.existing(folder.dir()).load().gpu();
     assertEquals(0, gpu.readGBps());
+    assertNull(gpu.decode().get(0).powerCapped());  // saved before the power-cap clock
     assertEquals(2900, gpu.readCeilingGBps());
   }
 }
