@@ -6,6 +6,7 @@ import dev.mla4j.bench.DecodePreset;
 import dev.mla4j.bench.JmhResult;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -193,25 +194,30 @@ final class AttentionTables {
   static final double POWER_CAP_NOTE = 0.05;
 
   /**
-   * Names the decode rows timed while the GPU was held below its clocks by its power limit for
-   * more than {@link #POWER_CAP_NOTE} of their window (NVML, {@code PowerCapClock}): their times
-   * depend on how long the board had been at its limit, so they vary between runs more than the
-   * others. Nothing is written when no row was, or none was measured (older results).
+   * Counts, per kind and cache format, the decode rows timed while the GPU was held below its
+   * clocks by its power limit for more than {@link #POWER_CAP_NOTE} of their window (NVML,
+   * {@code PowerCapClock}; each row's share is in gpu-results.json): such times depend on how long
+   * the board had been at its limit. Nothing is written when no row measured it (older results).
    */
   static void powerCapNote(StringBuilder sb, List<CudaDecode.Row> rows) {
-    List<String> capped = rows.stream()
-        .filter(r -> r.powerCapped() != null && r.powerCapped() > POWER_CAP_NOTE)
-        .map(r -> DecodePreset.named(r.shape()).label() + " " + r.kind().toUpperCase()
-            + " " + r.cacheFormat() + " batch " + r.batch() + " " + Md.tokens(r.context()) + " ("
-            + Md.percent(r.powerCapped()) + ")")
-        .toList();
-    if (capped.isEmpty()) {
+    Map<String, int[]> counts = new LinkedHashMap<>();  // "MLA INT8 g64" -> {capped, measured}
+    for (CudaDecode.Row r : rows) {
+      if (r.powerCapped() != null) {
+        int[] c = counts.computeIfAbsent(r.kind().toUpperCase() + " " + r.cacheFormat(),
+            k -> new int[2]);
+        c[0] += r.powerCapped() > POWER_CAP_NOTE ? 1 : 0;
+        c[1]++;
+      }
+    }
+    if (counts.isEmpty()) {
       return;
     }
-    sb.append("Timed while the GPU was held below its clocks by its power limit for more than ")
-        .append(Md.percent(POWER_CAP_NOTE)).append(" of the window (NVML): ")
-        .append(String.join(", ", capped))
-        .append(". These times depend on how long the board had been at its limit.\n\n");
+    List<String> parts = new ArrayList<>();
+    counts.forEach((k, c) -> parts.add(k + " " + c[0] + " of " + c[1]));
+    sb.append("Rows timed for more than ").append(Md.percent(POWER_CAP_NOTE))
+        .append(" of their window at the GPU's power limit (NVML): ")
+        .append(String.join(", ", parts))
+        .append(". Their times depend on how long the board had been at its limit.\n\n");
   }
 
   private static String cell(CudaDecode.Row r) {

@@ -150,22 +150,22 @@ class MarkdownReportTest {
   }
 
   @Test
-  void rowsTimedAtThePowerLimitAreNamed() throws IOException {
+  void rowsTimedAtThePowerLimitAreCounted() throws IOException {
     String plain = MarkdownReport.render(data(synthetic(dir), gpuResults(3300)), Map.of());
     assertFalse(plain.contains("power limit"), plain);  // no row measured it
     GpuResults base = gpuResults(3300);
     List<CudaDecode.Row> decode = new ArrayList<>(base.decode());
-    decode.set(3, withPowerCapped(decode.get(3), 0.4));   // INT8: named
-    decode.set(0, withPowerCapped(decode.get(0), 0.05));  // BF16 at the threshold: not named
-    decode.set(4, withPowerCapped(decode.get(4), 0.0));
+    decode.set(3, withPowerCapped(decode.get(3), 0.4));   // MLA INT8: counted
+    decode.set(0, withPowerCapped(decode.get(0), 0.05));  // MLA BF16 at the threshold: not
+    decode.set(1, withPowerCapped(decode.get(1), 1.0));   // MHA BF16: counted
+    decode.set(4, withPowerCapped(decode.get(4), 0.0));   // MLA FP8: measured, not counted
     GpuResults gpu = new GpuResults(base.device(), base.copyGBps(), base.readGBps(),
         base.tensorCoreTflops(), decode, base.prefill());
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
-    String note = md.lines().filter(l -> l.startsWith("Timed while the GPU was held")).findFirst()
+    String note = md.lines().filter(l -> l.startsWith("Rows timed for more than 5%")).findFirst()
         .orElseThrow(() -> new AssertionError(md));
-    assertTrue(note.contains("Llama-2-7B d_kv 16 MLA INT8 g64 batch 1 4K (40%)"), note);
-    assertFalse(note.contains("BF16"), note);
-    assertFalse(note.contains("FP8"), note);
+    assertTrue(note.contains(": MLA BF16 0 of 1, MHA BF16 1 of 1, MLA INT8 g64 1 of 1, "
+        + "MLA FP8 g64 0 of 1."), note);  // the skipped row measured nothing
   }
 
   private static CudaDecode.Row withPowerCapped(CudaDecode.Row r, double capped) {
