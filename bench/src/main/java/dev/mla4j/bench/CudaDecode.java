@@ -270,12 +270,13 @@ public final class CudaDecode {
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, median(probe))));
       warmHost(stream, median(probe), launch);
       Optional<PowerCapClock> power = powerClock(ctx);
-      long capped0 = power.map(PowerCapClock::cappedNanos).orElse(0L);
+      long capped0 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
       long wall0 = System.nanoTime();
       double[] ms = time(ctx, stream, reps, launch);
       long wall = System.nanoTime() - wall0;
-      Double capped = power.map(c -> Math.min(1.0, (c.cappedNanos() - capped0) / (double) wall))
-          .orElse(null);
+      long capped1 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
+      Double capped = capped0 < 0 || capped1 < 0 ? null
+          : Math.min(1.0, (capped1 - capped0) / (double) wall);
       checkFinite(arena, stream, out);
       double med = median(ms);
       KernelCost cost = tokens == 1
