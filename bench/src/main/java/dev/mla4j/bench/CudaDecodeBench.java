@@ -13,18 +13,21 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
- * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and streaming-read ceilings.
+ * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and
+ * streaming-read ceilings.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
  * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <bf16|int8|fp8> [<case> <batch> <ctx> <format>]...}: one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
  * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
- * cache is 8-40 GiB, the default probe 1 GiB). {@code prefill}: causal chunks of T = 64 and 512 query tokens at the end of a 4K or 32K context,
- * batch 1, every shape (TFLOP/s from {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
+ * cache is 8-40 GiB, the default probe 1 GiB). {@code prefill}: causal chunks of T = 64 and 512
+ * query tokens at the end of a 4K or 32K context, batch 1, every shape (TFLOP/s from
+ * {@link KernelCost#mlaPrefill}), and the MHA2MLA shapes' chunks in the naive form too
  * ({@link CudaNaivePrefill}). The report ({@code ReportMain}) runs the same measurement per preset.
  */
 public final class CudaDecodeBench {
@@ -96,13 +99,7 @@ public final class CudaDecodeBench {
       if (one) {  // one or more (case, batch, context, format) groups, in one JVM
         for (int a = 2; a < args.length; a += 4) {
           Case c = cases.get(Integer.parseInt(args[a]));
-          CacheFormat f = switch (args[a + 3]) {
-            case "int8" -> CacheFormat.int8(64);
-            case "fp8" -> CacheFormat.fp8(64);
-            case "bf16" -> CudaDecode.PLAIN;
-            default -> throw new IllegalArgumentException("one: format " + args[a + 3]
-                + " is not bf16, int8 or fp8");
-          };
+          CacheFormat f = format(args[a + 3]);
           String line = csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
               Integer.parseInt(args[a + 1]), 1, Integer.parseInt(args[a + 2])));
           System.out.println(line);
@@ -150,6 +147,17 @@ public final class CudaDecodeBench {
       }
     }
     Files.write(csv, lines);
+  }
+
+  /** bf16, int8 or fp8: the sweep's own formats ({@link CudaDecode#QUANTIZED_LATENTS}). */
+  private static CacheFormat format(String name) {
+    if (name.equals("bf16")) {
+      return CudaDecode.PLAIN;
+    }
+    return CudaDecode.QUANTIZED_LATENTS.stream()
+        .filter(f -> f.quantization().name().toLowerCase(Locale.ROOT).equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("one: format " + name
+            + " is not bf16, int8 or fp8"));
   }
 
   private static String csvLine(CudaDecode.Row r) {

@@ -44,7 +44,8 @@ public final class PowerCapClock {
       SymbolLookup lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
       MethodHandle init = linker.downcallHandle(lib.findOrThrow("nvmlInit_v2"),
           FunctionDescriptor.of(JAVA_INT));
-      MethodHandle byBus = linker.downcallHandle(lib.findOrThrow("nvmlDeviceGetHandleByPciBusId_v2"),
+      MethodHandle byBus = linker.downcallHandle(
+          lib.findOrThrow("nvmlDeviceGetHandleByPciBusId_v2"),
           FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
       MethodHandle status = linker.downcallHandle(lib.findOrThrow("nvmlDeviceGetViolationStatus"),
           FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
@@ -60,7 +61,7 @@ public final class PowerCapClock {
         handle = out.get(ADDRESS, 0);
       }
       PowerCapClock clock = new PowerCapClock(status, handle);
-      return clock.read() < 0 ? Optional.empty() : Optional.of(clock);
+      return clock.cappedNanos() < 0 ? Optional.empty() : Optional.of(clock);
     } catch (Throwable t) {  // no library, no symbol, no device: no figure
       return Optional.empty();
     }
@@ -68,14 +69,10 @@ public final class PowerCapClock {
 
   /**
    * Nanoseconds the device has spent held below its application clocks by its power limit since
-   * the driver loaded, or -1 if NVML stopped answering (a row then records no figure).
+   * the driver loaded, or -1 if NVML stopped answering (a row then records no figure). Reads
+   * nvmlViolationTime_t {u64 referenceTime (us), u64 violationTime (ns)}.
    */
   public long cappedNanos() {
-    return read();
-  }
-
-  /** nvmlViolationTime_t {u64 referenceTime (us), u64 violationTime (ns)}; -1 on an NVML error. */
-  private long read() {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment time = arena.allocate(16, 8);
       int rc = (int) violationStatus.invokeExact(device, NVML_PERF_POLICY_POWER, time);

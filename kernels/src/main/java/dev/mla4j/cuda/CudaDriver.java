@@ -200,24 +200,13 @@ final class CudaDriver {
   }
 
   static String deviceName(int device) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment name = arena.allocate(256);
-      check("cuDeviceGetName", (int) DEVICE_NAME.invokeExact(name, 256, device));
-      return name.getString(0);
-    } catch (Throwable t) {
-      throw wrap("cuDeviceGetName", t);
-    }
+    return stringOut("cuDeviceGetName", 256, p -> (int) DEVICE_NAME.invokeExact(p, 256, device));
   }
 
   /** The device's PCI address, "domain:bus:device.function" in hex, e.g. 0000:1b:00.0. */
   static String pciBusId(int device) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment id = arena.allocate(64);
-      check("cuDeviceGetPCIBusId", (int) DEVICE_PCI_BUS_ID.invokeExact(id, 64, device));
-      return id.getString(0);
-    } catch (Throwable t) {
-      throw wrap("cuDeviceGetPCIBusId", t);
-    }
+    return stringOut("cuDeviceGetPCIBusId", 64,
+        p -> (int) DEVICE_PCI_BUS_ID.invokeExact(p, 64, device));
   }
 
   static MemorySegment primaryContext(int device) {
@@ -444,6 +433,17 @@ final class CudaDriver {
       MemorySegment p = arena.allocate(JAVA_INT);
       check(name, c.run(p));
       return p.get(JAVA_INT, 0);
+    } catch (Throwable t) {
+      throw wrap(name, t);
+    }
+  }
+
+  /** A NUL-terminated string the call writes into {@code capacity} bytes. */
+  private static String stringOut(String name, int capacity, OutCall c) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment p = arena.allocate(capacity);
+      check(name, c.run(p));
+      return p.getString(0);
     } catch (Throwable t) {
       throw wrap(name, t);
     }
