@@ -30,6 +30,10 @@
 // into [2^14, 2^15) before rounding, and the softmax multiplies each score back by 2^E_r. FP16's
 // range never binds; a token loses precision only in groups below 2^-14 of its largest scale, or
 // when its largest scale is below 2^-14 of E's (its probability is then scaled into subnormals).
+// Quantized rope keys too (RQ, mla_mma_quant_rope.cu): their codes and scales are staged in the
+// tile's rope rows by the same warps and dequantized with the latent's, E_t then the exponent of
+// the token's largest latent or rope scale; q_R is FP16 under a common E_r with Q~, and 2^E_t
+// multiplies the whole score (latent and rope k-steps) instead of the latent part alone.
 #ifndef MLA4J_MLA_MMA_H
 #define MLA4J_MLA_MMA_H
 #include "mla4j_cluster.h"
@@ -226,11 +230,13 @@ __device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, lon
 }
 #endif
 
-// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8 or MLA4J_Q_FP8.
-template <int MT, int LW, int TK, int Q>
+// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8 or MLA4J_Q_FP8. RQ (quantized latent only): the
+// rope keys are codes of the same format too, one segment per kv head (or one shared key).
+template <int MT, int LW, int TK, int Q, bool RQ = false>
 __device__ void mla_mma(const PagedAttnParams& p) {
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr bool QZ = Q != MLA4J_Q_NONE;
+  static_assert(QZ || !RQ, "quantized rope keys need a quantized latent");
   // Quantized, L >= 1024: a tile's rope keys leave with its codes, at the top of the iteration
   // before, instead of after that iteration's scores: Llama-2-7B d_kv 32 at batch 64 ran 4% faster
   // (3338 -> 3208-3229 us, H100); at L = 512 (d_kv 16) batch 64 ran 2% slower, so not there.
@@ -238,8 +244,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // ends the scores which last read their stage (R2): d_kv 64 batch 64 ran 1-3% faster (INT8
   // 7037-7076 -> 6972 us, FP8 7167 -> 6971, H100); for all L, d_kv 32 FP8 ran 3% slower and d_kv 16
   // INT8 2% slower, so only here.
-  constexpr bool R2 = QZ && LW >= 32;
-  constexpr bool RW = QZ && LW >= 16 && !R2;
+  // Quantized rope keys leave with the codes (part 0) instead: their warps dequantize them too.
+  constexpr bool R2 = QZ && !RQ && LW >= 32;
+  constexpr bool RW = QZ && !RQ && LW >= 16 && !R2;
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
   constexpr int WCOLS = L / MLA_WARPS;     // O columns per warp = 8·LW
@@ -295,6 +302,26 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   const int warp = tid >> 5;
   const int kv0 = h0 / p.group;
   const int span = drh == 0 ? 0 : ((h0 + HS - 1) / p.group - kv0) * p.b_kv_stride + drh;
+
+  // Quantized rope keys: the slab's span of codes (segments of d_r = b_seg bytes from the slab's
+  // first kv head, or the one shared key) and its rq_nsc scales (gps per segment), staged at
+  // byte 0 and at byte span of each rope stage row. The scales leave as 4-byte words from the
+  // even index at or below the row's first (RopeRows: shift), the last word cut to 2 bytes where
+  // the count is odd, so no copy reads past the row's scales.
+  constexpr int RCPL = 2;  // rope chunks per lane: spans of up to 1024 codes (checked on the host)
+  const int rq_gps = RQ ? p.b_scale_row / (p.b_row / p.b_seg) : 0;
+  const int rq_first = RQ ? (p.b_kv_stride == 0 ? 0 : kv0) * rq_gps : 0;  // the slab's first scale
+  const int rq_nsc = RQ ? span / p.b_seg * rq_gps : 0;
+  RopeRows<RCPL> rope_rows;
+  rope_rows.rq = rq;
+  rope_rows.span = span;
+  rope_rows.rowpar = p.b_scale_row & 1;
+#pragma unroll
+  for (int k = 0; k < RCPL; k++) {
+    const int c = (lane + 32 * k) * 16;
+    rope_rows.sidx[k] = RQ && c < span ? c / p.b_seg * rq_gps + (c % p.b_seg) / p.quant_group : -1;
+  }
+  if (RQ && span > 32 * RCPL * 16) __trap();
 
   const long long row0 = (long long)token_row * p.heads + h0;
   const int key_end = p.first_pos[seq] + t + 1;
@@ -376,12 +403,26 @@ __device__ void mla_mma(const PagedAttnParams& p) {
                        "l"(block + p.a_scales + 2 * src_row * p.a_scale_row + 8 * lane),
                        "r"(ok ? 8 : 0));
         }
+        if constexpr (RQ) {  // the row's rope codes and scales, by the same warp
+          const unsigned rdst = smem_addr(sm.rope + (i % MLA_STAGES) * TK * rq + row * rq);
+          const unsigned char* rcodes = block + p.b_offset + src_row * p.b_code_row
+                                        + (p.b_kv_stride == 0 ? 0 : kv0) * p.b_seg;
+          for (int c = lane; c * 16 < span; c += 32) cp_async16_s(rdst + c * 16, rcodes + c * 16, ok);
+          const int first = (slot0 + row) * p.b_scale_row + rq_first;  // as RopeRows' shift
+          const int total = (first & 1) + rq_nsc;
+          const unsigned char* rsc = block + p.b_scales + 2 * (first & ~1);
+          for (int w = lane; 2 * w < total; w += 32) {
+            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(rdst + span + 4 * w),
+                         "l"(rsc + 4 * w), "r"(ok ? (2 * w + 1 < total ? 4 : 2) : 0));
+          }
+        }
       }
     }
     if (part == 0) {
       asm volatile("cp.async.commit_group;\n" ::);
       return;
     }
+    if constexpr (RQ) return;  // went with part 0
     if (bc_dc == 0) {  // a whole number of rope rows per pass: fixed column, rows step by bc_dt
       const unsigned char* src = block + b_thread + 2ll * slot0 * p.b_row;
       unsigned dst = b_dst_thread + (i % MLA_STAGES) * (2u * b_stage);
@@ -497,7 +538,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     }
   } else {
     // Q~ rows scaled by 2^-E_r (max |Q~_r|·2^-E_r in [2^14, 2^15)), FP16, and q_R by the same
-    // factor, BF16, block-diagonal as above: one warp per row.
+    // factor, BF16, block-diagonal as above: one warp per row. RQ: E_r over Q~ and q_R, and q_R
+    // FP16, since the rope keys are then FP16 in the latent's units.
     for (int r = warp; r < HS; r += MLA_WARPS) {
       const float* qa = p.qa + (row0 + r) * L;
       const bool vec = (((unsigned long long)qa) & 15) == 0;
@@ -509,6 +551,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         }
       } else {
         for (int c = lane; c < L; c += 32) amax = fmaxf(amax, fabsf(qa[c]));
+      }
+      if constexpr (RQ) {  // q_R is FP16 too, in the same units
+        for (int c = lane; c < drh; c += 32) amax = fmaxf(amax, fabsf(p.qb[(row0 + r) * drh + c]));
       }
       for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
       const int e = amax > 0.f ? min(max(((__float_as_int(amax) >> 23) & 0xff) - 127 - 14, -100), 100) : 0;
@@ -525,7 +570,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       const int kvc = ((h0 + r) / p.group - kv0) * p.b_kv_stride;
       for (int c = lane; c < rw; c += 32) {
         const int j = c - kvc;
-        sm.qr[r * rq + c] = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+        if constexpr (RQ) {
+          sm.qr[r * rq + c] = j >= 0 && j < drh ? to_f16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+        } else {
+          sm.qr[r * rq + c] = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+        }
       }
       if (lane == 0) sm.rowpow[r] = mlq_pow2(e);
     }
@@ -561,8 +610,12 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       // (R2: all but the newest group, tile i+1's rope keys)
       asm volatile("cp.async.wait_group %0;\n" ::"n"(R2 ? 1 : 0));
       __syncwarp();
-      mlq_dequantize_tile<L, TK, Q, MLA_WARPS>(sm.tile + (i % MLA_STAGES) * TK * qs, qs, group,
-                                               sm.texp, warp, lane);
+      if constexpr (RQ) {
+        rope_rows.stage = sm.rope + (i % MLA_STAGES) * TK * rq;
+        rope_rows.par0 = (((tok_begin + i * TK) % MLA4J_BLOCK_TOKENS) * p.b_scale_row + rq_first) & 1;
+      }
+      mlq_dequantize_tile<L, TK, Q, MLA_WARPS, RQ, RCPL>(sm.tile + (i % MLA_STAGES) * TK * qs, qs,
+                                                         group, sm.texp, warp, lane, &rope_rows);
       __syncthreads();
       if (i + 1 < tiles) {
         load_tile(i + 1, block_next, 0);
@@ -600,8 +653,10 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       const bf16_t* qra = sm.qr + arow * rq + acol + (r0 - kl) * 16;
       const bf16_t* rb = rope + brow * rq + bcol + (r0 - kl) * 16;
       mla_score_steps<NT, QZ>(acc, qa, kb, 16 * qs, k_begin, min(k_end, kl));
-      if (QZ && k_begin < kl) mlq_scale_scores<NT>(acc, sm.texp + tok + 2 * tq);
-      mla_score_steps<NT, false>(acc, qra, rb, 16 * rq, max(k_begin, kl), k_end);
+      if (QZ && !RQ && k_begin < kl) mlq_scale_scores<NT>(acc, sm.texp + tok + 2 * tq);
+      // RQ: FP16 rope keys in the latent's units 2^-E_t, so the token factors come after both
+      mla_score_steps<NT, RQ>(acc, qra, rb, 16 * rq, max(k_begin, kl), k_end);
+      if (RQ) mlq_scale_scores<NT>(acc, sm.texp + tok + 2 * tq);
 #pragma unroll
       for (int nt = 0; nt < NT; nt++) {
         float* s0 = sm.s + (kp * HS + m * 16 + g) * ss + tok + nt * 8 + 2 * tq;
@@ -616,7 +671,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         }
       }
     }
-    if (!RW && !R2 && i + 1 < tiles) load_tile(i + 1, block_next, 1);
+    if (!RW && !R2 && !RQ && i + 1 < tiles) load_tile(i + 1, block_next, 1);
     __syncthreads();
     // R2: into tile i's rope stage, which no warp reads any more; next_block is tile i+2's
     if (R2) rope_ahead(i + 2, next_block);
@@ -724,5 +779,17 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   }
 }
 
+
+// The quantized instances' (format, m16 head tiles, latent width, tile tokens) list, for a kernel
+// macro K(NAME, Q, MT, LW, TK): mla_mma_quant.cu and mla_mma_quant_rope.cu instantiate the same
+// shapes (CudaContext lists their names).
+#define MLA_QUANT_TILES(K, NAME, Q, MT, LW) K(NAME, Q, MT, LW, 16) K(NAME, Q, MT, LW, 32) K(NAME, Q, MT, LW, 64)
+#define MLA_QUANT_SHAPES(K, NAME, Q) \
+  MLA_QUANT_TILES(K, NAME, Q, 1, 8)  \
+  MLA_QUANT_TILES(K, NAME, Q, 2, 8)  \
+  MLA_QUANT_TILES(K, NAME, Q, 4, 8)  \
+  MLA_QUANT_TILES(K, NAME, Q, 1, 16) \
+  MLA_QUANT_TILES(K, NAME, Q, 2, 16) \
+  MLA_QUANT_TILES(K, NAME, Q, 1, 32)
 
 #endif

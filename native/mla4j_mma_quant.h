@@ -55,23 +55,56 @@ __device__ __forceinline__ int mlq_warp_max(int v) {
   return r;
 }
 
+// Quantized rope keys beside the latent (mla_mma's RQ): a tile's rope stage rows hold the slab's
+// span of codes at byte 0 and its scales at byte span, from index shift(row) on, where
+// shift(row) = (par0 + row·rowpar) & 1 (scales are copied as 4-byte words from an even index).
+// Lane chunk k (codes 16·(lane + 32·k)) has scale sidx[k] + shift(row), sidx[k] -1 past the span.
+template <int RCPL>
+struct RopeRows {
+  unsigned short* stage;  // the tile's rope stage
+  int rq;                 // its row stride in elements
+  int span;               // codes per row
+  int par0, rowpar;
+  int sidx[RCPL];
+};
+
+// The lane-level form of a row's chunk of 16 codes: c[i] widened, times the FP16 pair s2, stored
+// as 32 bytes at dst.
+template <int Q>
+__device__ __forceinline__ void mlq_widen_store(const uint4& c, unsigned s2, unsigned char* dst) {
+  const unsigned w[4] = {c.x, c.y, c.z, c.w};
+  unsigned h[8];
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    mlq_widen<Q>(w[k], h[2 * k], h[2 * k + 1]);
+    h[2 * k] = mlq_hmul2(h[2 * k], s2);
+    h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
+  }
+  ((uint4*)dst)[0] = make_uint4(h[0], h[1], h[2], h[3]);
+  ((uint4*)dst)[1] = make_uint4(h[4], h[5], h[6], h[7]);
+}
+
 // Dequantizes token rows warp, warp + WARPS, ... of a tile in place (the formula is at the top of
 // mla4j_mla_mma.h): a warp owns whole rows, its lanes read their 16-code chunks (chunks
 // lane + 32·j) and those chunks' scales (staged at byte L of the row), agree on each row's E_t,
 // and only then overwrite the rows with the FP16 values, two 16-byte stores per chunk. Rows go in
 // batches of NB, whose loads are all issued before the first is used (NB·CPL <= 4 chunks: 16
-// registers).
-template <int L, int TK, int Q, int WARPS>
+// registers). RQ: the same rows of the rope stage too (RopeRows), E_t over both rows' scales.
+template <int L, int TK, int Q, int WARPS, bool RQ = false, int RCPL = 1>
 __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs,
                                                     const int (&group)[L / 16 / 32], int* texp,
-                                                    int warp, int lane) {
+                                                    int warp, int lane,
+                                                    const RopeRows<RCPL>* rope = nullptr) {
   constexpr int CPL = L / 16 / 32;  // chunks per lane: 1, 2 or 4; group[j]: chunk j's scale
   constexpr int NT = TK / WARPS;    // rows per warp
   constexpr int NB = (4 / CPL < NT) ? 4 / CPL : NT;
+  constexpr int RB = RQ ? RCPL : 1;
 #pragma unroll
   for (int b0 = 0; b0 < NT; b0 += NB) {
     uint4 c[NB][CPL];
     unsigned sb[NB][CPL];
+    uint4 rc[NB][RB];
+    unsigned rs[NB][RB];
     int e[NB];
 #pragma unroll
     for (int b = 0; b < NB; b++) {
@@ -81,12 +114,29 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         c[b][j] = *(const uint4*)(row + (lane + 32 * j) * 16);
         sb[b][j] = ((const unsigned short*)(row + L))[group[j]];
       }
+      if constexpr (RQ) {
+        const int r = warp + (b0 + b) * WARPS;
+        const unsigned char* rrow = (const unsigned char*)(rope->stage + r * rope->rq);
+        const int shift = (rope->par0 + r * rope->rowpar) & 1;
+#pragma unroll
+        for (int k = 0; k < RCPL; k++) {
+          rs[b][k] = 0;
+          if (rope->sidx[k] >= 0) {
+            rc[b][k] = *(const uint4*)(rrow + (lane + 32 * k) * 16);
+            rs[b][k] = ((const unsigned short*)(rrow + rope->span))[rope->sidx[k] + shift];
+          }
+        }
+      }
     }
 #pragma unroll
     for (int b = 0; b < NB; b++) {
       int mb = 0;
 #pragma unroll
       for (int j = 0; j < CPL; j++) mb = max(mb, (int)sb[b][j]);  // positive BF16s order as bits
+      if constexpr (RQ) {
+#pragma unroll
+        for (int k = 0; k < RCPL; k++) mb = max(mb, (int)rs[b][k]);
+      }
       mb = mlq_warp_max(mb);
       // E_t in [-126, 126]: scales are BF16, so 2^-E_t is a normal float and s·2^-E_t is exact
       e[b] = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
@@ -111,6 +161,17 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         uint4* dst = (uint4*)(row + (lane + 32 * j) * 32);
         dst[0] = make_uint4(h[0], h[1], h[2], h[3]);
         dst[1] = make_uint4(h[4], h[5], h[6], h[7]);
+      }
+      if constexpr (RQ) {
+        unsigned char* rrow =
+            (unsigned char*)(rope->stage + (warp + (b0 + b) * WARPS) * rope->rq);
+#pragma unroll
+        for (int k = 0; k < RCPL; k++) {
+          if (rope->sidx[k] >= 0) {
+            const float sf = from_bf16((bf16_t)rs[b][k]) * down;
+            mlq_widen_store<Q>(rc[b][k], pack_half2(sf, sf), rrow + (lane + 32 * k) * 32);
+          }
+        }
       }
       if (lane == 0) texp[warp + (b0 + b) * WARPS] = e[b];
     }

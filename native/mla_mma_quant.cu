@@ -11,14 +11,5 @@
   mla4j_mla_mma_##NAME##_m##MT##_l##LW##_t##TK(const PagedAttnParams p) {      \
     mla_mma<MT, LW, TK, Q>(p);                                                 \
   }
-#define MLQ_TILES(NAME, Q, MT, LW) \
-  MLQ_KERNEL(NAME, Q, MT, LW, 16) MLQ_KERNEL(NAME, Q, MT, LW, 32) MLQ_KERNEL(NAME, Q, MT, LW, 64)
-#define MLQ_SHAPES(NAME, Q) \
-  MLQ_TILES(NAME, Q, 1, 8) \
-  MLQ_TILES(NAME, Q, 2, 8) \
-  MLQ_TILES(NAME, Q, 4, 8) \
-  MLQ_TILES(NAME, Q, 1, 16) \
-  MLQ_TILES(NAME, Q, 2, 16) \
-  MLQ_TILES(NAME, Q, 1, 32)
-MLQ_SHAPES(int8, MLA4J_Q_INT8)
-MLQ_SHAPES(fp8, MLA4J_Q_FP8)
+MLA_QUANT_SHAPES(MLQ_KERNEL, int8, MLA4J_Q_INT8)
+MLA_QUANT_SHAPES(MLQ_KERNEL, fp8, MLA4J_Q_FP8)

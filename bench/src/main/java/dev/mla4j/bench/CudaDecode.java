@@ -2,6 +2,7 @@ package dev.mla4j.bench;
 
 import dev.mla4j.api.MhaShape;
 import dev.mla4j.api.MlaShape;
+import dev.mla4j.api.RopeKeyLayout;
 import dev.mla4j.cache.CacheFormat;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cache.QuantizedLayout;
@@ -45,6 +46,9 @@ public final class CudaDecode {
    */
   public static final List<CacheFormat> QUANTIZED_LATENTS =
       List.of(CacheFormat.int8(64), CacheFormat.fp8(64));
+  /** The same with the rope keys quantized like the latent (the qrope kernel instances). */
+  public static final List<CacheFormat> QUANTIZED_ROPE =
+      QUANTIZED_LATENTS.stream().map(CacheFormat::withQuantizedRopeKeys).toList();
 
   private CudaDecode() {}
 
@@ -186,7 +190,8 @@ public final class CudaDecode {
 
   /**
    * As above with the MLA latent stored as {@code latent}: BF16, or INT8/FP8 codes with BF16
-   * group scales read directly by the tensor-core kernel (rope keys BF16). Bytes count what the
+   * group scales read directly by the tensor-core kernel, rope keys BF16 or (where the format
+   * quantizes them) codes of the same format, one segment per kv head. Bytes count what the
    * kernel reads: codes, scales and rope keys.
    */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
@@ -194,10 +199,17 @@ public final class CudaDecode {
     String kind = mla != null ? "mla" : "mha";
     QuantizedLayout quant = latent.isQuantized()
         ? new QuantizedLayout(latent.quantization(), 1, mla.latentDim(), latent.groupSize()) : null;
-    long bytesPerToken = quant != null ? quant.bytesPerRow() + 2L * mla.ropeKeyWidth()
+    QuantizedLayout rope = quant != null && latent.quantizeRopeKeys()
+        ? new QuantizedLayout(latent.quantization(),
+            mla.ropeKeys() == RopeKeyLayout.SHARED ? 1 : mla.kvHeads(), mla.ropeDim(),
+            latent.groupSize())
+        : null;
+    long bytesPerToken = quant != null
+        ? quant.bytesPerRow() + (rope != null ? rope.bytesPerRow() : 2L * mla.ropeKeyWidth())
         : (long) (mla != null ? mla.cacheElementsPerToken() : mha.cacheElementsPerToken())
             * CACHE.bytes();
-    String format = quant != null ? latent.quantization() + " g" + latent.groupSize() : "BF16";
+    String format = quant != null ? latent.quantization() + " g" + latent.groupSize()
+        + (rope != null ? " rope " + latent.quantization() : "") : "BF16";
     long cacheBytes = (long) batch * context * bytesPerToken;
     if (cacheBytes > MAX_CACHE_BYTES) {
       return Row.skip(kind, name, batch, context, String.format(
@@ -209,15 +221,16 @@ public final class CudaDecode {
           + PagedLayers.BLOCK_TOKENS + ", got " + context);
     }
     try {
-      return run(ctx, stream, name, mla, mha, quant, batch, tokens, context, bytesPerToken, format);
+      return run(ctx, stream, name, mla, mha, quant, rope, batch, tokens, context, bytesPerToken,
+          format);
     } catch (CudaException e) {
       return Row.skip(kind, name, batch, context, "CUDA error: " + e.getMessage(), format);
     }
   }
 
   private static Row run(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
-      MhaShape mha, QuantizedLayout quant, int batch, int tokens, int context, long bytesPerToken,
-      String format) {
+      MhaShape mha, QuantizedLayout quant, QuantizedLayout rope, int batch, int tokens, int context,
+      long bytesPerToken, String format) {
     long cacheBytes = (long) batch * context * bytesPerToken;
     int copies = (int) Math.max(1, Math.min(8, (ROTATE_BYTES + cacheBytes - 1) / cacheBytes));
     while (copies > 1 && cacheBytes * copies > MAX_CACHE_BYTES) {
@@ -230,7 +243,8 @@ public final class CudaDecode {
     int bWidth = mla != null ? mla.ropeDim() : 0;
     DevicePagedCache.Part[] parts = mla != null
         ? new DevicePagedCache.Part[] {quant != null ? DevicePagedCache.Part.quantized(quant)
-            : DevicePagedCache.Part.plain(mla.latentDim()), DevicePagedCache.Part.plain(mla.ropeKeyWidth())}
+            : DevicePagedCache.Part.plain(mla.latentDim()), rope != null
+            ? DevicePagedCache.Part.quantized(rope) : DevicePagedCache.Part.plain(mla.ropeKeyWidth())}
         : new DevicePagedCache.Part[] {DevicePagedCache.Part.plain(mha.kvWidth()),
             DevicePagedCache.Part.plain(mha.kvWidth())};
     try (Arena arena = Arena.ofConfined();
@@ -246,6 +260,9 @@ public final class CudaDecode {
       CudaOps.fillRandom(ctx, stream, cache.pool().pointer(), cache.pool().bytes() / 2, CACHE, 7);
       if (quant != null) {
         QuantizedBlocks.fill(arena, stream, cache, 0, 17);
+      }
+      if (rope != null) {
+        QuantizedBlocks.fill(arena, stream, cache, 1, 19);
       }
       CudaOps.fillRandom(ctx, stream, qa.pointer(), qa.bytes() / 4, DType.F32, 11);
       CudaOps.fillRandom(ctx, stream, qb.pointer(), qb.bytes() / 4, DType.F32, 13);

@@ -20,8 +20,10 @@ import java.util.Locale;
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and
  * streaming-read ceilings.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
- * and FP8 latent (group 64, BF16 scales, rope keys BF16), batches 1 and 64 at 4K and 32K.
- * {@code one <case> <batch> <ctx> <bf16|int8|fp8> [<case> <batch> <ctx> <format>]...}: one row
+ * and FP8 latent (group 64, BF16 scales), rope keys BF16 and then quantized like the latent,
+ * batches 1 and 64 at 4K and 32K.
+ * {@code one <case> <batch> <ctx> <format> [<case> <batch> <ctx> <format>]...}, format one of
+ * bf16, int8, fp8, int8+rope, fp8+rope (rope keys quantized too): one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
  * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
@@ -56,7 +58,10 @@ public final class CudaDecodeBench {
     }
     if (one && (args.length < 6 || (args.length - 2) % 4 != 0)) {  // before any GPU work
       throw new IllegalArgumentException("one: expected groups of <case> <batch> <ctx> "
-          + "<bf16|int8|fp8> after the csv path, got " + (args.length - 2) + " arguments");
+          + "<format> after the csv path, got " + (args.length - 2) + " arguments");
+    }
+    for (int a = 2; one && a < args.length; a += 4) {
+      format(args[a + 3]);  // an unknown format fails here, not after the GPU work before it
     }
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
@@ -129,6 +134,7 @@ public final class CudaDecodeBench {
       List<CacheFormat> formats = new ArrayList<>(List.of(CudaDecode.PLAIN));
       if (quant) {
         formats.addAll(CudaDecode.QUANTIZED_LATENTS);
+        formats.addAll(CudaDecode.QUANTIZED_ROPE);
       }
       System.out.printf("%-22s %5s %6s %6s %10s %9s %8s%n", "shape", "batch", "ctx", "splits",
           "median us", "GB/s", "TFLOP/s");
@@ -149,15 +155,20 @@ public final class CudaDecodeBench {
     Files.write(csv, lines);
   }
 
-  /** bf16, int8 or fp8: the sweep's own formats ({@link CudaDecode#QUANTIZED_LATENTS}). */
-  private static CacheFormat format(String name) {
+  /**
+   * bf16, int8, fp8, int8+rope or fp8+rope: the sweep's own formats
+   * ({@link CudaDecode#QUANTIZED_LATENTS}, {@link CudaDecode#QUANTIZED_ROPE}).
+   */
+  static CacheFormat format(String name) {
     if (name.equals("bf16")) {
       return CudaDecode.PLAIN;
     }
-    return CudaDecode.QUANTIZED_LATENTS.stream()
-        .filter(f -> f.quantization().name().toLowerCase(Locale.ROOT).equals(name)).findFirst()
+    boolean rope = name.endsWith("+rope");
+    String base = rope ? name.substring(0, name.length() - "+rope".length()) : name;
+    return (rope ? CudaDecode.QUANTIZED_ROPE : CudaDecode.QUANTIZED_LATENTS).stream()
+        .filter(f -> f.quantization().name().toLowerCase(Locale.ROOT).equals(base)).findFirst()
         .orElseThrow(() -> new IllegalArgumentException("one: format " + name
-            + " is not bf16, int8 or fp8"));
+            + " is not bf16, int8, fp8, int8+rope or fp8+rope"));
   }
 
   private static String csvLine(CudaDecode.Row r) {

@@ -29,28 +29,33 @@ public final class CudaContext {
   private static final List<String> HEADERS = List.of("mla4j_params.h", "mla4j_device.h",
       "mla4j_cluster.h", "mla4j_quant.h", "mla4j_mma.h", "mla4j_mma_quant.h", "mla4j_mla_mma.h",
       "mla4j_wgmma.h", "mla4j_mla_wgmma.h");
-  private static final Map<String, List<String>> MODULES = Map.of(
-      "attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
+  private static final List<String> MLA_MMA_SHAPES = List.of("_m1_l8", "_m2_l8", "_m4_l8",
+      "_m1_l16", "_m2_l16", "_m1_l32");
+  private static final List<String> MLA_MMA_TILES = List.of("_t16", "_t32", "_t64");
+  private static final Map<String, List<String>> MODULES = Map.ofEntries(
+      Map.entry("attention", List.of("mla4j_paged_attention_f32", "mla4j_paged_attention_bf16",
           "mla4j_paged_attention_f16", "mla4j_paged_attention_f32_q",
           "mla4j_paged_attention_bf16_q", "mla4j_paged_attention_f16_q", "mla4j_merge_splits",
-          "mla4j_merge_few_splits"),
-      "quantize", List.of("mla4j_append_plain", "mla4j_append_quantized",
-          "mla4j_append_quantized_sw"),
-      "rope", List.of("mla4j_rope", "mla4j_fill_random"),
-      "read_peak", List.of("mla4j_read_peak"),
-      "linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
+          "mla4j_merge_few_splits")),
+      Map.entry("quantize", List.of("mla4j_append_plain", "mla4j_append_quantized",
+          "mla4j_append_quantized_sw")),
+      Map.entry("rope", List.of("mla4j_rope", "mla4j_fill_random")),
+      Map.entry("read_peak", List.of("mla4j_read_peak")),
+      Map.entry("linear", List.of("mla4j_linear_f32", "mla4j_linear_bf16", "mla4j_linear_f16",
           "mla4j_linear_t_f32", "mla4j_linear_t_bf16", "mla4j_linear_t_f16", "mla4j_round_bf16",
-          "mla4j_round_f16"),
-      "mha_decode", instances("mla4j_mha_decode_", List.of("bf16", "f16"), List.of("_d64", "_d128"),
-          List.of("_g1", "_g2", "_g4", "_g8")),
-      "mla_expand", List.of("mla4j_mla_expand_gather"),
-      "mha_prefill", instances("mla4j_mha_prefill_", List.of("bf16", "f16"), List.of("_d64",
-          "_d128", "_d192_v128"), List.of("")),
-      "mla_mma", java.util.stream.Stream.concat(instances("mla4j_mla_mma_bf16", List.of("_m1_l8",
-          "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64"),
-          List.of("")).stream(), java.util.stream.Stream.of("mla4j_mma_peak_bf16")).toList(),
-      "mla_mma_quant", instances("mla4j_mla_mma_", List.of("int8", "fp8"), List.of("_m1_l8",
-          "_m2_l8", "_m4_l8", "_m1_l16", "_m2_l16", "_m1_l32"), List.of("_t16", "_t32", "_t64")));
+          "mla4j_round_f16")),
+      Map.entry("mha_decode", instances("mla4j_mha_decode_", List.of("bf16", "f16"),
+          List.of("_d64", "_d128"), List.of("_g1", "_g2", "_g4", "_g8"))),
+      Map.entry("mla_expand", List.of("mla4j_mla_expand_gather")),
+      Map.entry("mha_prefill", instances("mla4j_mha_prefill_", List.of("bf16", "f16"),
+          List.of("_d64", "_d128", "_d192_v128"), List.of(""))),
+      Map.entry("mla_mma", java.util.stream.Stream.concat(instances("mla4j_mla_mma_bf16",
+          MLA_MMA_SHAPES, MLA_MMA_TILES, List.of("")).stream(),
+          java.util.stream.Stream.of("mla4j_mma_peak_bf16")).toList()),
+      Map.entry("mla_mma_quant", instances("mla4j_mla_mma_", List.of("int8", "fp8"),
+          MLA_MMA_SHAPES, MLA_MMA_TILES)),
+      Map.entry("mla_mma_quant_rope", instances("mla4j_mla_mma_",
+          List.of("int8_qrope", "fp8_qrope"), MLA_MMA_SHAPES, MLA_MMA_TILES)));
 
   /**
    * Modules built for one architecture only (native/build.sh), loaded where the device is that

@@ -235,20 +235,25 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu: the BF16
    * kernel's template, each tile dequantized once in shared memory), or null when the latent is
    * not one segment of L 512/1024/2048 with groups of a multiple of 32 that divide L into a
-   * multiple of 4 scales (code rows of exactly L bytes), the rope keys are not BF16 (or absent)
-   * or break 16-byte copies, n_h is not a multiple of 16, or the tiles do not fit in
-   * {@code sharedLimit} bytes.
+   * multiple of 4 scales (code rows of exactly L bytes), the rope keys break 16-byte copies, n_h
+   * is not a multiple of 16, or the tiles do not fit in {@code sharedLimit} bytes. Rope keys are
+   * BF16 (or absent), or, with {@code rope} not null, codes of the latent's format
+   * (native/mla_mma_quant_rope.cu): then d_r must be a multiple of 16, each kv head one segment
+   * (or one shared key), and no slab's span of rope keys over 1024 columns (RCPL in
+   * native/mla4j_mla_mma.h); otherwise null.
    */
-  static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype, boolean ropeQuantized,
-      int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
+  static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
+      QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
+      int sharedLimit) {
     int l = latent.width();
     int lw = l / 64;
     int g = latent.groupSize();
     Quantization q = latent.quantization();
     if ((q != Quantization.INT8 && q != Quantization.FP8) || latent.segments() != 1
         || latent.rowBytes() != l || l % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0
-        || g % 32 != 0 || l % g != 0
-        || (l / g) % 4 != 0 || ropeQuantized || (ropeWidth > 0 && ropeDtype != DType.BF16)) {
+        || g % 32 != 0 || l % g != 0 || (l / g) % 4 != 0
+        || (rope == null && ropeWidth > 0 && ropeDtype != DType.BF16)
+        || (rope != null && !quantizedRopeFits(rope, q, ropeWidth, ropeKvStride, ropeRow))) {
       return null;
     }
     if (ropeWidth % 8 != 0 || ropeKvStride % 8 != 0 || ropeRow % 8 != 0) {
@@ -256,10 +261,41 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     }
     int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, l, ropeWidth,
         ropeKvStride, tk) + mlaQuantExtraBytes(hs, tk));
-    return slab == null ? null : new KernelChoice("mla4j_mla_mma_"
-        + (q == Quantization.INT8 ? "int8" : "fp8") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
+    if (slab == null
+        || (rope != null && ropeSpan(heads, 16 * slab[0], group, ropeWidth, ropeKvStride)
+            > MLA_QUANT_ROPE_SPAN)) {
+      return null;
+    }
+    return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8")
+        + (rope == null ? "" : "_qrope") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
         16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
         MLA_RESIDENT_PER_SM);
+  }
+
+  /** The most rope columns of a slab the quantized-rope instances dequantize (32·RCPL·16). */
+  static final int MLA_QUANT_ROPE_SPAN = 1024;
+
+  /**
+   * Whether quantized rope keys have the layout native/mla_mma_quant_rope.cu stages: the latent's
+   * format, d_r a multiple of 16 (a 16-code chunk lies in one segment and one group), one segment
+   * per kv head at a stride of d_r (or one shared key).
+   */
+  private static boolean quantizedRopeFits(QuantizedLayout rope, Quantization latent,
+      int ropeWidth, int ropeKvStride, int ropeRow) {
+    boolean perHead = ropeKvStride == ropeWidth && rope.segments() * ropeWidth == ropeRow;
+    boolean shared = ropeKvStride == 0 && rope.segments() == 1;
+    return rope.quantization() == latent && ropeWidth > 0 && ropeWidth % 16 == 0
+        && rope.segmentLength() == ropeWidth && rope.groupSize() % 16 == 0 && (perHead || shared);
+  }
+
+  /** The widest span of rope columns any slab of {@code hs} heads stages (mla_mma's span). */
+  static int ropeSpan(int heads, int hs, int group, int ropeWidth, int ropeKvStride) {
+    int widest = 0;
+    for (int h0 = 0; h0 < heads; h0 += hs) {
+      int kv0 = h0 / group;
+      widest = Math.max(widest, ((h0 + hs - 1) / group - kv0) * ropeKvStride + ropeWidth);
+    }
+    return widest;
   }
 
   /** Shared-memory bytes of a kernel for (heads per CTA, tile tokens). */

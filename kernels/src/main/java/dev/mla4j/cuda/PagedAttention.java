@@ -107,12 +107,12 @@ public final class PagedAttention implements AutoCloseable {
     QuantizedLayout latent = cache.quantization(g.aPart());
     KernelChoice mma;
     if (latent != null) {
-      boolean ropeQuantized = cache.quantization(g.bPart()) != null;
+      QuantizedLayout rope = cache.quantization(g.bPart());
       mma = KernelChoice.mlaWgmmaQuantized(allowWgmma && context.hasWgmma(), latent,
-          cache.dtype(), ropeQuantized, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+          cache.dtype(), rope != null, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
           context.sharedMemoryOptin());
       if (mma == null) {
-        mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(), ropeQuantized, g.heads(),
+        mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(),
             g.group(), g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
       }
     } else if (quantized(cache)) {

@@ -38,7 +38,7 @@ class ClusterChoiceTest {
   @Test
   void otherKernelsDoNot() {
     KernelChoice quant = KernelChoice.mlaMmaQuantized(
-        new QuantizedLayout(Quantization.FP8, 1, 512, 64), DType.BF16, false, 32, 1, 16, 16, 512,
+        new QuantizedLayout(Quantization.FP8, 1, 512, 64), DType.BF16, null, 32, 1, 16, 16, 512,
         H100_SHARED);
     assertFalse(quant.combinesInCluster(512), quant.kernel());
     KernelChoice wgmma = KernelChoice.mlaWgmma(true, DType.BF16, 128, 512, 512, 64, 0, 64,

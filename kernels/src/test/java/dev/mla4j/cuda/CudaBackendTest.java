@@ -146,30 +146,41 @@ class CudaBackendTest {
   private static void uploadQuantizedLatent(Arena arena, CudaStream s, DevicePagedCache dc,
       Batch batch, List<LatentCache> caches) {
     MemorySegment staging = arena.allocate(dc.blockBytes() * dc.blocks(), 16);
-    QuantizedLayout layout = dc.quantization(0);
     for (int q = 0; q < batch.lens().length; q++) {
       int nb = (batch.lens()[q] + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
       for (int b = 0; b < nb; b++) {
         long base = batch.table()[q][b] * dc.blockBytes();
-        QuantizedBlock codes = caches.get(q).latentCodes(0, b);
-        MemorySegment.copy(codes.data(), codes.codeRow(0), staging, base + dc.partOffset(0),
-            (long) PagedLayers.BLOCK_TOKENS * layout.rowBytes());
-        MemorySegment.copy(codes.data(), codes.scaleRow(0), staging, base + dc.scalesOffset(0),
-            2L * PagedLayers.BLOCK_TOKENS * layout.scalesPerRow());
-        // rows past the sequence's end hold stale bytes in a real pool: here codes 0x7F (NaN in
-        // E4M3) with scales 0x7F7F (BF16 3.4e38), which poison any output that reads them
         int valid = Math.min(PagedLayers.BLOCK_TOKENS, batch.lens()[q] - b * PagedLayers.BLOCK_TOKENS);
-        for (int r = valid; r < PagedLayers.BLOCK_TOKENS; r++) {
-          staging.asSlice(base + dc.partOffset(0) + (long) r * layout.rowBytes(), layout.rowBytes())
-              .fill((byte) 0x7F);
-          staging.asSlice(base + dc.scalesOffset(0) + 2L * r * layout.scalesPerRow(),
-              2L * layout.scalesPerRow()).fill((byte) 0x7F);
+        LatentCache cache = caches.get(q);
+        stageCodes(staging, base, dc, 0, cache.latentCodes(0, b), valid);
+        if (cache.ropeKeysQuantized()) {
+          stageCodes(staging, base, dc, 1, cache.ropeCodes(0, b), valid);
+        } else {
+          Tensor rope = cache.ropeBlock(0, b);
+          MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1),
+              rope.data().byteSize());
         }
-        Tensor rope = caches.get(q).ropeBlock(0, b);
-        MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1), rope.data().byteSize());
       }
     }
     dc.pool().upload(s, staging, 0);
+  }
+
+  /** One block's codes and scales of a quantized part, at its place in a pool block at base. */
+  private static void stageCodes(MemorySegment staging, long base, DevicePagedCache dc, int part,
+      QuantizedBlock codes, int valid) {
+    QuantizedLayout layout = dc.quantization(part);
+    MemorySegment.copy(codes.data(), codes.codeRow(0), staging, base + dc.partOffset(part),
+        (long) PagedLayers.BLOCK_TOKENS * layout.rowBytes());
+    MemorySegment.copy(codes.data(), codes.scaleRow(0), staging, base + dc.scalesOffset(part),
+        2L * PagedLayers.BLOCK_TOKENS * layout.scalesPerRow());
+    // rows past the sequence's end hold stale bytes in a real pool: here codes 0x7F (NaN in
+    // E4M3) with scales 0x7F7F (BF16 3.4e38), which poison any output that reads them
+    for (int r = valid; r < PagedLayers.BLOCK_TOKENS; r++) {
+      staging.asSlice(base + dc.partOffset(part) + (long) r * layout.rowBytes(), layout.rowBytes())
+          .fill((byte) 0x7F);
+      staging.asSlice(base + dc.scalesOffset(part) + 2L * r * layout.scalesPerRow(),
+          2L * layout.scalesPerRow()).fill((byte) 0x7F);
+    }
   }
 
   private static DeviceBuffer ints(Arena arena, CudaStream s, int[] values) {
@@ -299,6 +310,42 @@ class CudaBackendTest {
     Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
         PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, 1, Latents.SPREAD, 70, 1000, 5, 2100);
     assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT)), plan.kernel());
+    assertTrue(plan.splits() > 1, plan.toString());
+  }
+
+  /**
+   * Rope keys quantized like the latent (CacheFormat.quantizeRopeKeys) run the quantized mma.sync
+   * kernel's qrope instances (native/mla_mma_quant_rope.cu): each tile's rope codes leave with
+   * its latent codes and are dequantized with them to FP16 under one exponent per token, and q_R
+   * is FP16 under Q~'s row exponent, so the whole score has the latent's FP16 precision and the
+   * quantized kernel's FP16 bound applies. The reference is the scalar backend reading the same
+   * codes. Per-head keys with MHA and GQA groups of 2 and 16 (d_r 16; rope spans of 512, 256, 128
+   * and 16 columns per slab; L 512, 1024 and 2048), DeepSeek's shared key of 64 with 32 and 128
+   * heads (wgmma reads BF16 rope keys only, so 128 heads run mma.sync here), spread token
+   * magnitudes, and rows of one scale (one kv head, or one group of 64 over the shared key), whose
+   * scales start at alternating halves of the 4-byte words they are copied in. A wrong scale
+   * index, segment, exponent, row or stage gives errors of the order of the output; rows past a
+   * sequence's end are poisoned codes.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0,false", "FP8,64,0,false",
+      "FP8,32,1,false", "INT8,128,2,false", "FP8,64,3,false", "INT8,32,4,false",
+      "INT8,64,0,true", "FP8,64,5,true", "INT8,64,6,false", "FP8,64,6,true"})
+  void tensorCoreMlaReadsQuantizedRopeKeys(String quant, int group, int which, boolean spread) {
+    MlaShape s = switch (which) {
+      case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);
+      case 1 -> MlaShape.mha2mla(32, 16, 64, 8, 32);
+      case 2 -> MlaShape.mha2mla(32, 32, 128, 8, 32);
+      case 3 -> MlaShape.mha2mla(32, 32, 128, 8, 64);
+      case 4 -> new MlaShape(32, 1, 64, 512, RopeKeyLayout.SHARED, 0.06f);
+      case 5 -> MlaShape.mha2mla(16, 1, 64, 8, 512);
+      default -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
+    };
+    Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, true), true, true,
+        PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, which == 1 ? 3 : 1,
+        spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 2100);
+    assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT) + "_qrope_"),
+        plan.kernel());
     assertTrue(plan.splits() > 1, plan.toString());
   }
 
@@ -436,6 +483,10 @@ class CudaBackendTest {
     RopeKeyLayout layout = s.ropeKeys();
     QuantizedLayout quant = format.isQuantized()
         ? new QuantizedLayout(format.quantization(), 1, s.latentDim(), format.groupSize()) : null;
+    QuantizedLayout ropeQuant = format.quantizeRopeKeys()
+        ? new QuantizedLayout(format.quantization(),
+            layout == RopeKeyLayout.SHARED ? 1 : s.kvHeads(), s.ropeDim(), format.groupSize())
+        : null;
     Seeds.Case c = Seeds.forCase("cuda batched mla " + layout + " T=" + tokens
         + (tensorCore ? " mma " + s : "") + (quant != null ? " " + format : "")
         + (lens.length == 4 && lens[3] == 4100 ? "" : " lens " + java.util.Arrays.toString(lens))
@@ -447,7 +498,8 @@ class CudaBackendTest {
         DevicePagedCache dc = new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
             quant != null ? DevicePagedCache.Part.quantized(quant)
                 : DevicePagedCache.Part.plain(s.latentDim()),
-            DevicePagedCache.Part.plain(s.ropeKeyWidth()));
+            ropeQuant != null ? DevicePagedCache.Part.quantized(ropeQuant)
+                : DevicePagedCache.Part.plain(s.ropeKeyWidth()));
         PagedAttention plan = tensorCore
             ? PagedAttention.mlaTensorCore(ctx, s, dc, batch.lens().length, tokens,
                 batch.maxKeys(), wgmma, maxCluster)

@@ -1,0 +1,87 @@
+package dev.mla4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.QuantizedLayout;
+import dev.mla4j.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When the mma.sync MLA kernel over quantized rope keys (native/mla_mma_quant_rope.cu) is chosen:
+ * pure selection logic, no GPU. It stages the rope codes in the BF16 rope stage, so it takes the
+ * slab and tile of the BF16-rope instance of the same shape; it needs rope keys in the latent's
+ * format, d_r a multiple of 16, one segment per kv head (or one shared key) and at most 1024 rope
+ * columns per slab. Every other case must fall back (null) to the generic kernel.
+ */
+class QuantizedRopeChoiceTest {
+  /** The H100's opt-in shared memory per block. */
+  private static final int H100_SHARED = 232_448;
+
+  /** n_h heads in GQA groups of {@code group}, L 512 in groups of 64, d_r per kv head. */
+  private static KernelChoice choose(Quantization latent, QuantizedLayout rope, int heads,
+      int group, int dR) {
+    int kvHeads = heads / group;
+    return KernelChoice.mlaMmaQuantized(new QuantizedLayout(latent, 1, 512, 64), DType.BF16, rope,
+        heads, group, dR, dR, kvHeads * dR, H100_SHARED);
+  }
+
+  private static QuantizedLayout perHead(Quantization q, int kvHeads, int dR, int groupSize) {
+    return new QuantizedLayout(q, kvHeads, dR, groupSize);
+  }
+
+  @Test
+  void llamaShapesTakeTheQropeInstanceOfTheBf16RopeSlab() {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8}) {
+      for (int dKvHeads : new int[] {32, 16}) {  // MHA, and GQA groups of 2
+        int group = 32 / dKvHeads;
+        KernelChoice plain = choose(q, null, 32, group, 16);
+        KernelChoice quant = choose(q, perHead(q, dKvHeads, 16, 64), 32, group, 16);
+        assertNotNull(quant, q + " group " + group);
+        String fmt = q == Quantization.INT8 ? "int8" : "fp8";
+        assertEquals(plain.kernel().replace("_" + fmt + "_", "_" + fmt + "_qrope_"),
+            quant.kernel());
+        assertEquals(plain.headsPerCta(), quant.headsPerCta());
+        assertEquals(plain.tileTokens(), quant.tileTokens());
+        assertEquals(plain.sharedBytes(), quant.sharedBytes());
+      }
+    }
+    assertEquals("mla4j_mla_mma_int8_qrope_m2_l8_t32",
+        choose(Quantization.INT8, perHead(Quantization.INT8, 32, 16, 64), 32, 1, 16).kernel());
+  }
+
+  @Test
+  void sharedRopeKeyTakesIt() {
+    // DeepSeek's shape: one shared key of 64, in two groups of 32 or one of 64 (an odd number
+    // of scales per row, copied as 4-byte words from an even index)
+    for (int g : new int[] {32, 64}) {
+      QuantizedLayout rope = new QuantizedLayout(Quantization.FP8, 1, 64, g);
+      KernelChoice c = KernelChoice.mlaMmaQuantized(
+          new QuantizedLayout(Quantization.FP8, 1, 512, g), DType.BF16, rope, 128, 128, 64, 0, 64,
+          H100_SHARED);
+      assertNotNull(c, "g" + g);
+      assertTrue(c.kernel().startsWith("mla4j_mla_mma_fp8_qrope_"), c.kernel());
+    }
+    // one kv head of 16 columns in one group: one scale per row
+    assertNotNull(choose(Quantization.INT8, perHead(Quantization.INT8, 1, 16, 64), 16, 16, 16));
+  }
+
+  @Test
+  void otherRopeLayoutsFallBack() {
+    Quantization i8 = Quantization.INT8;
+    assertNull(choose(i8, perHead(Quantization.FP8, 32, 16, 64), 32, 1, 16), "FP8 rope, INT8 latent");
+    assertNull(choose(i8, perHead(Quantization.INT4, 32, 16, 64), 32, 1, 16), "INT4 rope");
+    assertNull(choose(i8, perHead(i8, 64, 8, 64), 64, 1, 8), "d_r 8");
+    // d_r 80 per head: a 16-head slab spans 1280 rope columns
+    assertNotNull(choose(i8, null, 16, 1, 80), "the BF16-rope instance fits");
+    assertNull(choose(i8, perHead(i8, 16, 80, 64), 16, 1, 80), "1280 rope columns");
+    assertEquals(1280, KernelChoice.ropeSpan(16, 16, 1, 80, 80));
+    assertEquals(1024, KernelChoice.ropeSpan(16, 16, 1, 64, 64));
+    // rope segments that are not one per kv head
+    assertNull(KernelChoice.mlaMmaQuantized(new QuantizedLayout(i8, 1, 512, 64), DType.BF16,
+        new QuantizedLayout(i8, 1, 512, 64), 32, 1, 16, 16, 512, H100_SHARED), "one segment");
+  }
+}
