@@ -322,6 +322,16 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     rope_rows.sidx[k] = RQ && c < span ? c / p.b_seg * rq_gps + (c % p.b_seg) / p.quant_group : -1;
   }
   if (RQ && span > 32 * RCPL * 16) __trap();
+  // the copies' per-thread bases: row warp's codes at lane's chunk, its first scale, its stage row
+  const long long rq_src0 = RQ ? p.b_offset + (long long)(p.b_kv_stride == 0 ? 0 : kv0) * p.b_seg
+                                     + (long long)warp * p.b_code_row + 16 * lane
+                               : 0;
+  const int rq_first0 = RQ ? warp * p.b_scale_row + rq_first : 0;
+  const unsigned rq_dst0 = RQ ? smem_addr(sm.rope + warp * rq) + 16 * lane : 0;
+  const unsigned rq_dst_rows = 2u * MLA_WARPS * rq;
+  bool rq_chunk_ok[RCPL];
+#pragma unroll
+  for (int k = 0; k < RCPL; k++) rq_chunk_ok[k] = RQ && (lane + 32 * k) * 16 < span;
 
   const long long row0 = (long long)token_row * p.heads + h0;
   const int key_end = p.first_pos[seq] + t + 1;
@@ -404,16 +414,24 @@ __device__ void mla_mma(const PagedAttnParams& p) {
                        "r"(ok ? 8 : 0));
         }
         if constexpr (RQ) {  // the row's rope codes and scales, by the same warp
-          const unsigned rdst = smem_addr(sm.rope + (i % MLA_STAGES) * TK * rq + row * rq);
-          const unsigned char* rcodes = block + p.b_offset + src_row * p.b_code_row
-                                        + (p.b_kv_stride == 0 ? 0 : kv0) * p.b_seg;
-          for (int c = lane; c * 16 < span; c += 32) cp_async16_s(rdst + c * 16, rcodes + c * 16, ok);
-          const int first = (slot0 + row) * p.b_scale_row + rq_first;  // as RopeRows' shift
+          // per-thread bases (rq_*) plus a multiple of the row: no address is rebuilt per row
+          const unsigned rdst = rq_dst0 + (i % MLA_STAGES) * (2u * TK * rq) + j * rq_dst_rows;
+          const unsigned char* rcodes = block + rq_src0 + (long long)(slot0 + j * MLA_WARPS) * p.b_code_row;
+#pragma unroll
+          for (int k = 0; k < RCPL; k++) {
+            if (rq_chunk_ok[k]) cp_async16_s(rdst + 512 * k, rcodes + 512 * k, ok);
+          }
+          const int first = rq_first0 + (slot0 + j * MLA_WARPS) * p.b_scale_row;  // RopeRows' shift
           const int total = (first & 1) + rq_nsc;
-          const unsigned char* rsc = block + p.b_scales + 2 * (first & ~1);
-          for (int w = lane; 2 * w < total; w += 32) {
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(rdst + span + 4 * w),
-                         "l"(rsc + 4 * w), "r"(ok ? (2 * w + 1 < total ? 4 : 2) : 0));
+          const unsigned char* rsc = block + p.b_scales + 2 * (first & ~1) + 4 * lane;
+          const unsigned sdst = rdst - 16 * lane + span + 4 * lane;
+#pragma unroll
+          for (int k = 0; k < 2; k++) {  // rq_nsc + 1 <= 2·64 scales: two words per lane at most
+            const int w = lane + 32 * k;
+            if (2 * w < total) {
+              asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(sdst + 128 * k),
+                           "l"(rsc + 128 * k), "r"(ok ? (2 * w + 1 < total ? 4 : 2) : 0));
+            }
           }
         }
       }
