@@ -416,7 +416,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         if constexpr (RQ) {  // the row's rope codes and scales, by the same warp
           // per-thread bases (rq_*) plus a multiple of the row: no address is rebuilt per row
           const unsigned rdst = rq_dst0 + (i % MLA_STAGES) * (2u * TK * rq) + j * rq_dst_rows;
-          const unsigned char* rcodes = block + rq_src0 + (long long)(slot0 + j * MLA_WARPS) * p.b_code_row;
+          const unsigned char* rcodes =
+              block + rq_src0 + (long long)(slot0 + j * MLA_WARPS) * p.b_code_row;
 #pragma unroll
           for (int k = 0; k < RCPL; k++) {
             if (rq_chunk_ok[k]) cp_async16_s(rdst + 512 * k, rcodes + 512 * k, ok);
@@ -589,9 +590,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       for (int c = lane; c < rw; c += 32) {
         const int j = c - kvc;
         if constexpr (RQ) {
-          sm.qr[r * rq + c] = j >= 0 && j < drh ? to_f16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+          sm.qr[r * rq + c] =
+              j >= 0 && j < drh ? to_f16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
         } else {
-          sm.qr[r * rq + c] = j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
+          sm.qr[r * rq + c] =
+              j >= 0 && j < drh ? to_bf16(p.qb[(row0 + r) * drh + j] * down) : (bf16_t)0;
         }
       }
       if (lane == 0) sm.rowpow[r] = mlq_pow2(e);
@@ -630,7 +633,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       __syncwarp();
       if constexpr (RQ) {
         rope_rows.stage = sm.rope + (i % MLA_STAGES) * TK * rq;
-        rope_rows.par0 = (((tok_begin + i * TK) % MLA4J_BLOCK_TOKENS) * p.b_scale_row + rq_first) & 1;
+        const int slot0 = (tok_begin + i * TK) % MLA4J_BLOCK_TOKENS;
+        rope_rows.par0 = (slot0 * p.b_scale_row + rq_first) & 1;
       }
       mlq_dequantize_tile<L, TK, Q, MLA_WARPS, RQ, RCPL>(sm.tile + (i % MLA_STAGES) * TK * qs, qs,
                                                          group, sm.texp, warp, lane, &rope_rows);
@@ -801,7 +805,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 // The quantized instances' (format, m16 head tiles, latent width, tile tokens) list, for a kernel
 // macro K(NAME, Q, MT, LW, TK): mla_mma_quant.cu and mla_mma_quant_rope.cu instantiate the same
 // shapes (CudaContext lists their names).
-#define MLA_QUANT_TILES(K, NAME, Q, MT, LW) K(NAME, Q, MT, LW, 16) K(NAME, Q, MT, LW, 32) K(NAME, Q, MT, LW, 64)
+#define MLA_QUANT_TILES(K, NAME, Q, MT, LW) \
+  K(NAME, Q, MT, LW, 16) K(NAME, Q, MT, LW, 32) K(NAME, Q, MT, LW, 64)
 #define MLA_QUANT_SHAPES(K, NAME, Q) \
   MLA_QUANT_TILES(K, NAME, Q, 1, 8)  \
   MLA_QUANT_TILES(K, NAME, Q, 2, 8)  \
