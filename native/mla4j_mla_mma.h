@@ -18,13 +18,14 @@
 // Q and P are rounded to BF16 for the MMA: this kernel's error is BF16-like (see NOTES.md); the
 // host API keeps the FP32-exact kernel.
 //
-// Quantized latent (Q = INT8 or FP8 E4M3 codes, one BF16 scale per token and group of G columns;
-// rope keys BF16): the codes of a tile are copied as stored into the first L bytes of the tile's
-// FP16 stage rows, each row by the warp that, once its own copies land, dequantizes it in place:
+// Quantized latent (Q = INT8, INT4 or FP8 E4M3 codes, one BF16 scale per token and group of G
+// columns; rope keys BF16): the codes of a tile are copied as stored into the first L bytes (INT4:
+// L/2, two codes per byte) of the tile's FP16 stage rows, each row by the warp that, once its own
+// copies land, dequantizes it in place:
 //   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_t   (FP16; E_t the exponent of the token's largest
 //                                                   scale, so every factor lies in (0, 2))
-// Both products then run on C' with FP16 operands (INT8 and E4M3 codes are exact in FP16, the
-// product rounds once). 2^E_t multiplies the token's latent score in FP32 before the rope k-steps
+// Both products then run on C' with FP16 operands (INT8, INT4 and E4M3 codes are exact in FP16,
+// the product rounds once). 2^E_t multiplies the token's latent score in FP32 before the rope k-steps
 // join it; P leaves the softmax times 2^(E_t - E), E the largest E_t seen so far, and O is kept in
 // units of 2^E (rescaled with alpha when E grows). Q~ rows are scaled by a power of two 2^-E_r
 // into [2^14, 2^15) before rounding, and the softmax multiplies each score back by 2^E_r. FP16's
@@ -230,8 +231,9 @@ __device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, lon
 }
 #endif
 
-// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8 or MLA4J_Q_FP8. RQ (quantized latent only): the
-// rope keys are codes of the same format too, one segment per kv head (or one shared key).
+// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8, MLA4J_Q_INT4 or MLA4J_Q_FP8. RQ (INT8 / FP8 latent
+// only): the rope keys are codes of the same format too, one segment per kv head (or one shared
+// key).
 template <int MT, int LW, int TK, int Q, bool RQ = false>
 __device__ void mla_mma(const PagedAttnParams& p) {
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
@@ -403,10 +405,13 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         const bool ok = row < nvalid;
         const long long src_row = ok ? slot0 + row : 0;
         const unsigned dst = stage + 2 * row * qs;
-        const unsigned char* codes = block + p.a_offset + src_row * L;
+        constexpr int CB = MlqRow<Q, L>::bytes;  // code bytes per row (INT4: L/2)
+        const unsigned char* codes = block + p.a_offset + src_row * CB;
 #pragma unroll
-        for (int k = 0; k < L / 16 / 32; k++) {
-          cp_async16_s(dst + (lane + 32 * k) * 16, codes + (lane + 32 * k) * 16, ok);
+        for (int k = 0; k < (CB + 511) / 512; k++) {
+          if (CB >= 512 || 16 * lane < CB) {  // INT4 at L = 512: 16 chunks, lanes 0-15
+            cp_async16_s(dst + (lane + 32 * k) * 16, codes + (lane + 32 * k) * 16, ok);
+          }
         }
         if (lane < sc_n) {
           asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst + L + 8 * lane),
@@ -605,11 +610,9 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     sm.l[tid] = 0.f;
   }
 
-  // quantized latent: each lane's chunks' scale indices, and E (see the top of the file), the same
-  // in every thread; -127 until a tile is seen
-  int group[L / 16 / 32];
-#pragma unroll
-  for (int j = 0; j < L / 16 / 32; j++) group[j] = QZ ? (lane + 32 * j) * 16 / p.quant_group : 0;
+  // quantized latent: each lane's chunks' scale indices (and INT4 columns), and E (see the top of
+  // the file), the same in every thread; -127 until a tile is seen
+  const MlqLaneChunks<Q, L> lane_chunks(lane, QZ ? p.quant_group : 32);
   int e_run = -127;
 
   for (int i = 0; i < tiles; i++) {
@@ -637,7 +640,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         rope_rows.par0 = (slot0 * p.b_scale_row + rq_first) & 1;
       }
       mlq_dequantize_tile<L, TK, Q, MLA_WARPS, RQ, RCPL>(sm.tile + (i % MLA_STAGES) * TK * qs, qs,
-                                                         group, sm.texp, warp, lane, &rope_rows);
+                                                         lane_chunks, sm.texp, warp, lane,
+                                                         &rope_rows);
       __syncthreads();
       if (i + 1 < tiles) {
         load_tile(i + 1, block_next, 0);

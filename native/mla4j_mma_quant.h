@@ -1,6 +1,6 @@
-// Quantized latent for the tensor-core MLA kernel (mla4j_mla_mma.h): INT8 / E4M3 codes widened to
-// FP16 pairs, a tile dequantized in place in shared memory with each token's scales folded in and
-// normalized by its largest one, the tokens' exponents applied to their scores.
+// Quantized latent for the tensor-core MLA kernel (mla4j_mla_mma.h): INT8 / INT4 / E4M3 codes
+// widened to FP16 pairs, a tile dequantized in place in shared memory with each token's scales
+// folded in and normalized by its largest one, the tokens' exponents applied to their scores.
 #ifndef MLA4J_MMA_QUANT_H
 #define MLA4J_MMA_QUANT_H
 #include "mla4j_mma.h"
@@ -45,6 +45,93 @@ __device__ __forceinline__ void mlq_widen(unsigned w, unsigned& lo, unsigned& hi
   }
 }
 
+// Eight INT4 codes as FP16 pairs. w holds bytes j..j+3 of a group, whose low nibbles are the
+// group's elements j..j+3 and whose high nibbles are elements j + G/2 .. j + G/2 + 3 (the cache's
+// half-split layout, mla4j_quant.h). f01 = {element j, j + 1}, f23 = {j + 2, j + 3} of the nibbles
+// at shift sf (0: low, 4: high), s01 and s23 the same of those at shift ss. A nibble n (two's
+// complement) XOR 8 is n + 8, which with 0x6400 ORed in is the FP16 1024 + n + 8; subtracting
+// 1032 leaves n, exactly.
+__device__ __forceinline__ void mlq_widen_int4(unsigned w, int sf, int ss, unsigned& f01,
+                                               unsigned& f23, unsigned& s01, unsigned& s23) {
+  const unsigned t01 = mlq_prmt(w, 0u, 0x4140u);  // {byte 0, byte 1} in the low byte of each half
+  const unsigned t23 = mlq_prmt(w, 0u, 0x4342u);
+  const unsigned bias = 0x64086408u;
+  // (x & 0x000f000f) ^ bias, one LOP3 (the bias's 0x6400 bits lie outside the mask)
+  auto nib = [&](unsigned x) {
+    unsigned d;
+    asm("lop3.b32 %0, %1, %2, %3, 0x6a;" : "=r"(d) : "r"(x), "r"(0x000f000fu), "r"(bias));
+    asm("sub.rn.f16x2 %0, %0, %1;" : "+r"(d) : "r"(bias));
+    return d;
+  };
+  f01 = nib(t01 >> sf);
+  f23 = nib(t23 >> sf);
+  s01 = nib(t01 >> ss);
+  s23 = nib(t23 >> ss);
+}
+
+// Where a quantized latent row of L columns keeps its codes, and how a warp's lanes split them.
+// INT8 / FP8: chunks of 16 codes (16 bytes), each widened to 32 contiguous bytes. INT4 (two codes
+// per byte, rows of L/2 bytes): chunks of 8 bytes, whose 8 low nibbles and 8 high nibbles land as
+// two runs of 16 bytes G/2 columns apart. Chunk k of a lane is bytes (lane + 32·k)·chunk_bytes.
+template <int Q, int L>
+struct MlqRow {
+  static constexpr int bytes = Q == MLA4J_Q_INT4 ? L / 2 : L;
+  static constexpr int chunk_bytes = Q == MLA4J_Q_INT4 ? 8 : 16;
+  static constexpr int chunks = bytes / 32 / chunk_bytes;  // per lane: 1, 2 or 4
+};
+
+// Each chunk's two 16-byte stores (INT4: its low and high nibbles' runs; INT8/FP8: the halves
+// of its 32 bytes) sit at 16-byte slots (address / 16 mod 8) that, in lane order, repeat every 4
+// lanes, so the 8 lanes of a store phase hit 4 slots: a 2-way bank conflict per store (4-way for
+// the 16-byte INT4 chunks of the first version, which Nsight Compute showed at d_kv 32: 9.7-way
+// on average over all shared stores, against INT8's 5.3). Lanes with bit 2 set store their second
+// run first, which gives the 8 lanes 8 slots. INT4 swaps through its nibble shifts (two more
+// shifts per word); INT8/FP8 through four selects per chunk, which lost at L = 512. H100, batch
+// 64, 32K, two rounds in one call (native/NOTES.md, stop 29): INT4 8-byte chunks without -> with
+// the swap d_kv 16 1582 -> 1532-1535 us, d_kv 32 3457-3461 -> 3102-3107, d_kv 64 7364-7367 ->
+// 6547-6562; INT8 / FP8 with it at every L: d_kv 16 1505-1508 -> 1539-1541 / 1533-1534 ->
+// 1538-1561 (kept off there), d_kv 32 3215-3220 -> 3206-3213 / 3233-3239 -> 3072, d_kv 64 6842
+// -> 6719-6720 / 6858-6859 -> 6620-6621.
+template <int Q, int L>
+struct MlqSwapRuns {
+  static constexpr bool value = Q == MLA4J_Q_INT4 || L >= 1024;
+};
+
+// Lane chunk j's scale index and where its two runs go: first[j] the byte offset in the FP16 row
+// of the run stored first, first[j] + delta of the other. INT4: the chunk lies in one group's low
+// or high half when G/2 is a multiple of 8 (the host asks G % 32 == 0); shift is the nibble shift
+// of the run stored first (0: low nibbles, 4: high). INT8/FP8: swap says the chunk's second half
+// is stored first.
+template <int Q, int L>
+struct MlqLaneChunks {
+  int group[MlqRow<Q, L>::chunks];
+  int first[MlqRow<Q, L>::chunks];
+  int delta;
+  int shift;
+  bool swap;
+
+  __device__ __forceinline__ MlqLaneChunks(int lane, int g) {
+    if constexpr (Q == MLA4J_Q_NONE) return;  // the BF16 instances have no codes
+    constexpr bool int4 = Q == MLA4J_Q_INT4;
+    swap = MlqSwapRuns<Q, L>::value && (lane & 4) != 0;
+    const int half = g / 2;
+    shift = int4 && swap ? 4 : 0;
+    delta = int4 ? (swap ? -2 * half : 2 * half) : (swap ? -16 : 16);
+#pragma unroll
+    for (int j = 0; j < MlqRow<Q, L>::chunks; j++) {
+      const int b = (lane + 32 * j) * MlqRow<Q, L>::chunk_bytes;
+      if constexpr (int4) {
+        group[j] = b / half;
+        const int lo = group[j] * g + (b - group[j] * half);  // column of the low nibbles
+        first[j] = 2 * lo + (swap ? 2 * half : 0);
+      } else {
+        group[j] = b / g;
+        first[j] = 2 * b + (swap ? 16 : 0);
+      }
+    }
+  }
+};
+
 // 2^e for integer e, exact in [-126, 127]; 0 for e <= -127.
 __device__ __forceinline__ float mlq_pow2(int e) { return __int_as_float(max(e + 127, 0) << 23); }
 
@@ -68,11 +155,11 @@ struct RopeRows {
   int sidx[RCPL];
 };
 
-// The lane-level form of a row's chunk of 16 codes: c[i] widened, times the FP16 pair s2, stored
-// as 32 bytes at dst.
+// The lane-level form of a row's chunk of 16 codes (words w): widened, times the FP16 pair s2,
+// codes 0-7 stored as 16 bytes at dst0 and codes 8-15 at dst1.
 template <int Q>
-__device__ __forceinline__ void mlq_widen_store(const uint4& c, unsigned s2, unsigned char* dst) {
-  const unsigned w[4] = {c.x, c.y, c.z, c.w};
+__device__ __forceinline__ void mlq_widen_store(const unsigned (&w)[4], unsigned s2,
+                                                unsigned char* dst0, unsigned char* dst1) {
   unsigned h[8];
 #pragma unroll
   for (int k = 0; k < 4; k++) {
@@ -80,8 +167,8 @@ __device__ __forceinline__ void mlq_widen_store(const uint4& c, unsigned s2, uns
     h[2 * k] = mlq_hmul2(h[2 * k], s2);
     h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
   }
-  ((uint4*)dst)[0] = make_uint4(h[0], h[1], h[2], h[3]);
-  ((uint4*)dst)[1] = make_uint4(h[4], h[5], h[6], h[7]);
+  *(uint4*)dst0 = make_uint4(h[0], h[1], h[2], h[3]);
+  *(uint4*)dst1 = make_uint4(h[4], h[5], h[6], h[7]);
 }
 
 // Dequantizes token rows warp, warp + WARPS, ... of a tile in place (the formula is at the top of
@@ -92,10 +179,12 @@ __device__ __forceinline__ void mlq_widen_store(const uint4& c, unsigned s2, uns
 // registers). RQ: the same rows of the rope stage too (RopeRows), E_t over both rows' scales.
 template <int L, int TK, int Q, int WARPS, bool RQ = false, int RCPL = 1>
 __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs,
-                                                    const int (&group)[L / 16 / 32], int* texp,
+                                                    const MlqLaneChunks<Q, L>& lc, int* texp,
                                                     int warp, int lane,
                                                     const RopeRows<RCPL>* rope = nullptr) {
-  constexpr int CPL = L / 16 / 32;  // chunks per lane: 1, 2 or 4; group[j]: chunk j's scale
+  using R = MlqRow<Q, L>;
+  constexpr int CPL = R::chunks;  // chunks per lane: 1, 2 or 4; lc.group[j]: chunk j's scale
+  static_assert(!RQ || Q != MLA4J_Q_INT4, "INT4 rope keys are not staged by this kernel");
   constexpr int NT = TK / WARPS;    // rows per warp
   constexpr int NB = (4 / CPL < NT) ? 4 / CPL : NT;
   constexpr int RB = RQ ? RCPL : 1;
@@ -111,8 +200,13 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
       const unsigned char* row = (const unsigned char*)(tile + (warp + (b0 + b) * WARPS) * qs);
 #pragma unroll
       for (int j = 0; j < CPL; j++) {
-        c[b][j] = *(const uint4*)(row + (lane + 32 * j) * 16);
-        sb[b][j] = ((const unsigned short*)(row + L))[group[j]];
+        if constexpr (R::chunk_bytes == 16) {
+          c[b][j] = *(const uint4*)(row + (lane + 32 * j) * 16);
+        } else {
+          const uint2 v = *(const uint2*)(row + (lane + 32 * j) * R::chunk_bytes);
+          c[b][j] = make_uint4(v.x, v.y, 0u, 0u);
+        }
+        sb[b][j] = ((const unsigned short*)(row + L))[lc.group[j]];
       }
       if constexpr (RQ) {
         const int r = warp + (b0 + b) * WARPS;
@@ -151,16 +245,38 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         const float sf = from_bf16((bf16_t)sb[b][j]) * down;
         const unsigned s2 = pack_half2(sf, sf);
         const unsigned w[4] = {c[b][j].x, c[b][j].y, c[b][j].z, c[b][j].w};
-        unsigned h[8];
+        if constexpr (Q == MLA4J_Q_INT4) {
+          // 16 codes: the run of the nibbles at lc.shift at lc.first[j], the other's lc.delta on
+          unsigned f[4], g[4];
 #pragma unroll
-        for (int k = 0; k < 4; k++) {
-          mlq_widen<Q>(w[k], h[2 * k], h[2 * k + 1]);
-          h[2 * k] = mlq_hmul2(h[2 * k], s2);
-          h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
+          for (int k = 0; k < 2; k++) {
+            mlq_widen_int4(w[k], lc.shift, 4 - lc.shift, f[2 * k], f[2 * k + 1], g[2 * k],
+                           g[2 * k + 1]);
+          }
+#pragma unroll
+          for (int m = 0; m < 4; m++) {
+            f[m] = mlq_hmul2(f[m], s2);
+            g[m] = mlq_hmul2(g[m], s2);
+          }
+          *(uint4*)(row + lc.first[j]) = make_uint4(f[0], f[1], f[2], f[3]);
+          *(uint4*)(row + lc.first[j] + lc.delta) = make_uint4(g[0], g[1], g[2], g[3]);
+        } else if constexpr (MlqSwapRuns<Q, L>::value) {
+          // the halves' words exchanged where lc.swap, so the first store holds the second half
+          const unsigned v[4] = {lc.swap ? w[2] : w[0], lc.swap ? w[3] : w[1],
+                                 lc.swap ? w[0] : w[2], lc.swap ? w[1] : w[3]};
+          mlq_widen_store<Q>(v, s2, row + lc.first[j], row + lc.first[j] + lc.delta);
+        } else {
+          unsigned h[8];
+#pragma unroll
+          for (int k = 0; k < 4; k++) {
+            mlq_widen<Q>(w[k], h[2 * k], h[2 * k + 1]);
+            h[2 * k] = mlq_hmul2(h[2 * k], s2);
+            h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
+          }
+          uint4* dst = (uint4*)(row + (lane + 32 * j) * 32);
+          dst[0] = make_uint4(h[0], h[1], h[2], h[3]);
+          dst[1] = make_uint4(h[4], h[5], h[6], h[7]);
         }
-        uint4* dst = (uint4*)(row + (lane + 32 * j) * 32);
-        dst[0] = make_uint4(h[0], h[1], h[2], h[3]);
-        dst[1] = make_uint4(h[4], h[5], h[6], h[7]);
       }
       if constexpr (RQ) {
         unsigned char* rrow =
@@ -169,7 +285,9 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         for (int k = 0; k < RCPL; k++) {
           if (rope->sidx[k] >= 0) {
             const float sf = from_bf16((bf16_t)rs[b][k]) * down;
-            mlq_widen_store<Q>(rc[b][k], pack_half2(sf, sf), rrow + (lane + 32 * k) * 32);
+            const unsigned rw[4] = {rc[b][k].x, rc[b][k].y, rc[b][k].z, rc[b][k].w};
+            unsigned char* dst = rrow + (lane + 32 * k) * 32;
+            mlq_widen_store<Q>(rw, pack_half2(sf, sf), dst, dst + 16);
           }
         }
       }

@@ -26,7 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
- * where the shape has an instance) or MHA decode, BF16 cache (or an INT8/FP8 latent), T = 1
+ * where the shape has an instance) or MHA decode, BF16 cache (or an INT8/FP8/INT4 latent), T = 1
  * (or a causal prefill chunk of T tokens; MHA's then runs the tensor-core prefill kernel,
  * {@link PagedAttention#mhaTensorCore}), {@code batch} sequences of {@code context} tokens, timed with CUDA events around each launch (attention + merge) after a
  * warm-up; median of many reps. Cache copies are rotated so the bytes read exceed the L2 several
@@ -42,13 +42,20 @@ public final class CudaDecode {
   public static final CacheFormat PLAIN = CacheFormat.plain(CACHE);
   /**
    * The MLA latent formats the tensor-core decode kernels read directly (group 64, BF16 scales,
-   * rope keys BF16): the quantized rows of the sweep and of the report.
+   * rope keys BF16).
    */
   public static final List<CacheFormat> QUANTIZED_LATENTS =
-      List.of(CacheFormat.int8(64), CacheFormat.fp8(64));
-  /** The same with the rope keys quantized like the latent (the qrope kernel instances). */
+      List.of(CacheFormat.int8(64), CacheFormat.fp8(64), CacheFormat.int4(64));
+  /**
+   * INT8 and FP8 with the rope keys quantized like the latent (the qrope kernel instances; INT4
+   * rope keys have none and would time the generic kernel).
+   */
   public static final List<CacheFormat> QUANTIZED_ROPE =
-      QUANTIZED_LATENTS.stream().map(CacheFormat::withQuantizedRopeKeys).toList();
+      QUANTIZED_LATENTS.stream().filter(f -> f.quantization() != CacheFormat.Quantization.INT4)
+          .map(CacheFormat::withQuantizedRopeKeys).toList();
+  /** Every quantized format of the sweep and of the report: the latents, then with rope keys. */
+  public static final List<CacheFormat> QUANTIZED =
+      java.util.stream.Stream.concat(QUANTIZED_LATENTS.stream(), QUANTIZED_ROPE.stream()).toList();
 
   private CudaDecode() {}
 
@@ -189,7 +196,7 @@ public final class CudaDecode {
   }
 
   /**
-   * As above with the MLA latent stored as {@code latent}: BF16, or INT8/FP8 codes with BF16
+   * As above with the MLA latent stored as {@code latent}: BF16, or INT8/FP8/INT4 codes with BF16
    * group scales read directly by the tensor-core kernel, rope keys BF16 or (where the format
    * quantizes them) codes of the same format, one segment per kv head. Bytes count what the
    * kernel reads: codes, scales and rope keys.

@@ -19,11 +19,12 @@ import java.util.Locale;
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and
  * streaming-read ceilings.
- * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8
- * and FP8 latent (group 64, BF16 scales), rope keys BF16 and then quantized like the latent,
- * batches 1 and 64 at 4K and 32K.
+ * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8,
+ * FP8 and INT4 latent (group 64, BF16 scales) with BF16 rope keys, then INT8 and FP8 with the
+ * rope keys quantized like the latent ({@link CudaDecode#QUANTIZED}), batches 1 and 64 at 4K and
+ * 32K.
  * {@code one <case> <batch> <ctx> <format> [<case> <batch> <ctx> <format>]...}, format one of
- * bf16, int8, fp8, int8+rope, fp8+rope (rope keys quantized too): one row
+ * bf16, int8, fp8, int4, int8+rope, fp8+rope (rope keys quantized too): one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
  * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
@@ -133,8 +134,7 @@ public final class CudaDecodeBench {
       int[] contexts = quick || quant ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
       List<CacheFormat> formats = new ArrayList<>(List.of(CudaDecode.PLAIN));
       if (quant) {
-        formats.addAll(CudaDecode.QUANTIZED_LATENTS);
-        formats.addAll(CudaDecode.QUANTIZED_ROPE);
+        formats.addAll(CudaDecode.QUANTIZED);
       }
       System.out.printf("%-22s %5s %6s %6s %10s %9s %8s%n", "shape", "batch", "ctx", "splits",
           "median us", "GB/s", "TFLOP/s");
@@ -156,19 +156,22 @@ public final class CudaDecodeBench {
   }
 
   /**
-   * bf16, int8, fp8, int8+rope or fp8+rope: the sweep's own formats
-   * ({@link CudaDecode#QUANTIZED_LATENTS}, {@link CudaDecode#QUANTIZED_ROPE}).
+   * bf16, or a quantized format of the sweep ({@link CudaDecode#QUANTIZED}) by its
+   * {@link #formatName}: int8, fp8, int4, int8+rope, fp8+rope.
    */
   static CacheFormat format(String name) {
     if (name.equals("bf16")) {
       return CudaDecode.PLAIN;
     }
-    boolean rope = name.endsWith("+rope");
-    String base = rope ? name.substring(0, name.length() - "+rope".length()) : name;
-    return (rope ? CudaDecode.QUANTIZED_ROPE : CudaDecode.QUANTIZED_LATENTS).stream()
-        .filter(f -> f.quantization().name().toLowerCase(Locale.ROOT).equals(base)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("one: format " + name
-            + " is not bf16, int8, fp8, int8+rope or fp8+rope"));
+    return CudaDecode.QUANTIZED.stream().filter(f -> formatName(f).equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("one: format " + name + " is not bf16, "
+            + String.join(", ", CudaDecode.QUANTIZED.stream().map(CudaDecodeBench::formatName)
+                .toList())));
+  }
+
+  /** A quantized format's name on the command line: int8, or int8+rope with its rope keys. */
+  static String formatName(CacheFormat f) {
+    return f.quantization().name().toLowerCase(Locale.ROOT) + (f.quantizeRopeKeys() ? "+rope" : "");
   }
 
   private static String csvLine(CudaDecode.Row r) {

@@ -232,12 +232,13 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   }
 
   /**
-   * The tensor-core MLA kernel over an INT8 or FP8 latent (native/mla_mma_quant.cu: the BF16
-   * kernel's template, each tile dequantized once in shared memory), or null when the latent is
-   * not one segment of L 512/1024/2048 with groups of a multiple of 32 that divide L into a
-   * multiple of 4 scales (code rows of exactly L bytes), the rope keys break 16-byte copies, n_h
-   * is not a multiple of 16, or the tiles do not fit in {@code sharedLimit} bytes. Rope keys are
-   * BF16 (or absent), or, with {@code rope} not null, codes of the latent's format
+   * The tensor-core MLA kernel over an INT8, FP8 or INT4 latent (native/mla_mma_quant.cu and
+   * mla_mma_quant_int4.cu: the BF16 kernel's template, each tile dequantized once in shared
+   * memory), or null when the latent is not one segment of L 512/1024/2048 with groups of a
+   * multiple of 32 that divide L into a multiple of 4 scales (code rows of exactly L bytes, L/2
+   * for INT4), the rope keys break 16-byte copies, n_h is not a multiple of 16, or the tiles do
+   * not fit in {@code sharedLimit} bytes. Rope keys are BF16 (or absent), or, with {@code rope}
+   * not null and an INT8 or FP8 latent, codes of the latent's format
    * (native/mla_mma_quant_rope.cu): then d_r must be a multiple of 16, each kv head one segment
    * (or one shared key), and no slab's span of rope keys over 1024 columns (RCPL in
    * native/mla4j_mla_mma.h); otherwise null.
@@ -249,9 +250,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     int lw = l / 64;
     int g = latent.groupSize();
     Quantization q = latent.quantization();
-    if ((q != Quantization.INT8 && q != Quantization.FP8) || latent.segments() != 1
-        || latent.rowBytes() != l || l % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0
-        || g % 32 != 0 || l % g != 0 || (l / g) % 4 != 0
+    boolean int4 = q == Quantization.INT4;
+    if (q == Quantization.NONE || latent.segments() != 1
+        || latent.rowBytes() != (int4 ? l / 2 : l) || l % 64 != 0 || !contains(MLA_LW, lw)
+        || heads % 16 != 0 || g % 32 != 0 || l % g != 0 || (l / g) % 4 != 0
+        || (int4 && rope != null)
         || (rope == null && ropeWidth > 0 && ropeDtype != DType.BF16)
         || (rope != null && !quantizedRopeFits(rope, q, ropeWidth, ropeKvStride, ropeRow))) {
       return null;
@@ -266,7 +269,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
             > MLA_QUANT_ROPE_SPAN)) {
       return null;
     }
-    return new KernelChoice("mla4j_mla_mma_" + (q == Quantization.INT8 ? "int8" : "fp8")
+    return new KernelChoice("mla4j_mla_mma_" + q.name().toLowerCase(java.util.Locale.ROOT)
         + (rope == null ? "" : "_qrope") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
         16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
         MLA_RESIDENT_PER_SM);

@@ -273,25 +273,33 @@ class CudaBackendTest {
   }
 
   /**
-   * The quantized tensor-core kernel widens INT8/FP8 codes exactly and rounds queries,
+   * The quantized tensor-core kernel widens INT8/INT4/FP8 codes exactly and rounds queries,
    * probabilities and the normalized scales to FP16 (11 significant bits) for the MMA; its
    * reference is the scalar backend reading the same codes. The bound is the BF16 one scaled to
    * FP16's precision, 8·2^-11 of the output's largest magnitude; a wrong scale, token or column
    * gives errors of the order of the output. Group sizes 32/64/128, both rope layouts (per-head
-   * rope keys with d_r 16 and 8, GQA groups of 1 and 2), L 512, 1024 and 2048.
+   * rope keys with d_r 16 and 8, GQA groups of 1 and 2), L 512, 1024 and 2048, and DeepSeek's
+   * shape with 128 heads (INT4 has no wgmma kernel, so 64-head slabs of the mma.sync one). INT4's
+   * lane chunks are 8 bytes at L 512 and 16 above it; each holds a low-nibble run and a
+   * high-nibble run G/2 columns apart, so a swapped nibble or half lands values in the wrong
+   * columns.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0", "FP8,64,0", "INT8,32,1", "FP8,128,1",
-      "FP8,32,2", "INT8,128,2", "FP8,64,3", "INT8,128,4"})
+      "FP8,32,2", "INT8,128,2", "FP8,64,3", "INT8,128,4", "INT4,64,0", "INT4,32,1", "INT4,128,2",
+      "INT4,32,3", "INT4,64,4", "INT4,128,4", "INT4,64,5"})
   void tensorCoreMlaReadsQuantizedLatentWithinFp16Tolerance(String quant, int group, int which) {
     MlaShape s = switch (which) {
       case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);
       case 1 -> new MlaShape(32, 1, 64, 512, RopeKeyLayout.SHARED, 0.06f);
       case 2 -> new MlaShape(16, 1, 64, 1024, RopeKeyLayout.SHARED, 0.04f);
       case 3 -> MlaShape.mha2mla(32, 16, 64, 4, 32);
-      default -> MlaShape.mha2mla(32, 32, 128, 8, 64);
+      case 4 -> MlaShape.mha2mla(32, 32, 128, 8, 64);
+      default -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
     };
-    batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
+    String kernel = batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
+    assertTrue(kernel.startsWith("mla4j_mla_mma_" + quant.toLowerCase(java.util.Locale.ROOT)
+        + "_m"), kernel);
   }
 
   /**
@@ -304,7 +312,8 @@ class CudaBackendTest {
    * 2^E_t on its score or its probability, gives errors of the order of the row.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,16", "FP8,32,16", "INT8,128,64"})
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,16", "FP8,32,16", "INT8,128,64",
+      "INT4,64,16", "INT4,32,64"})
   void tensorCoreMlaReadsQuantizedTokensOfSpreadScales(String quant, int group, int dKv) {
     MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
     Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
@@ -429,8 +438,9 @@ class CudaBackendTest {
     batchedMla(s, CacheFormat.plain(DType.BF16), tensorCore, tolerance);
   }
 
-  private void batchedMla(MlaShape s, CacheFormat format, boolean tensorCore, double tolerance) {
-    batchedMla(s, format, tensorCore, true, tolerance);
+  private String batchedMla(MlaShape s, CacheFormat format, boolean tensorCore,
+      double tolerance) {
+    return batchedMla(s, format, tensorCore, true, tolerance);
   }
 
   /** Returns the kernel that ran. */

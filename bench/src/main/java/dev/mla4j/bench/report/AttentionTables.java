@@ -148,8 +148,9 @@ final class AttentionTables {
   }
 
   /**
-   * GPU decode with a quantized latent: each BF16 MLA row beside the same case read as INT8 and
-   * FP8 codes ({@link CudaDecode#QUANTIZED_LATENTS}); {@code ×} is the BF16 time over the quantized one
+   * GPU decode with a quantized latent: each BF16 MLA row beside the same case read in every
+   * quantized format of the results (the report's: INT8, FP8 and INT4 codes,
+   * {@link CudaDecode#QUANTIZED_LATENTS}); {@code ×} is the BF16 time over the quantized one
    * (above 1: the quantized cache is faster), GB/s counts the bytes each format reads. False
    * where the results hold no quantized rows (files of older runs), and then nothing is written.
    */
@@ -178,7 +179,9 @@ final class AttentionTables {
       row.add(kernel);
       rows.add(row);
     }
-    List<String> names = formats.stream().map(f -> f.split(" ")[0]).toList(); // INT8 g64 -> INT8
+    // INT8 g64 -> INT8, INT8 g64 rope INT8 -> INT8+rope
+    List<String> names = formats.stream()
+        .map(f -> f.split(" ")[0] + (f.contains(" rope ") ? "+rope" : "")).toList();
     List<String> header = new ArrayList<>(List.of("preset", "batch", "N", "BF16"));
     for (int i = 0; i < formats.size(); i++) {
       header.addAll(List.of(formats.get(i), "BF16/" + names.get(i)));

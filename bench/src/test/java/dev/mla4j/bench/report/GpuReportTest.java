@@ -33,9 +33,14 @@ class GpuReportTest {
     List<CudaDecode.Row> rows = gpu.decode();
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mha")), rows.toString());
-    for (String format : List.of("INT8 g64", "FP8 g64")) {
-      assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")
-          && r.cacheFormat().equals(format)), format + " rows: " + rows);
+    // every quantized format on its tensor-core instance, none on the generic kernel
+    for (String format : List.of("INT8 g64", "FP8 g64", "INT4 g64")) {
+      String instance = "mla4j_mla_mma_" + format.split(" ")[0].toLowerCase(java.util.Locale.ROOT)
+          + "_m";
+      List<CudaDecode.Row> of = rows.stream().filter(r -> r.kind().equals("mla")
+          && r.cacheFormat().equals(format)).toList();
+      assertFalse(of.isEmpty(), format + " rows: " + rows);
+      of.forEach(r -> assertTrue(r.kernel().startsWith(instance), format + ": " + r));
     }
     for (CudaDecode.Row r : rows) {
       assertNull(r.skipped(), r.toString());

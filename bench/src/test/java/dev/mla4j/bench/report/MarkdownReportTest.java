@@ -132,10 +132,11 @@ class MarkdownReportTest {
     assertFalse(md.substring(0, md.indexOf("on the GPU: prefill chunk")).contains("MLA naive"));
     String quantized = md.substring(md.indexOf("## Quantized latent on the GPU"));
     assertTrue(quantized.contains("| preset | batch | N | BF16 | INT8 g64 | BF16/INT8 | FP8 g64 |"
-        + " BF16/FP8 | BF16 GB/s | INT8 GB/s | FP8 GB/s | INT8 kernel |"), quantized);
+        + " BF16/FP8 | INT8 g64 rope INT8 | BF16/INT8+rope | BF16 GB/s | INT8 GB/s | FP8 GB/s |"
+        + " INT8+rope GB/s | INT8 kernel |"), quantized);
     List<String> q = row(quantized, "| Llama-2-7B d_kv 16 | 1 | 4K |");
-    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "168", "159", "102",
-        "mma_int8"), q.subList(3, q.size()));
+    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "100.0 µs", "0.50×",
+        "168", "159", "102", "45", "mma_int8"), q.subList(3, q.size()));
     assertEquals(List.of("-", "-", "-", "-"), row(quantized, "| Llama-2-7B d_kv 16 | 64 | 128K |")
         .subList(4, 8), "a BF16 row without quantized ones");
   }
@@ -186,7 +187,9 @@ class MarkdownReportTest {
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 40, 39, 41, 159.0, 37.5,
             "mma_int8", null, "INT8 g64"),
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 62.5, 61, 63, 101.7, 24.0,
-            "mma_fp8", null, "FP8 g64")),
+            "mma_fp8", null, "FP8 g64"),
+        new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 100, 99, 101, 45.2, 15.0,
+            "mma_int8_qrope", null, "INT8 g64 rope INT8")),
         List.of(new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 16, 0, 80, 79, 81, 100, 60,
             "mma", null), new CudaDecode.Row("mha", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 40, 39, 41,
             1600, 2, "mha", null), new CudaDecode.Row("mla-naive", "LLAMA2_7B_DKV16", 1, 4096, 0,
