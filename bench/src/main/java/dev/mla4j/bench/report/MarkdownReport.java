@@ -134,11 +134,14 @@ public final class MarkdownReport {
       StringBuilder quantized = new StringBuilder();
       if (AttentionTables.gpuQuantized(quantized, d.gpu())) {
         sb.append("## Quantized latent on the GPU: decode, one layer\n\n")
-            .append("The MLA rows above again with the latent stored as INT8 or FP8 (OCP E4M3)"
-                + " codes, one BF16 scale per 64 columns and token, rope keys BF16, read by the"
-                + " decode kernels directly (no full-precision copy). BF16/INT8 and BF16/FP8 are"
-                + " the BF16 time over the quantized one: above 1, the smaller cache is also"
-                + " faster. GB/s counts what each format reads: codes, scales and rope keys.\n\n")
+            .append("The MLA rows above again with the latent stored as quantized codes (INT8,"
+                + " FP8 OCP E4M3, INT4 two per byte), one BF16 scale per 64 columns and token,"
+                + " rope keys BF16, read by the decode kernels directly (no full-precision copy)."
+                + " BF16/INT8 and the like are the BF16 time over the quantized one: above 1, the"
+                + " smaller cache is also faster. GB/s counts what each format reads: codes,"
+                + " scales and rope keys. The kernel column names the INT8 rows' kernel"
+                + " (gpu-results.json holds every row's: DeepSeek's INT4 rows run mma.sync where"
+                + " INT8 and FP8 run wgmma).\n\n")
             .append(quantized);
       }
       AttentionTables.powerCapNote(sb, d.gpu().decode());
