@@ -231,7 +231,7 @@ __device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, lon
 }
 #endif
 
-// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8, MLA4J_Q_INT4 or MLA4J_Q_FP8. RQ (INT8 / FP8 latent
+// Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8, MLA4J_Q_INT4 or MLA4J_Q_FP8. RQ (quantized latent
 // only): the rope keys are codes of the same format too, one segment per kv head (or one shared
 // key).
 template <int MT, int LW, int TK, int Q, bool RQ = false>
@@ -318,22 +318,46 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   rope_rows.rq = rq;
   rope_rows.span = span;
   rope_rows.rowpar = p.b_scale_row & 1;
+  constexpr int CBR = Q == MLA4J_Q_INT4 ? 2 : 1;  // rope codes per byte
+  if constexpr (RQ && Q == MLA4J_Q_INT4) {
+    // INT4: lane chunk k is 8 code bytes (16 codes) inside one group of mr = min(G, d_r) columns
+    // (the host asks d_r % mr == 0, mr % 16 == 0): its low nibbles are the group's columns
+    // j..j+7, its high ones j + mr/2 ..; lanes with bit 2 set store the high run first (as the
+    // latent's, MlqLaneChunks)
+    const int mr = min(p.quant_group, p.b_seg), rhalf = mr / 2, seg_bytes = p.b_seg / 2;
+    const bool swap = (lane & 4) != 0;
+    rope_rows.shift = swap ? 4 : 0;
+    rope_rows.delta = swap ? -2 * rhalf : 2 * rhalf;
 #pragma unroll
-  for (int k = 0; k < RCPL; k++) {
-    const int c = (lane + 32 * k) * 16;
-    rope_rows.sidx[k] = RQ && c < span ? c / p.b_seg * rq_gps + (c % p.b_seg) / p.quant_group : -1;
+    for (int k = 0; k < RCPL; k++) {
+      const int b = (lane + 32 * k) * 8;
+      const int sg = b / seg_bytes, o = b - sg * seg_bytes, gi = o / rhalf;
+      rope_rows.sidx[k] = b < span / 2 ? sg * rq_gps + gi : -1;
+      rope_rows.first[k] = 2 * (sg * p.b_seg + gi * mr + o - gi * rhalf) + (swap ? 2 * rhalf : 0);
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < RCPL; k++) {
+      const int c = (lane + 32 * k) * 16;
+      rope_rows.sidx[k] =
+          RQ && c < span ? c / p.b_seg * rq_gps + (c % p.b_seg) / p.quant_group : -1;
+    }
   }
   if (RQ && span > 32 * RCPL * 16) __trap();
-  // the copies' per-thread bases: row warp's codes at lane's chunk, its first scale, its stage row
-  const long long rq_src0 = RQ ? p.b_offset + (long long)(p.b_kv_stride == 0 ? 0 : kv0) * p.b_seg
-                                     + (long long)warp * p.b_code_row + 16 * lane
-                               : 0;
+  // the copies' per-thread bases: row warp's codes at lane's chunk, its first scale, its stage row.
+  // INT4 copies 8 bytes a chunk: its code rows (n_kv·d_r/2 bytes) and a slab's first kv head
+  // (kv0·d_r/2) are only 8-byte aligned when d_r is 16 (16-byte copies faulted there, H100)
+  constexpr int RCB = Q == MLA4J_Q_INT4 ? 8 : 16;  // rope code bytes per lane chunk
+  const long long rq_src0 =
+      RQ ? p.b_offset + (long long)(p.b_kv_stride == 0 ? 0 : kv0) * (p.b_seg / CBR)
+               + (long long)warp * p.b_code_row + RCB * lane
+         : 0;
   const int rq_first0 = RQ ? warp * p.b_scale_row + rq_first : 0;
-  const unsigned rq_dst0 = RQ ? smem_addr(sm.rope + warp * rq) + 16 * lane : 0;
+  const unsigned rq_dst0 = RQ ? smem_addr(sm.rope + warp * rq) + RCB * lane : 0;
   const unsigned rq_dst_rows = 2u * MLA_WARPS * rq;
   bool rq_chunk_ok[RCPL];
 #pragma unroll
-  for (int k = 0; k < RCPL; k++) rq_chunk_ok[k] = RQ && (lane + 32 * k) * 16 < span;
+  for (int k = 0; k < RCPL; k++) rq_chunk_ok[k] = RQ && (lane + 32 * k) * RCB < span / CBR;
 
   const long long row0 = (long long)token_row * p.heads + h0;
   const int key_end = p.first_pos[seq] + t + 1;
@@ -425,12 +449,19 @@ __device__ void mla_mma(const PagedAttnParams& p) {
               block + rq_src0 + (long long)(slot0 + j * MLA_WARPS) * p.b_code_row;
 #pragma unroll
           for (int k = 0; k < RCPL; k++) {
-            if (rq_chunk_ok[k]) cp_async16_s(rdst + 512 * k, rcodes + 512 * k, ok);
+            if constexpr (RCB == 8) {
+              if (rq_chunk_ok[k]) {
+                asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(rdst + 256 * k),
+                             "l"(rcodes + 256 * k), "r"(ok ? 8 : 0));
+              }
+            } else if (rq_chunk_ok[k]) {
+              cp_async16_s(rdst + 512 * k, rcodes + 512 * k, ok);
+            }
           }
           const int first = rq_first0 + (slot0 + j * MLA_WARPS) * p.b_scale_row;  // RopeRows' shift
           const int total = (first & 1) + rq_nsc;
           const unsigned char* rsc = block + p.b_scales + 2 * (first & ~1) + 4 * lane;
-          const unsigned sdst = rdst - 16 * lane + span + 4 * lane;
+          const unsigned sdst = rdst - RCB * lane + span + 4 * lane;
 #pragma unroll
           for (int k = 0; k < 2; k++) {  // rq_nsc + 1 <= 2·64 scales: two words per lane at most
             const int w = lane + 32 * k;

@@ -153,6 +153,10 @@ struct RopeRows {
   int span;               // codes per row
   int par0, rowpar;
   int sidx[RCPL];
+  // INT4 only: the byte offset in the stage row of chunk k's run stored first, the other's
+  // delta on, and the nibble shift of the first (0: low nibbles, 4: high)
+  int first[RCPL];
+  int delta, shift;
 };
 
 // The lane-level form of a row's chunk of 16 codes (words w): widened, times the FP16 pair s2,
@@ -171,6 +175,24 @@ __device__ __forceinline__ void mlq_widen_store(const unsigned (&w)[4], unsigned
   *(uint4*)dst1 = make_uint4(h[4], h[5], h[6], h[7]);
 }
 
+// The same for 16 INT4 codes (words w[0], w[1]: 8 bytes of one group): the nibbles at shift sf
+// (0: low, 4: high) as 8 FP16 values at dst0, the others at dst1.
+__device__ __forceinline__ void mlq_widen_store_int4(const unsigned (&w)[4], int sf, unsigned s2,
+                                                     unsigned char* dst0, unsigned char* dst1) {
+  unsigned f[4], g[4];
+#pragma unroll
+  for (int k = 0; k < 2; k++) {
+    mlq_widen_int4(w[k], sf, 4 - sf, f[2 * k], f[2 * k + 1], g[2 * k], g[2 * k + 1]);
+  }
+#pragma unroll
+  for (int m = 0; m < 4; m++) {
+    f[m] = mlq_hmul2(f[m], s2);
+    g[m] = mlq_hmul2(g[m], s2);
+  }
+  *(uint4*)dst0 = make_uint4(f[0], f[1], f[2], f[3]);
+  *(uint4*)dst1 = make_uint4(g[0], g[1], g[2], g[3]);
+}
+
 // Dequantizes token rows warp, warp + WARPS, ... of a tile in place (the formula is at the top of
 // mla4j_mla_mma.h): a warp owns whole rows, its lanes read their 16-code chunks (chunks
 // lane + 32·j) and those chunks' scales (staged at byte L of the row), agree on each row's E_t,
@@ -184,7 +206,6 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
                                                     const RopeRows<RCPL>* rope = nullptr) {
   using R = MlqRow<Q, L>;
   constexpr int CPL = R::chunks;  // chunks per lane: 1, 2 or 4; lc.group[j]: chunk j's scale
-  static_assert(!RQ || Q != MLA4J_Q_INT4, "INT4 rope keys are not staged by this kernel");
   constexpr int NT = TK / WARPS;    // rows per warp
   constexpr int NB = (4 / CPL < NT) ? 4 / CPL : NT;
   constexpr int RB = RQ ? RCPL : 1;
@@ -216,7 +237,12 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         for (int k = 0; k < RCPL; k++) {
           rs[b][k] = 0;
           if (rope->sidx[k] >= 0) {
-            rc[b][k] = *(const uint4*)(rrow + (lane + 32 * k) * 16);
+            if constexpr (Q == MLA4J_Q_INT4) {
+              const uint2 v = *(const uint2*)(rrow + (lane + 32 * k) * 8);
+              rc[b][k] = make_uint4(v.x, v.y, 0u, 0u);
+            } else {
+              rc[b][k] = *(const uint4*)(rrow + (lane + 32 * k) * 16);
+            }
             rs[b][k] = ((const unsigned short*)(rrow + rope->span))[rope->sidx[k] + shift];
           }
         }
@@ -247,19 +273,7 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
         const unsigned w[4] = {c[b][j].x, c[b][j].y, c[b][j].z, c[b][j].w};
         if constexpr (Q == MLA4J_Q_INT4) {
           // 16 codes: the run of the nibbles at lc.shift at lc.first[j], the other's lc.delta on
-          unsigned f[4], g[4];
-#pragma unroll
-          for (int k = 0; k < 2; k++) {
-            mlq_widen_int4(w[k], lc.shift, 4 - lc.shift, f[2 * k], f[2 * k + 1], g[2 * k],
-                           g[2 * k + 1]);
-          }
-#pragma unroll
-          for (int m = 0; m < 4; m++) {
-            f[m] = mlq_hmul2(f[m], s2);
-            g[m] = mlq_hmul2(g[m], s2);
-          }
-          *(uint4*)(row + lc.first[j]) = make_uint4(f[0], f[1], f[2], f[3]);
-          *(uint4*)(row + lc.first[j] + lc.delta) = make_uint4(g[0], g[1], g[2], g[3]);
+          mlq_widen_store_int4(w, lc.shift, s2, row + lc.first[j], row + lc.first[j] + lc.delta);
         } else if constexpr (MlqSwapRuns<Q, L>::value) {
           // the halves' words exchanged where lc.swap, so the first store holds the second half
           const unsigned v[4] = {lc.swap ? w[2] : w[0], lc.swap ? w[3] : w[1],
@@ -286,8 +300,13 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
           if (rope->sidx[k] >= 0) {
             const float sf = from_bf16((bf16_t)rs[b][k]) * down;
             const unsigned rw[4] = {rc[b][k].x, rc[b][k].y, rc[b][k].z, rc[b][k].w};
-            unsigned char* dst = rrow + (lane + 32 * k) * 32;
-            mlq_widen_store<Q>(rw, pack_half2(sf, sf), dst, dst + 16);
+            if constexpr (Q == MLA4J_Q_INT4) {
+              mlq_widen_store_int4(rw, rope->shift, pack_half2(sf, sf), rrow + rope->first[k],
+                                   rrow + rope->first[k] + rope->delta);
+            } else {
+              unsigned char* dst = rrow + (lane + 32 * k) * 32;
+              mlq_widen_store<Q>(rw, pack_half2(sf, sf), dst, dst + 16);
+            }
           }
         }
       }

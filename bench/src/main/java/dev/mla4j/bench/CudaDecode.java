@@ -46,13 +46,9 @@ public final class CudaDecode {
    */
   public static final List<CacheFormat> QUANTIZED_LATENTS =
       List.of(CacheFormat.int8(64), CacheFormat.fp8(64), CacheFormat.int4(64));
-  /**
-   * INT8 and FP8 with the rope keys quantized like the latent (the qrope kernel instances; INT4
-   * rope keys have none and would time the generic kernel).
-   */
+  /** The same with the rope keys quantized like the latent (the qrope kernel instances). */
   public static final List<CacheFormat> QUANTIZED_ROPE =
-      QUANTIZED_LATENTS.stream().filter(f -> f.quantization() != CacheFormat.Quantization.INT4)
-          .map(CacheFormat::withQuantizedRopeKeys).toList();
+      QUANTIZED_LATENTS.stream().map(CacheFormat::withQuantizedRopeKeys).toList();
   /** Every quantized format of the sweep and of the report: the latents, then with rope keys. */
   public static final List<CacheFormat> QUANTIZED =
       java.util.stream.Stream.concat(QUANTIZED_LATENTS.stream(), QUANTIZED_ROPE.stream()).toList();

@@ -20,11 +20,10 @@ import java.util.Locale;
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and
  * streaming-read ceilings.
  * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8,
- * FP8 and INT4 latent (group 64, BF16 scales) with BF16 rope keys, then INT8 and FP8 with the
- * rope keys quantized like the latent ({@link CudaDecode#QUANTIZED}), batches 1 and 64 at 4K and
- * 32K.
+ * FP8 and INT4 latent (group 64, BF16 scales) with BF16 rope keys, then the same with the rope
+ * keys quantized like the latent ({@link CudaDecode#QUANTIZED}), batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <format> [<case> <batch> <ctx> <format>]...}, format one of
- * bf16, int8, fp8, int4, int8+rope, fp8+rope (rope keys quantized too): one row
+ * bf16, int8, fp8, int4, int8+rope, fp8+rope, int4+rope (rope keys quantized too): one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
  * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
@@ -157,7 +156,7 @@ public final class CudaDecodeBench {
 
   /**
    * bf16, or a quantized format of the sweep ({@link CudaDecode#QUANTIZED}) by its
-   * {@link #formatName}: int8, fp8, int4, int8+rope, fp8+rope.
+   * {@link #formatName}: int8, fp8, int4, int8+rope, fp8+rope, int4+rope.
    */
   static CacheFormat format(String name) {
     if (name.equals("bf16")) {

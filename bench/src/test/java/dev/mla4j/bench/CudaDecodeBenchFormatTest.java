@@ -24,12 +24,12 @@ class CudaDecodeBenchFormatTest {
     CacheFormat int4 = CudaDecodeBench.format("int4");
     assertEquals(Quantization.INT4, int4.quantization());
     assertFalse(int4.quantizeRopeKeys());
+    assertTrue(CudaDecodeBench.format("int4+rope").quantizeRopeKeys());
   }
 
   @Test
   void unknownNamesAreRefused() {
-    // int4+rope: INT4 rope keys have no tensor-core instance, so the sweep does not time them
-    for (String bad : new String[] {"int4+rope", "rope", "+rope", "bf16+rope", "INT8", "fp8+"}) {
+    for (String bad : new String[] {"int5", "rope", "+rope", "bf16+rope", "INT8", "fp8+"}) {
       IllegalArgumentException e =
           assertThrows(IllegalArgumentException.class, () -> CudaDecodeBench.format(bad), bad);
       assertTrue(e.getMessage().contains(bad), e.getMessage());

@@ -56,7 +56,7 @@ public final class CudaContext {
           MLA_MMA_SHAPES, MLA_MMA_TILES)),
       Map.entry("mla_mma_quant_rope", instances("mla4j_mla_mma_",
           List.of("int8_qrope", "fp8_qrope"), MLA_MMA_SHAPES, MLA_MMA_TILES)),
-      Map.entry("mla_mma_quant_int4", instances("mla4j_mla_mma_", List.of("int4"),
+      Map.entry("mla_mma_quant_int4", instances("mla4j_mla_mma_", List.of("int4", "int4_qrope"),
           MLA_MMA_SHAPES, MLA_MMA_TILES)));
 
   /**

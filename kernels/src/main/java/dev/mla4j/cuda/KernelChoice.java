@@ -238,10 +238,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * multiple of 32 that divide L into a multiple of 4 scales (code rows of exactly L bytes, L/2
    * for INT4), the rope keys break 16-byte copies, n_h is not a multiple of 16, or the tiles do
    * not fit in {@code sharedLimit} bytes. Rope keys are BF16 (or absent), or, with {@code rope}
-   * not null and an INT8 or FP8 latent, codes of the latent's format
-   * (native/mla_mma_quant_rope.cu): then d_r must be a multiple of 16, each kv head one segment
-   * (or one shared key), and no slab's span of rope keys over 1024 columns (RCPL in
-   * native/mla4j_mla_mma.h); otherwise null.
+   * not null, codes of the latent's format (native/mla_mma_quant_rope.cu, and the qrope
+   * instances of mla_mma_quant_int4.cu): then d_r must be a multiple of 16, each kv head one
+   * segment (or one shared key), and no slab's span of rope keys over 1024 columns (RCPL in
+   * native/mla4j_mla_mma.h); INT4 rope keys also need groups of one length, min(G, d_r), that
+   * divides d_r; otherwise null.
    */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
       QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
@@ -254,7 +255,6 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     if (q == Quantization.NONE || latent.segments() != 1
         || latent.rowBytes() != (int4 ? l / 2 : l) || l % 64 != 0 || !contains(MLA_LW, lw)
         || heads % 16 != 0 || g % 32 != 0 || l % g != 0 || (l / g) % 4 != 0
-        || (int4 && rope != null)
         || (rope == null && ropeWidth > 0 && ropeDtype != DType.BF16)
         || (rope != null && !quantizedRopeFits(rope, q, ropeWidth, ropeKvStride, ropeRow))) {
       return null;
@@ -279,16 +279,20 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   static final int MLA_QUANT_ROPE_SPAN = 1024;
 
   /**
-   * Whether quantized rope keys have the layout native/mla_mma_quant_rope.cu stages: the latent's
-   * format, d_r a multiple of 16 (a 16-code chunk lies in one segment and one group), one segment
-   * per kv head at a stride of d_r (or one shared key).
+   * Whether quantized rope keys have the layout the qrope instances stage: the latent's format,
+   * d_r a multiple of 16 (a 16-code chunk lies in one segment and one group), one segment per kv
+   * head at a stride of d_r (or one shared key); INT4 groups all of one length.
    */
   private static boolean quantizedRopeFits(QuantizedLayout rope, Quantization latent,
       int ropeWidth, int ropeKvStride, int ropeRow) {
     boolean perHead = ropeKvStride == ropeWidth && rope.segments() * ropeWidth == ropeRow;
     boolean shared = ropeKvStride == 0 && rope.segments() == 1;
+    // INT4: a lane's 8 code bytes must be one group's low and high nibbles (no short group)
+    boolean groupsFit = latent != Quantization.INT4
+        || ropeWidth % Math.min(rope.groupSize(), ropeWidth) == 0;
     return rope.quantization() == latent && ropeWidth > 0 && ropeWidth % 16 == 0
-        && rope.segmentLength() == ropeWidth && rope.groupSize() % 16 == 0 && (perHead || shared);
+        && rope.segmentLength() == ropeWidth && rope.groupSize() % 16 == 0 && groupsFit
+        && (perHead || shared);
   }
 
   /** The widest span of rope columns any slab of {@code hs} heads stages (mla_mma's span). */

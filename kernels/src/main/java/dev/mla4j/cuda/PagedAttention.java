@@ -71,10 +71,10 @@ public final class PagedAttention implements AutoCloseable {
   }
 
   /**
-   * Absorbed MLA on tensor cores where the shape has an instance (BF16 latent, or INT8/FP8 codes
-   * read as stored with BF16 rope keys or rope keys quantized like the latent, or INT4 codes with
-   * BF16 rope keys, L 512/1024/2048, n_h a multiple of 16; KernelChoice.mlaMmaQuantized), else
-   * the generic kernel: queries
+   * Absorbed MLA on tensor cores where the shape has an instance (BF16 latent, or INT8/FP8/INT4
+   * codes read as stored with BF16 rope keys or rope keys quantized like the latent, L
+   * 512/1024/2048, n_h a multiple of 16; KernelChoice.mlaMmaQuantized), else the generic kernel:
+   * queries
    * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
    * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
    * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes

@@ -332,14 +332,18 @@ class CudaBackendTest {
    * and 16 columns per slab; L 512, 1024 and 2048), DeepSeek's shared key of 64 with 32 and 128
    * heads (wgmma reads BF16 rope keys only, so 128 heads run mma.sync here), spread token
    * magnitudes, and rows of one scale (one kv head, or one group of 64 over the shared key), whose
-   * scales start at alternating halves of the 4-byte words they are copied in. A wrong scale
+   * scales start at alternating halves of the 4-byte words they are copied in. INT4 (8-byte
+   * chunks: a group's low nibbles and, min(G, d_r)/2 columns further, its high ones): per-head
+   * keys of 16 (groups of 16), the shared key of 64 in one group and in two of 32. A wrong scale
    * index, segment, exponent, row or stage gives errors of the order of the output; rows past a
    * sequence's end are poisoned codes.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0,false", "FP8,64,0,false",
       "FP8,32,1,false", "INT8,128,2,false", "FP8,64,3,false", "INT8,32,4,false",
-      "INT8,64,0,true", "FP8,64,5,true", "INT8,64,6,false", "FP8,64,6,true"})
+      "INT8,64,0,true", "FP8,64,5,true", "INT8,64,6,false", "FP8,64,6,true", "INT4,64,0,false",
+      "INT4,32,1,true", "INT4,128,2,false", "INT4,64,3,true", "INT4,64,4,false",
+      "INT4,32,6,true", "INT4,64,5,false"})
   void tensorCoreMlaReadsQuantizedRopeKeys(String quant, int group, int which, boolean spread) {
     MlaShape s = switch (which) {
       case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);

@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
  * When the mma.sync MLA kernel over an INT4 latent (native/mla_mma_quant_int4.cu) is chosen: pure
  * selection logic, no GPU. Its codes are staged in the same FP16 stage rows as INT8's, so it
  * takes the INT8 instance's slab, tile and shared memory; it needs groups of a multiple of 32 (a
- * lane's chunk of codes inside one group's low or high half) and BF16 rope keys. Every other case
- * falls back (null) to the generic kernel.
+ * lane's chunk of codes inside one group's low or high half). INT4 rope keys are in
+ * QuantizedRopeChoiceTest. Every other case falls back (null) to the generic kernel.
  */
 class Int4LatentChoiceTest {
   /** The H100's opt-in shared memory per block. */
@@ -57,8 +57,6 @@ class Int4LatentChoiceTest {
   void otherInt4LayoutsFallBack() {
     assertNull(llama(Quantization.INT4, 512, 16, null), "group 16: 8-byte halves");
     assertNull(llama(Quantization.INT4, 512, 48, null), "group 48 does not divide L");
-    assertNull(llama(Quantization.INT4, 512, 64, new QuantizedLayout(Quantization.INT4, 32, 16,
-        16)), "INT4 rope keys");
     assertNull(KernelChoice.mlaMmaQuantized(new QuantizedLayout(Quantization.INT4, 1, 768, 64),
         DType.BF16, null, 32, 1, 16, 16, 512, H100_SHARED), "L 768 has no instance");
   }

@@ -11,11 +11,12 @@ import dev.mla4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 /**
- * When the mma.sync MLA kernel over quantized rope keys (native/mla_mma_quant_rope.cu) is chosen:
- * pure selection logic, no GPU. It stages the rope codes in the BF16 rope stage, so it takes the
- * slab and tile of the BF16-rope instance of the same shape; it needs rope keys in the latent's
- * format, d_r a multiple of 16, one segment per kv head (or one shared key) and at most 1024 rope
- * columns per slab. Every other case must fall back (null) to the generic kernel.
+ * When the mma.sync MLA kernel over quantized rope keys (native/mla_mma_quant_rope.cu, and the INT4
+ * qrope instances of mla_mma_quant_int4.cu) is chosen: pure selection logic, no GPU. It stages the
+ * rope codes in the BF16 rope stage, so it takes the slab and tile of the BF16-rope instance of
+ * the same shape; it needs rope keys in the latent's format, d_r a multiple of 16, one segment per
+ * kv head (or one shared key), at most 1024 rope columns per slab, and for INT4 groups of one
+ * length. Every other case must fall back (null) to the generic kernel.
  */
 class QuantizedRopeChoiceTest {
   /** The H100's opt-in shared memory per block. */
@@ -35,13 +36,14 @@ class QuantizedRopeChoiceTest {
 
   @Test
   void llamaShapesTakeTheQropeInstanceOfTheBf16RopeSlab() {
-    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8}) {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
+        Quantization.INT4}) {
       for (int dKvHeads : new int[] {32, 16}) {  // MHA, and GQA groups of 2
         int group = 32 / dKvHeads;
         KernelChoice plain = choose(q, null, 32, group, 16);
         KernelChoice quant = choose(q, perHead(q, dKvHeads, 16, 64), 32, group, 16);
         assertNotNull(quant, q + " group " + group);
-        String fmt = q == Quantization.INT8 ? "int8" : "fp8";
+        String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
         assertEquals(plain.kernel().replace("_" + fmt + "_", "_" + fmt + "_qrope_"),
             quant.kernel());
         assertEquals(plain.headsPerCta(), quant.headsPerCta());
@@ -75,6 +77,17 @@ class QuantizedRopeChoiceTest {
     assertNull(choose(i8, perHead(Quantization.FP8, 32, 16, 64), 32, 1, 16), "FP8 rope, INT8 latent");
     assertNull(choose(i8, perHead(Quantization.INT4, 32, 16, 64), 32, 1, 16), "INT4 rope");
     assertNull(choose(i8, perHead(i8, 64, 8, 64), 64, 1, 8), "d_r 8");
+    // d_r 48 in groups of 32: a group of 32 and a short one of 16. INT8's 16-code chunks each
+    // stay in one group; an INT4 chunk (8 bytes) would straddle the short group's two halves
+    for (Quantization q : new Quantization[] {i8, Quantization.INT4}) {
+      KernelChoice c = KernelChoice.mlaMmaQuantized(new QuantizedLayout(q, 1, 512, 32),
+          DType.BF16, perHead(q, 16, 48, 32), 32, 2, 48, 48, 16 * 48, H100_SHARED);
+      if (q == i8) {
+        assertNotNull(c, "INT8 d_r 48 g32");
+      } else {
+        assertNull(c, "INT4 d_r 48 g32");
+      }
+    }
     // d_r 80 per head: a 16-head slab spans 1280 rope columns
     assertNotNull(choose(i8, null, 16, 1, 80), "the BF16-rope instance fits");
     assertNull(choose(i8, perHead(i8, 16, 80, 64), 16, 1, 80), "1280 rope columns");
