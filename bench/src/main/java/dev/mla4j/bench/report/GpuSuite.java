@@ -19,9 +19,9 @@ import java.util.Set;
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, MLA again
  * with an INT8, FP8 and INT4 latent ({@link CudaDecode#QUANTIZED_LATENTS}; rope keys BF16), plus
- * the
- * copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form where an
- * attention kernel instance fits) and MHA. Only call where the cuda backend is available.
+ * the copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form
+ * where an attention kernel instance fits) and MHA. Only call where the cuda backend is
+ * available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
