@@ -280,16 +280,8 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
                                  lc.swap ? w[0] : w[2], lc.swap ? w[1] : w[3]};
           mlq_widen_store<Q>(v, s2, row + lc.first[j], row + lc.first[j] + lc.delta);
         } else {
-          unsigned h[8];
-#pragma unroll
-          for (int k = 0; k < 4; k++) {
-            mlq_widen<Q>(w[k], h[2 * k], h[2 * k + 1]);
-            h[2 * k] = mlq_hmul2(h[2 * k], s2);
-            h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
-          }
-          uint4* dst = (uint4*)(row + (lane + 32 * j) * 32);
-          dst[0] = make_uint4(h[0], h[1], h[2], h[3]);
-          dst[1] = make_uint4(h[4], h[5], h[6], h[7]);
+          unsigned char* dst = row + (lane + 32 * j) * 32;
+          mlq_widen_store<Q>(w, s2, dst, dst + 16);
         }
       }
       if constexpr (RQ) {
