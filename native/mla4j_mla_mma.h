@@ -25,12 +25,13 @@
 //   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_t   (FP16; E_t the exponent of the token's largest
 //                                                   scale, so every factor lies in (0, 2))
 // Both products then run on C' with FP16 operands (INT8, INT4 and E4M3 codes are exact in FP16,
-// the product rounds once). 2^E_t multiplies the token's latent score in FP32 before the rope k-steps
-// join it; P leaves the softmax times 2^(E_t - E), E the largest E_t seen so far, and O is kept in
-// units of 2^E (rescaled with alpha when E grows). Q~ rows are scaled by a power of two 2^-E_r
-// into [2^14, 2^15) before rounding, and the softmax multiplies each score back by 2^E_r. FP16's
-// range never binds; a token loses precision only in groups below 2^-14 of its largest scale, or
-// when its largest scale is below 2^-14 of E's (its probability is then scaled into subnormals).
+// the product rounds once). 2^E_t multiplies the token's latent score in FP32 before the rope
+// k-steps join it; P leaves the softmax times 2^(E_t - E), E the largest E_t seen so far, and O
+// is kept in units of 2^E (rescaled with alpha when E grows). Q~ rows are scaled by a power of two
+// 2^-E_r into [2^14, 2^15) before rounding, and the softmax multiplies each score back by 2^E_r.
+// FP16's range never binds; a token loses precision only in groups below 2^-14 of its largest
+// scale, or when its largest scale is below 2^-14 of E's (its probability is then scaled into
+// subnormals).
 // Quantized rope keys too (RQ, mla_mma_quant_rope.cu): their codes and scales are staged in the
 // tile's rope rows by the same warps and dequantized with the latent's, E_t then the exponent of
 // the token's largest latent or rope scale; q_R is FP16 under a common E_r with Q~, and 2^E_t
@@ -331,9 +332,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
 #pragma unroll
     for (int k = 0; k < RCPL; k++) {
       const int b = (lane + 32 * k) * 8;
-      const int sg = b / seg_bytes, o = b - sg * seg_bytes, gi = o / rhalf;
+      const int sg = b / seg_bytes;
+      int gi;
+      rope_rows.first[k] =
+          2 * sg * p.b_seg + mlq_int4_first_run(b - sg * seg_bytes, mr, swap, gi);
       rope_rows.sidx[k] = b < span / 2 ? sg * rq_gps + gi : -1;
-      rope_rows.first[k] = 2 * (sg * p.b_seg + gi * mr + o - gi * rhalf) + (swap ? 2 * rhalf : 0);
     }
   } else {
 #pragma unroll

@@ -97,6 +97,15 @@ struct MlqSwapRuns {
   static constexpr bool value = Q == MLA4J_Q_INT4 || L >= 1024;
 };
 
+// INT4: the chunk at byte b of a segment whose groups are m columns (m/2 bytes) long lies in
+// group b / (m/2), as that group's low nibbles (its first m/2 columns) and high ones; returns the
+// byte offset in the FP16 row of the run stored first: the low one, or the high one where swap.
+__device__ __forceinline__ int mlq_int4_first_run(int b, int m, bool swap, int& group) {
+  const int half = m / 2;
+  group = b / half;
+  return 2 * (group * m + b - group * half) + (swap ? 2 * half : 0);
+}
+
 // Lane chunk j's scale index and where its two runs go: first[j] the byte offset in the FP16 row
 // of the run stored first, first[j] + delta of the other. INT4: the chunk lies in one group's low
 // or high half when G/2 is a multiple of 8 (the host asks G % 32 == 0); shift is the nibble shift
@@ -121,9 +130,7 @@ struct MlqLaneChunks {
     for (int j = 0; j < MlqRow<Q, L>::chunks; j++) {
       const int b = (lane + 32 * j) * MlqRow<Q, L>::chunk_bytes;
       if constexpr (int4) {
-        group[j] = b / half;
-        const int lo = group[j] * g + (b - group[j] * half);  // column of the low nibbles
-        first[j] = 2 * lo + (swap ? 2 * half : 0);
+        first[j] = mlq_int4_first_run(b, g, swap, group[j]);
       } else {
         group[j] = b / g;
         first[j] = 2 * b + (swap ? 16 : 0);
