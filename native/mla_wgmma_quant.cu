@@ -65,13 +65,17 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   const int ng = WG_L / p.quant_group;  // scales per token: 16, 8 or 4
 
   // Copies, by warpgroup 1 (warpgroup 0 is on the critical path at a tile's start): code chunk cc
-  // (16 bytes, of 32 per row) of rows cr0 + 4j; the scales' 8-byte chunks, those of half h as
+  // (16 bytes, of 32 per row; INT4 16) of rows cr0 + 4j (INT4 cr0 + 8j); the scales' 8-byte chunks, those of half h as
   // [WQ_HALF][ng] at byte h·WQ_HALF·128 of the stage (FP16 rows of the half in block 0); rope chunk
   // rc of rows rr0 + 16j.
+  // A code row is L bytes (INT4: L/2, two codes a byte), copied in 16-byte chunks.
+  constexpr bool int4 = Q == MLA4J_Q_INT4;
+  constexpr int row_bytes = int4 ? WG_L / 2 : WG_L;
+  constexpr int row_chunks = row_bytes / 16, copy_rows = 128 / row_chunks;
   const int ct = tid & 127;
   const int row_h = wg * WQ_HALF;  // the warpgroup's half: its first row
-  const int cc = ct & 31, cr0 = ct >> 5;
-  const long long c_src = p.a_offset + (long long)cr0 * WG_L + cc * 16;
+  const int cc = ct % row_chunks, cr0 = ct / row_chunks;
+  const long long c_src = p.a_offset + (long long)cr0 * row_bytes + cc * 16;
   const unsigned c_dst = WQ_CODES + (cc >> 3) * WG_TK * 128 + cr0 * 128 + (cc & 7) * 16;
   const RopeCopy rope(p, ct);
   auto load_tile = [&](int i, int block_id) {
@@ -79,8 +83,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
     const int nvalid = tok_end - (tok_begin + i * WG_TK);
 #pragma unroll
-    for (int j = 0; j < WG_TK / 4; j++) {
-      cp_async16_s(stage + c_dst + j * 4 * 128, block + c_src + j * 4 * WG_L, cr0 + 4 * j < nvalid);
+    for (int j = 0; j < WG_TK / copy_rows; j++) {
+      cp_async16_s(stage + c_dst + j * copy_rows * 128,
+                   block + c_src + j * copy_rows * row_bytes, cr0 + copy_rows * j < nvalid);
     }
     const int per_row = ng / 4;
     for (int k = ct; k < WG_TK * per_row; k += 128) {
@@ -94,8 +99,8 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
-  // Dequantization of the warpgroup's half of tile i, in two halves of 256 columns: a thread
-  // widens chunk dc (8 codes) of each for rows dr0 + 4j. Its scales and the first half's codes
+  // Dequantization of the warpgroup's half of tile i, in two halves of 256 columns. INT8 / FP8: a
+  // thread widens chunk dc (8 codes) of each for rows dr0 + 4j. Its scales and the first half's codes
   // are read before the barrier that publishes the warps' maxima (the first half's FP16 blocks
   // overwrite the scales); the second half's codes before a barrier of their own (their FP16
   // blocks overwrite the codes).
@@ -109,14 +114,68 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   for (int m = 0; m < 2; m++) {
     swz[m] = (dc >> 3) * WG_TK * 128 + dr0 * 128 + (((dc & 7) ^ cr0 ^ (4 * m)) << 4);
   }
+  // INT4: a thread widens 8 code bytes (16 codes, one group's low-nibble run and its high one,
+  // G/2 columns apart) of rows row_h + rq + 8j, j < 4, in each half: code bytes 8·dq.. of the
+  // half's 128-byte piece. Threads with bit 2 of dq set store their high run first, so that the
+  // 8 threads of a store phase hit 8 distinct 16-byte slots (as in mlq_dequantize_tile). Rows
+  // rq + 8j share rq's swizzle, so each run's FP16 address is one base plus 1 KB per row.
+  const int rq = ct >> 4, dq = ct & 15;
+  const bool swap4 = (dq & 4) != 0;
+  int gq0;
+  const int run0 = mlq_int4_first_run(8 * dq, p.quant_group, swap4, gq0) / 2;  // its column
+  const int run1 = run0 + (swap4 ? -p.quant_group / 2 : p.quant_group / 2);
+  auto swizzled = [&](int col) {
+    return (col >> 6) * WG_TK * 128 + (row_h + rq) * 128 + ((((col & 63) >> 3) ^ rq) << 4);
+  };
+  const unsigned q_run0 = swizzled(run0), q_run1 = swizzled(run1);
+  const unsigned q_code = WQ_CODES + (row_h + rq) * 128 + 8 * dq;
   auto publish_copies = [&]() {  // warpgroup 1: this thread's copies landed, to both warpgroups
     asm volatile("cp.async.wait_group 0;\n" ::);
     bar_arrive(WQ_BAR_LOADED, WG_THREADS);
   };
-  auto dequantize = [&](int i) {
-    unsigned char* const st = smem + WG_K_OFF + (i % WG_STAGES) * WG_TILE_BYTES;
-    // warpgroup 1 has published its copies (publish_copies)
-    bar_sync(wg == 0 ? WQ_BAR_LOADED : WQ_BAR_DQ + 1, wg == 0 ? WG_THREADS : 128);
+  // The warpgroup's exponent of tile i from this thread's largest scale bits mb (E in [-126,
+  // 126]: scales are BF16, so 2^-E is a normal float and s·2^-E is exact); returns 2^-E.
+  auto half_exponent = [&](int i, int mb) {
+    mb = mlq_warp_max(mb);
+    if (lane == 0) s_ex[4 * wg + warp4] = mb;
+    bar_sync(WQ_BAR_DQ + wg, 128);
+    const int* ex = s_ex + 4 * wg;
+    mb = max(max(ex[0], ex[1]), max(ex[2], ex[3]));
+    const int e = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
+    if (ct == 0) s_etile[(i % WG_STAGES) * 2 + wg] = e;
+    return mlq_pow2(-e);
+  };
+  // INT4: every code and scale of the half is read before the exponent's barrier, since the
+  // FP16 blocks overwrite both (the codes take 2 of the 4 blocks INT8's take).
+  auto dequantize_int4 = [&](unsigned char* st, int i) {
+    const unsigned short* sc = (const unsigned short*)(st + row_h * 128) + rq * ng;
+    const int gq1 = gq0 + (WG_L / 2) / p.quant_group;
+    unsigned s0[WQ_HALF / 8], s1[WQ_HALF / 8];
+    uint2 w0[WQ_HALF / 8], w1[WQ_HALF / 8];
+    int mb = 0;
+#pragma unroll
+    for (int j = 0; j < WQ_HALF / 8; j++) {
+      s0[j] = sc[8 * j * ng + gq0];
+      s1[j] = sc[8 * j * ng + gq1];
+      mb = max(mb, (int)max(s0[j], s1[j]));
+      w0[j] = *(const uint2*)(st + q_code + j * 1024);
+      w1[j] = *(const uint2*)(st + q_code + WG_TK * 128 + j * 1024);
+    }
+    const float down = half_exponent(i, mb);
+    auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
+      const float sf = from_bf16((bf16_t)sbits) * down;
+      const unsigned w[4] = {codes.x, codes.y, 0u, 0u};
+      mlq_widen_store_int4(w, swap4 ? 4 : 0, pack_half2(sf, sf), st + q_run0 + at,
+                           st + q_run1 + at);
+    };
+#pragma unroll
+    for (int j = 0; j < WQ_HALF / 8; j++) widen_store(j * 1024, w0[j], s0[j]);
+#pragma unroll
+    for (int j = 0; j < WQ_HALF / 8; j++) widen_store(4 * WG_TK * 128 + j * 1024, w1[j], s1[j]);
+  };
+  // INT8 / FP8: the first half's codes and the scales before the exponent's barrier, the second
+  // half's before a barrier of their own (their FP16 blocks overwrite the codes).
+  auto dequantize_bytes = [&](unsigned char* st, int i) {
     const unsigned short* sc = (const unsigned short*)(st + row_h * 128) + cr0 * ng;
     unsigned s0[WQ_HALF / 4], s1[WQ_HALF / 4];
     uint2 w[WQ_HALF / 4];
@@ -128,15 +187,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       mb = max(mb, (int)max(s0[j], s1[j]));  // positive BF16s order as their bits
       w[j] = *(const uint2*)(st + code0 + j * 512);
     }
-    mb = mlq_warp_max(mb);
-    if (lane == 0) s_ex[4 * wg + warp4] = mb;
-    bar_sync(WQ_BAR_DQ + wg, 128);
-    const int* ex = s_ex + 4 * wg;
-    mb = max(max(ex[0], ex[1]), max(ex[2], ex[3]));
-    // E in [-126, 126]: scales are BF16, so 2^-E is a normal float and s·2^-E is exact
-    const int e = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
-    if (ct == 0) s_etile[(i % WG_STAGES) * 2 + wg] = e;
-    const float down = mlq_pow2(-e);
+    const float down = half_exponent(i, mb);
     auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned s2 = pack_half2(sf, sf);
@@ -156,6 +207,16 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
 #pragma unroll
     for (int j = 0; j < WQ_HALF / 4; j++) {
       widen_store(4 * WG_TK * 128 + swz[j & 1] + j * 512, w[j], s1[j]);
+    }
+  };
+  auto dequantize = [&](int i) {
+    unsigned char* const st = smem + WG_K_OFF + (i % WG_STAGES) * WG_TILE_BYTES;
+    // warpgroup 1 has published its copies (publish_copies)
+    bar_sync(wg == 0 ? WQ_BAR_LOADED : WQ_BAR_DQ + 1, wg == 0 ? WG_THREADS : 128);
+    if constexpr (int4) {
+      dequantize_int4(st, i);
+    } else {
+      dequantize_bytes(st, i);
     }
     fence_proxy_async();  // the FP16 blocks, written by st.shared, are read by wgmma
   };
@@ -325,4 +386,9 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     mla4j_mla_wgmma_fp8_h64_l512_r64(const PagedAttnParams p) {
   mla_wgmma_quant<MLA4J_Q_FP8>(p);
+}
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_int4_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_INT4>(p);
 }

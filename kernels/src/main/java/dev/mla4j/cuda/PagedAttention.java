@@ -78,7 +78,7 @@ public final class PagedAttention implements AutoCloseable {
    * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
    * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
    * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes
-   * a wgmma kernel (BF16, or INT8/FP8 codes in groups of 32/64/128 with BF16 rope keys) unless
+   * a wgmma kernel (BF16, or INT8/FP8/INT4 codes in groups of 32/64/128 with BF16 rope keys) unless
    * {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,

@@ -279,7 +279,7 @@ class CudaBackendTest {
    * FP16's precision, 8·2^-11 of the output's largest magnitude; a wrong scale, token or column
    * gives errors of the order of the output. Group sizes 32/64/128, both rope layouts (per-head
    * rope keys with d_r 16 and 8, GQA groups of 1 and 2), L 512, 1024 and 2048, and DeepSeek's
-   * shape with 128 heads (INT4 has no wgmma kernel, so 64-head slabs of the mma.sync one). INT4's
+   * shape with 128 heads (64-head slabs of the mma.sync kernel, wgmma off). INT4's
    * lane chunks are 8 bytes at L 512 and 16 above it; each holds a low-nibble run and a
    * high-nibble run G/2 columns apart, so a swapped nibble or half lands values in the wrong
    * columns.
@@ -297,7 +297,8 @@ class CudaBackendTest {
       case 4 -> MlaShape.mha2mla(32, 32, 128, 8, 64);
       default -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
     };
-    String kernel = batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, FP16_TOLERANCE);
+    String kernel = batchedMla(s, CacheFormat.parse(quant, group, 0, false), true, false,
+        FP16_TOLERANCE);
     assertTrue(kernel.startsWith("mla4j_mla_mma_" + quant.toLowerCase(java.util.Locale.ROOT)
         + "_m"), kernel);
   }
@@ -383,11 +384,13 @@ class CudaBackendTest {
   }
 
   /**
-   * DeepSeek's shape over an INT8/FP8 latent runs the quantized wgmma kernel on an sm_90 device
-   * (native/mla_wgmma_quant.cu: each warpgroup dequantizes half of each 64-token tile into the
-   * FP16 swizzled layout with one exponent per half; O in units of the largest so far). 64 and 128
-   * heads, groups 32/64/128. At scale 0.05 the scores stay at a few units and the FP16 bound of
-   * the quantized mma.sync kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but
+   * DeepSeek's shape over an INT8/FP8/INT4 latent runs the quantized wgmma kernel on an sm_90
+   * device (native/mla_wgmma_quant.cu: each warpgroup dequantizes half of each 64-token tile into
+   * the FP16 swizzled layout with one exponent per half; O in units of the largest so far). 64 and
+   * 128 heads, groups 32/64/128; INT4's threads widen 8-byte chunks of one group's low and high
+   * nibbles, half of them high run first, so a swapped run or nibble lands values G/2 columns off.
+   * At scale 0.05 the scores stay at a few units and the FP16 bound of the quantized mma.sync
+   * kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but
    * the scores reach ~10 log2 units and the rope part's BF16 rounding (q_R and k_R are BF16, as
    * in the mma.sync kernel) moves them by ~2^-8 of that: there the BF16 bound, as for the BF16
    * wgmma kernel at 0.25 (measured on the H100: 0.43-0.89% of the output's magnitude, against
@@ -398,7 +401,9 @@ class CudaBackendTest {
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
-      "INT8,128,128,0.25,true", "FP8,64,64,0.05,true", "INT8,32,128,0.05,true"})
+      "INT8,128,128,0.25,true", "FP8,64,64,0.05,true", "INT8,32,128,0.05,true",
+      "INT4,64,64,0.05,false", "INT4,32,128,0.25,false", "INT4,128,128,0.05,true",
+      "INT4,64,128,0.25,true"})
   void deepSeekShapeReadsQuantizedLatentOnWgmma(String quant, int group, int heads, float scale,
       boolean spread) {
     org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
@@ -422,7 +427,7 @@ class CudaBackendTest {
    * half the tokens; each output row is held to the FP16 bound.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64", "FP8,128,128"})
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64", "FP8,128,128", "INT4,32,128"})
   void deepSeekWgmmaGivesEachHalfTileItsOwnExponent(String quant, int group, int heads) {
     org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
         "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());

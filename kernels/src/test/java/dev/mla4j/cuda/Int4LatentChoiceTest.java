@@ -43,10 +43,14 @@ class Int4LatentChoiceTest {
   }
 
   @Test
-  void deepSeekShapeRunsMmaSyncForInt4() {
+  void deepSeekShapeRunsWgmmaForInt4AndMmaSyncWithout() {
     QuantizedLayout latent = new QuantizedLayout(Quantization.INT4, 1, 512, 64);
-    assertNull(KernelChoice.mlaWgmmaQuantized(true, latent, DType.BF16, false, 128, 64, 0, 64,
-        H100_SHARED), "the wgmma kernel reads INT8 and FP8 only");
+    KernelChoice w = KernelChoice.mlaWgmmaQuantized(true, latent, DType.BF16, false, 128, 64, 0,
+        64, H100_SHARED);
+    assertNotNull(w);
+    assertEquals("mla4j_mla_wgmma_int4_h64_l512_r64", w.kernel());
+    assertNull(KernelChoice.mlaWgmmaQuantized(false, latent, DType.BF16, false, 128, 64, 0, 64,
+        H100_SHARED), "no sm_90a");
     KernelChoice c = KernelChoice.mlaMmaQuantized(latent, DType.BF16, null, 128, 128, 64, 0, 64,
         H100_SHARED);
     assertNotNull(c);

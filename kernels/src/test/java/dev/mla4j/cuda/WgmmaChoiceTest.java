@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Test;
  * When the wgmma MLA kernel (native/mla_wgmma.cu) is chosen: pure selection logic, no GPU. It has
  * one instance, DeepSeek's shape (L 512 in rows of exactly L, a shared rope key of 64 columns,
  * n_h a multiple of 64, BF16), and needs an sm_90 device with its module loaded; every other
- * case must fall back (null) to the mma.sync kernels. The same for its INT8/FP8 twin
- * (native/mla_wgmma_quant.cu), which also needs code rows of exactly L bytes in groups of
- * 32/64/128 and BF16 rope keys.
+ * case must fall back (null) to the mma.sync kernels. The same for its INT8/FP8/INT4 twin
+ * (native/mla_wgmma_quant.cu), which also needs code rows of exactly L bytes (INT4: L/2) in groups
+ * of 32/64/128 and BF16 rope keys.
  */
 class WgmmaChoiceTest {
   /** The H100's opt-in shared memory per block. */
@@ -63,12 +63,13 @@ class WgmmaChoiceTest {
 
   @Test
   void deepSeekShapeOverCodesTakesTheQuantizedInstance() {
-    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8}) {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
+        Quantization.INT4}) {
       for (int group : new int[] {32, 64, 128}) {
         KernelChoice c = chooseQuantized(q, 1, group, true, false, DType.BF16, 128, 64,
             H100_SHARED);
         assertNotNull(c, q + " g" + group);
-        assertEquals("mla4j_mla_wgmma_" + (q == Quantization.INT8 ? "int8" : "fp8")
+        assertEquals("mla4j_mla_wgmma_" + q.name().toLowerCase(java.util.Locale.ROOT)
             + "_h64_l512_r64", c.kernel());
         assertEquals(64, c.headsPerCta());
         assertEquals(64, c.tileTokens());
@@ -84,8 +85,10 @@ class WgmmaChoiceTest {
     Quantization i8 = Quantization.INT8;
     assertNull(chooseQuantized(i8, 1, 64, false, false, DType.BF16, 128, 64, H100_SHARED),
         "no sm_90a");
-    assertNull(chooseQuantized(Quantization.INT4, 1, 64, true, false, DType.BF16, 128, 64,
-        H100_SHARED), "int4");
+    assertNull(chooseQuantized(Quantization.INT4, 1, 16, true, false, DType.BF16, 128, 64,
+        H100_SHARED), "int4 group 16");
+    assertNull(chooseQuantized(Quantization.INT4, 1, 64, true, true, DType.BF16, 128, 64,
+        H100_SHARED), "int4 rope keys");
     assertNull(chooseQuantized(i8, 1, 48, true, false, DType.BF16, 128, 64, H100_SHARED),
         "group 48");
     assertNull(chooseQuantized(i8, 1, 256, true, false, DType.BF16, 128, 64, H100_SHARED),

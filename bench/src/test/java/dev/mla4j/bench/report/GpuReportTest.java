@@ -33,14 +33,15 @@ class GpuReportTest {
     List<CudaDecode.Row> rows = gpu.decode();
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mha")), rows.toString());
-    // every quantized format on its tensor-core instance, none on the generic kernel
+    // every quantized format on a tensor-core instance (mma.sync, or wgmma for DeepSeek's shape),
+    // none on the generic kernel
     for (String format : List.of("INT8 g64", "FP8 g64", "INT4 g64")) {
-      String instance = "mla4j_mla_mma_" + format.split(" ")[0].toLowerCase(java.util.Locale.ROOT)
-          + "_m";
+      String q = format.split(" ")[0].toLowerCase(java.util.Locale.ROOT);
       List<CudaDecode.Row> of = rows.stream().filter(r -> r.kind().equals("mla")
           && r.cacheFormat().equals(format)).toList();
       assertFalse(of.isEmpty(), format + " rows: " + rows);
-      of.forEach(r -> assertTrue(r.kernel().startsWith(instance), format + ": " + r));
+      of.forEach(r -> assertTrue(r.kernel().startsWith("mla4j_mla_mma_" + q + "_m")
+          || r.kernel().equals("mla4j_mla_wgmma_" + q + "_h64_l512_r64"), format + ": " + r));
     }
     for (CudaDecode.Row r : rows) {
       assertNull(r.skipped(), r.toString());
