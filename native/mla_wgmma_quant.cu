@@ -33,6 +33,7 @@
 #define WQ_BAR_DQ 2                  // named barriers 2, 3: warpgroup 0's, 1's dequantization steps
 #define WQ_BAR_LOADED 4              // named barrier: warpgroup 1's copies of a tile landed
 #define WQ_HALF (WG_TK / 2)          // token rows per warpgroup
+#define WQ_RSCALES 2048              // QR: a half's rope scales, at this byte of its block-0 rows
 #define WQ_CODES (4 * WG_TK * 128)   // 128-byte piece q of code row r at this byte + q·8 KB + r·128
                                      // (FP16 row r of block 4 + q)
 // After alpha, m, l: the rows' factors [WG_HEADS] floats, then ints: 4 rescale flags, 8 warp
@@ -40,7 +41,7 @@
 // mirrors it.
 #define WQ_SHARED (WG_F_OFF + 4 * WG_HEADS * 4 + 16 * 4 + 1024)
 
-template <int Q>
+template <int Q, bool QR = false>
 __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
@@ -72,12 +73,32 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   constexpr bool int4 = Q == MLA4J_Q_INT4;
   constexpr int row_bytes = int4 ? WG_L / 2 : WG_L;
   constexpr int row_chunks = row_bytes / 16, copy_rows = 128 / row_chunks;
+  constexpr int rope_bytes = int4 ? WG_DR / 2 : WG_DR;  // QR: rope code bytes per row
   const int ct = tid & 127;
   const int row_h = wg * WQ_HALF;  // the warpgroup's half: its first row
   const int cc = ct % row_chunks, cr0 = ct / row_chunks;
   const long long c_src = p.a_offset + (long long)cr0 * row_bytes + cc * 16;
   const unsigned c_dst = WQ_CODES + (cc >> 3) * WG_TK * 128 + cr0 * 128 + (cc & 7) * 16;
   const RopeCopy rope(p, ct);
+  // QR: rope code row r (rope_bytes) at the start of the rope block's row r, unswizzled; the
+  // tile's rope scales ([WG_TK][b_scale_row] BF16, contiguous in the block) split by half, half
+  // h's at byte WQ_RSCALES of its rows in block 0. Scales of rows past the end are copied as
+  // they are: the dequantization reads them as 0.
+  auto copy_rope_codes = [&](unsigned stage, const unsigned char* block, int nvalid) {
+    constexpr int chunks = rope_bytes / 16;
+#pragma unroll
+    for (int k = ct; k < WG_TK * chunks; k += 128) {
+      const int row = k / chunks, c = k % chunks;
+      cp_async16_s(stage + 8 * WG_TK * 128 + row * 128 + c * 16,
+                   block + p.b_offset + row * rope_bytes + c * 16, row < nvalid);
+    }
+    const int half_chunks = WQ_HALF * p.b_scale_row * 2 / 16;
+    if (ct < 2 * half_chunks) {
+      const int h = ct / half_chunks, c = ct - h * half_chunks;
+      cp_async16_s(stage + h * WQ_HALF * 128 + WQ_RSCALES + c * 16,
+                   block + p.b_scales + (h * half_chunks + c) * 16);
+    }
+  };
   auto load_tile = [&](int i, int block_id) {
     const unsigned char* block = p.pool + (long long)block_id * p.block_bytes;
     const unsigned stage = k_s + (i % WG_STAGES) * WG_TILE_BYTES;
@@ -95,7 +116,11 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
                    "l"(block + p.a_scales + 2ll * row * p.a_scale_row + ch * 8),
                    "r"(row < nvalid ? 8 : 0));
     }
-    rope.copy(stage, block, nvalid);
+    if constexpr (QR) {
+      copy_rope_codes(stage, block, nvalid);
+    } else {
+      rope.copy(stage, block, nvalid);
+    }
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
@@ -129,6 +154,52 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   };
   const unsigned q_run0 = swizzled(run0), q_run1 = swizzled(run1);
   const unsigned q_code = WQ_CODES + (row_h + rq) * 128 + 8 * dq;
+  // QR: a thread widens 16 rope codes of row row_h + rr: INT8/FP8 the 16-byte chunk rc (its
+  // columns 16rc..), INT4 the 8 bytes at 8rc (a run of low nibbles and one of high ones, in
+  // groups of min(G, d_r); odd rows store their high run first). Either way the 8 threads of a
+  // store phase (two rows) hit 8 distinct 16-byte slots.
+  const int rr = ct >> 2, rc = ct & 3;
+  const int r_group = min(p.quant_group, WG_DR);
+  int r_scale, r_run0, r_run1;  // the chunk's scale index and its runs' first columns
+  if constexpr (int4) {
+    r_run0 = mlq_int4_first_run(8 * rc, r_group, rr & 1, r_scale) / 2;
+    r_run1 = r_run0 + ((rr & 1) ? -r_group / 2 : r_group / 2);
+  } else {
+    r_scale = 16 * rc / r_group;
+    r_run0 = 16 * rc;
+    r_run1 = 16 * rc + 8;
+  }
+  const unsigned r_code = 8 * WG_TK * 128 + (row_h + rr) * 128 + rc * (rope_bytes / 4);
+  auto rope_at = [&](int col) {
+    return 8 * WG_TK * 128 + (row_h + rr) * 128 + (((col >> 3) ^ (rr & 7)) << 4);
+  };
+  const unsigned r_at0 = rope_at(r_run0), r_at1 = rope_at(r_run1);
+  struct RopeChunk {
+    uint4 codes;
+    unsigned sbits;  // its scale, 0 past the sequence's end
+  };
+  auto rope_read = [&](const unsigned char* st, int i) {
+    RopeChunk r;
+    if constexpr (int4) {
+      const uint2 v = *(const uint2*)(st + r_code);
+      r.codes = make_uint4(v.x, v.y, 0u, 0u);
+    } else {
+      r.codes = *(const uint4*)(st + r_code);
+    }
+    const unsigned short* sc = (const unsigned short*)(st + row_h * 128 + WQ_RSCALES);
+    const bool valid = row_h + rr < tok_end - (tok_begin + i * WG_TK);
+    r.sbits = valid ? sc[rr * p.b_scale_row + r_scale] : 0u;
+    return r;
+  };
+  auto rope_store = [&](unsigned char* st, const RopeChunk& r, float down) {
+    const float sf = from_bf16((bf16_t)r.sbits) * down;
+    const unsigned w[4] = {r.codes.x, r.codes.y, r.codes.z, r.codes.w};
+    if constexpr (int4) {
+      mlq_widen_store_int4(w, (rr & 1) ? 4 : 0, pack_half2(sf, sf), st + r_at0, st + r_at1);
+    } else {
+      mlq_widen_store<Q>(w, pack_half2(sf, sf), st + r_at0, st + r_at1);
+    }
+  };
   auto publish_copies = [&]() {  // warpgroup 1: this thread's copies landed, to both warpgroups
     asm volatile("cp.async.wait_group 0;\n" ::);
     bar_arrive(WQ_BAR_LOADED, WG_THREADS);
@@ -161,7 +232,13 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       w0[j] = *(const uint2*)(st + q_code + j * 1024);
       w1[j] = *(const uint2*)(st + q_code + WG_TK * 128 + j * 1024);
     }
+    RopeChunk rk;
+    if constexpr (QR) {
+      rk = rope_read(st, i);
+      mb = max(mb, (int)rk.sbits);
+    }
     const float down = half_exponent(i, mb);
+    if constexpr (QR) rope_store(st, rk, down);
     auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned w[4] = {codes.x, codes.y, 0u, 0u};
@@ -187,7 +264,13 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       mb = max(mb, (int)max(s0[j], s1[j]));  // positive BF16s order as their bits
       w[j] = *(const uint2*)(st + code0 + j * 512);
     }
+    RopeChunk rk;
+    if constexpr (QR) {
+      rk = rope_read(st, i);
+      mb = max(mb, (int)rk.sbits);
+    }
     const float down = half_exponent(i, mb);
+    if constexpr (QR) rope_store(st, rk, down);
     auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned s2 = pack_half2(sf, sf);
@@ -237,6 +320,13 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       v[2 * k + 1] = qa[2 * lane + 64 * k + 1];
       amax = fmaxf(amax, fmaxf(fabsf(v[2 * k]), fabsf(v[2 * k + 1])));
     }
+    const float* qb = p.qb + (row0 + h) * WG_DR;
+    float b0, b1;
+    if constexpr (QR) {  // q_R is FP16 under Q~'s exponent, as the rope keys under the latent's
+      b0 = qb[2 * lane];
+      b1 = qb[2 * lane + 1];
+      amax = fmaxf(amax, fmaxf(fabsf(b0), fabsf(b1)));
+    }
     for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
     const int er = amax > 0.f ? min(max(((__float_as_int(amax) >> 23) & 0xff) - 127 - 14, -100), 100) : 0;
     const float down = mlq_pow2(-er);
@@ -245,9 +335,12 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       *(unsigned*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, 2 * lane + 64 * k)) =
           pack_half2(v[2 * k] * down, v[2 * k + 1] * down);
     }
-    const float* qb = p.qb + (row0 + h) * WG_DR;
+    if constexpr (!QR) {
+      b0 = qb[2 * lane];
+      b1 = qb[2 * lane + 1];
+    }
     *(unsigned*)(smem + WG_Q_OFF + swz128(WG_HEADS, h, WG_L + 2 * lane)) =
-        pack_bf162(qb[2 * lane] * down, qb[2 * lane + 1] * down);
+        QR ? pack_half2(b0 * down, b1 * down) : pack_bf162(b0 * down, b1 * down);
     if (lane == 0) s_rowf[h] = mlq_pow2(er) * scale2;
   }
   if (wg == 1 && tiles > 0) publish_copies();
@@ -294,18 +387,25 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       }
 #pragma unroll
       for (int ks = 0; ks < 4; ks++) {
-        wgmma_m64n64k16<false>(sr, q_desc0 + 8 * (WG_HEADS * 128 >> 4) + ks * 2,
-                               k_desc + 8 * (WG_TK * 128 >> 4) + ks * 2, ks > 0);
+        // QR: FP16 rope keys under the latent's exponents, into the latent's accumulators
+        if constexpr (QR) {
+          wgmma_m64n64k16<true>(s, q_desc0 + 8 * (WG_HEADS * 128 >> 4) + ks * 2,
+                                k_desc + 8 * (WG_TK * 128 >> 4) + ks * 2, true);
+        } else {
+          wgmma_m64n64k16<false>(sr, q_desc0 + 8 * (WG_HEADS * 128 >> 4) + ks * 2,
+                                 k_desc + 8 * (WG_TK * 128 >> 4) + ks * 2, ks > 0);
+        }
       }
       wgmma_commit();
       wgmma_wait_all();
       wgmma_hold(s);
-      wgmma_hold(sr);
+      if constexpr (!QR) wgmma_hold(sr);
 
       const float ft_a = mlq_pow2(e_a), ft_b = mlq_pow2(e_b);  // tokens 0..31, 32..63
       float mx_lo, mx_hi;
       masked_row_max(s, nvalid, tq, [&](int j, int c) {
-        return (s[4 * j + c] * (j < 4 ? ft_a : ft_b) + sr[4 * j + c]) * (c < 2 ? f_lo : f_hi);
+        const float rope = QR ? 0.f : sr[4 * j + c];
+        return (s[4 * j + c] * (j < 4 ? ft_a : ft_b) + rope) * (c < 2 ? f_lo : f_hi);
       }, mx_lo, mx_hi);
       // as the BF16 kernel; O's units follow E_run, the same in every thread
       const int e_new = max(e_run, max(e_a, e_b));
@@ -391,4 +491,20 @@ extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
 extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
     mla4j_mla_wgmma_int4_h64_l512_r64(const PagedAttnParams p) {
   mla_wgmma_quant<MLA4J_Q_INT4>(p);
+}
+
+// QR instances: rope keys quantized like the latent, dequantized with it.
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_int8_qrope_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_INT8, true>(p);
+}
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_fp8_qrope_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_FP8, true>(p);
+}
+
+extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)
+    mla4j_mla_wgmma_int4_qrope_h64_l512_r64(const PagedAttnParams p) {
+  mla_wgmma_quant<MLA4J_Q_INT4, true>(p);
 }

@@ -67,7 +67,9 @@ public final class CudaContext {
   private static final Map<String, List<String>> SM90A_MODULES = Map.of(
       "mla_wgmma", List.of("mla4j_mla_wgmma_bf16_h64_l512_r64", "mla4j_wgmma_peak_bf16"),
       "mla_wgmma_quant", List.of("mla4j_mla_wgmma_int8_h64_l512_r64",
-          "mla4j_mla_wgmma_fp8_h64_l512_r64", "mla4j_mla_wgmma_int4_h64_l512_r64"));
+          "mla4j_mla_wgmma_fp8_h64_l512_r64", "mla4j_mla_wgmma_int4_h64_l512_r64",
+          "mla4j_mla_wgmma_int8_qrope_h64_l512_r64", "mla4j_mla_wgmma_fp8_qrope_h64_l512_r64",
+          "mla4j_mla_wgmma_int4_qrope_h64_l512_r64"));
 
   /** Every prefix + a + b + c: the names of a template's instances. */
   private static List<String> instances(String prefix, List<String> as, List<String> bs,

@@ -211,24 +211,29 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /**
    * The wgmma MLA kernel over an INT8, FP8 or INT4 latent (native/mla_wgmma_quant.cu) where
    * {@code available} and the shape is DeepSeek's (as {@link #mlaWgmma}) with the latent one
-   * segment of code rows of exactly L bytes (INT4: L/2) in groups of 32, 64 or 128 and BF16 rope
-   * keys; else null.
+   * segment of code rows of exactly L bytes (INT4: L/2) in groups of 32, 64 or 128; else null.
+   * Rope keys BF16 ({@code rope} null), or with {@code rope} codes of the latent's format in one
+   * segment of d_r (the qrope instances: rows of d_r bytes, INT4 d_r/2); else null.
    */
   static KernelChoice mlaWgmmaQuantized(boolean available, QuantizedLayout latent,
-      DType ropeDtype, boolean ropeQuantized, int heads, int ropeWidth, int ropeKvStride,
+      DType ropeDtype, QuantizedLayout rope, int heads, int ropeWidth, int ropeKvStride,
       int ropeRow, int sharedLimit) {
     Quantization q = latent.quantization();
     int g = latent.groupSize();
+    boolean int4 = q == Quantization.INT4;
+    boolean ropeFits = rope == null ? ropeDtype == DType.BF16 && ropeRow % 8 == 0
+        : rope.quantization() == q && rope.groupSize() == g && rope.segments() == 1
+            && rope.width() == WGMMA_ROPE && rope.rowBytes() == (int4 ? WGMMA_ROPE / 2 : WGMMA_ROPE);
     if (!available || q == Quantization.NONE || latent.segments() != 1
         || latent.width() != WGMMA_LATENT
-        || latent.rowBytes() != (q == Quantization.INT4 ? WGMMA_LATENT / 2 : WGMMA_LATENT)
-        || (g != 32 && g != 64 && g != 128) || ropeQuantized || ropeDtype != DType.BF16
+        || latent.rowBytes() != (int4 ? WGMMA_LATENT / 2 : WGMMA_LATENT)
+        || (g != 32 && g != 64 && g != 128) || !ropeFits
         || heads % WGMMA_HEADS != 0 || ropeWidth != WGMMA_ROPE || ropeKvStride != 0
-        || ropeRow % 8 != 0 || sharedLimit < MLA_WGMMA_QUANT_SHARED) {
+        || sharedLimit < MLA_WGMMA_QUANT_SHARED) {
       return null;
     }
     return new KernelChoice("mla4j_mla_wgmma_" + q.name().toLowerCase(java.util.Locale.ROOT)
-        + "_h64_l512_r64", WGMMA_HEADS, PagedLayers.BLOCK_TOKENS, MLA_THREADS,
+        + (rope == null ? "" : "_qrope") + "_h64_l512_r64", WGMMA_HEADS, PagedLayers.BLOCK_TOKENS, MLA_THREADS,
         MLA_WGMMA_QUANT_SHARED, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
   }
 

@@ -78,8 +78,9 @@ public final class PagedAttention implements AutoCloseable {
    * and probabilities are rounded to BF16 (FP16 over a quantized latent) for the MMA, so the
    * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
    * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes
-   * a wgmma kernel (BF16, or INT8/FP8/INT4 codes in groups of 32/64/128 with BF16 rope keys) unless
-   * {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast path.
+   * a wgmma kernel (BF16, or INT8/FP8/INT4 codes in groups of 32/64/128 with rope keys in BF16 or
+   * in the latent's format) unless {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast
+   * path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
@@ -111,7 +112,7 @@ public final class PagedAttention implements AutoCloseable {
     if (latent != null) {
       QuantizedLayout rope = cache.quantization(g.bPart());
       mma = KernelChoice.mlaWgmmaQuantized(allowWgmma && context.hasWgmma(), latent,
-          cache.dtype(), rope != null, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+          cache.dtype(), rope, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
           context.sharedMemoryOptin());
       if (mma == null) {
         mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(),

@@ -331,7 +331,7 @@ class CudaBackendTest {
    * quantized kernel's FP16 bound applies. The reference is the scalar backend reading the same
    * codes. Per-head keys with MHA and GQA groups of 2 and 16 (d_r 16; rope spans of 512, 256, 128
    * and 16 columns per slab; L 512, 1024 and 2048), DeepSeek's shared key of 64 with 32 and 128
-   * heads (wgmma reads BF16 rope keys only, so 128 heads run mma.sync here), spread token
+   * heads (wgmma off, so 128 heads run the mma.sync kernel's 64-head slabs), spread token
    * magnitudes, and rows of one scale (one kv head, or one group of 64 over the shared key), whose
    * scales start at alternating halves of the 4-byte words they are copied in. INT4 (8-byte
    * chunks: a group's low nibbles and, min(G, d_r)/2 columns further, its high ones): per-head
@@ -355,7 +355,7 @@ class CudaBackendTest {
       case 5 -> MlaShape.mha2mla(16, 1, 64, 8, 512);
       default -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
     };
-    Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, true), true, true,
+    Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, true), true, false,
         PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, which == 1 ? 3 : 1,
         spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 2100);
     assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT) + "_qrope_"),
@@ -406,17 +406,42 @@ class CudaBackendTest {
       "INT4,64,128,0.25,true"})
   void deepSeekShapeReadsQuantizedLatentOnWgmma(String quant, int group, int heads, float scale,
       boolean spread) {
+    deepSeekOnQuantizedWgmma(CacheFormat.parse(quant, group, 0, false), heads, scale, spread);
+  }
+
+  /** DeepSeek's shape at {@code heads}, 1 and 3 query tokens, on the quantized wgmma kernel. */
+  private void deepSeekOnQuantizedWgmma(CacheFormat format, int heads, float scale,
+      boolean spread) {
     org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
         "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());
     MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, scale);
     for (int tokens : new int[] {1, 3}) {
-      Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
-          PagedAttention.DEFAULT_MAX_CLUSTER, scale > 0.1f ? BF16_TOLERANCE : FP16_TOLERANCE,
-          tokens, spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 4100);
-      assertEquals("mla4j_mla_wgmma_" + quant.toLowerCase(java.util.Locale.ROOT)
-          + "_h64_l512_r64", plan.kernel());
+      Plan plan = mlaAgainstScalar(s, format, true, true, PagedAttention.DEFAULT_MAX_CLUSTER,
+          scale > 0.1f ? BF16_TOLERANCE : FP16_TOLERANCE, tokens,
+          spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 4100);
+      assertEquals("mla4j_mla_wgmma_" + format.quantization().name().toLowerCase(
+          java.util.Locale.ROOT) + (format.quantizeRopeKeys() ? "_qrope" : "") + "_h64_l512_r64",
+          plan.kernel());
       assertTrue(plan.splits() > 1, plan.toString());
     }
+  }
+
+  /**
+   * DeepSeek's shape with its rope keys quantized like the latent runs the quantized wgmma
+   * kernel's qrope instances on an sm_90 device: each warpgroup widens its half's rope codes into
+   * the rope block as FP16 under the half's exponent (taken over the latent's and the rope
+   * keys' scales), q_R is FP16 under Q~'s row exponent, and the rope products join the latent's
+   * accumulators. The rope key's 64 columns are one group (G 64, 128) or two (G 32); INT4's odd
+   * rows store their high-nibble run first. Rows past a sequence's end hold poisoned codes and
+   * scales, which must not reach the exponent. Bounds as for the BF16 rope keys above.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
+      "INT4,64,64,0.05,false", "INT4,32,128,0.05,true", "INT4,128,128,0.25,true",
+      "INT8,32,128,0.05,true", "FP8,128,64,0.05,true"})
+  void deepSeekShapeReadsQuantizedRopeKeysOnWgmma(String quant, int group, int heads, float scale,
+      boolean spread) {
+    deepSeekOnQuantizedWgmma(CacheFormat.parse(quant, group, 0, true), heads, scale, spread);
   }
 
   /**

@@ -45,11 +45,11 @@ class Int4LatentChoiceTest {
   @Test
   void deepSeekShapeRunsWgmmaForInt4AndMmaSyncWithout() {
     QuantizedLayout latent = new QuantizedLayout(Quantization.INT4, 1, 512, 64);
-    KernelChoice w = KernelChoice.mlaWgmmaQuantized(true, latent, DType.BF16, false, 128, 64, 0,
+    KernelChoice w = KernelChoice.mlaWgmmaQuantized(true, latent, DType.BF16, null, 128, 64, 0,
         64, H100_SHARED);
     assertNotNull(w);
     assertEquals("mla4j_mla_wgmma_int4_h64_l512_r64", w.kernel());
-    assertNull(KernelChoice.mlaWgmmaQuantized(false, latent, DType.BF16, false, 128, 64, 0, 64,
+    assertNull(KernelChoice.mlaWgmmaQuantized(false, latent, DType.BF16, null, 128, 64, 0, 64,
         H100_SHARED), "no sm_90a");
     KernelChoice c = KernelChoice.mlaMmaQuantized(latent, DType.BF16, null, 128, 128, 64, 0, 64,
         H100_SHARED);
