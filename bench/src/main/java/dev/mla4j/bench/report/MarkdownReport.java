@@ -139,9 +139,9 @@ public final class MarkdownReport {
                 + " rope keys BF16, read by the decode kernels directly (no full-precision copy)."
                 + " BF16/INT8 and the like are the BF16 time over the quantized one: above 1, the"
                 + " smaller cache is also faster. GB/s counts what each format reads: codes,"
-                + " scales and rope keys. The kernel column names the INT8 rows' kernel"
-                + " (gpu-results.json holds every row's: DeepSeek's INT4 rows run mma.sync where"
-                + " INT8 and FP8 run wgmma).\n\n")
+                + " scales and rope keys. The kernel column names the INT8 rows' kernel;"
+                + " gpu-results.json holds every row's (the FP8 and INT4 rows run the same"
+                + " template).\n\n")
             .append(quantized);
       }
       AttentionTables.powerCapNote(sb, d.gpu().decode());
