@@ -1,7 +1,9 @@
-// Absorbed MLA decode on Hopper warpgroup MMAs over an INT8 / FP8 (E4M3) latent cache (sm_90a
-// only), DeepSeek's layout as mla_wgmma.cu: L = 512 latent columns in one segment of codes with
-// one BF16 scale per token and group of G = 32, 64 or 128 columns, one shared BF16 rope key of
-// d_r = 64, n_h a multiple of 64.
+// Absorbed MLA decode on Hopper warpgroup MMAs over an INT8 / FP8 (E4M3) / INT4 latent cache
+// (sm_90a only), DeepSeek's layout as mla_wgmma.cu: L = 512 latent columns in one segment of codes
+// (INT4: two a byte, each group half-split as in mla4j_quant.h) with one BF16 scale per token and
+// group of G = 32, 64 or 128 columns, one shared rope key of d_r = 64, n_h a multiple of 64. The
+// rope key is BF16, or (the qrope instances, QR) codes of the latent's format in groups of
+// min(G, d_r).
 //
 // Why: on the mma.sync template (mla4j_mla_mma.h) the quantized DeepSeek rows ran at x0.29-0.43
 // of the BF16 wgmma kernel, whose warps are free while wgmma runs. Here the same CTA and tile
@@ -9,10 +11,10 @@
 // both warpgroups dequantize into FP16 a tile ahead of the scores.
 //
 // Warpgroup 1 copies a tile's codes into the upper latent blocks of its stage (rows of 512
-// bytes), the scales to block 0 and the rope keys to their block while warpgroup 0 computes the
-// scores of the tile before. Then each warpgroup dequantizes half the tile, warpgroup w the token
-// rows 32w..32w + 31, once its part of the tile before is issued (P·C, asynchronous), widening
-// the codes in place into the FP16 swizzled blocks:
+// bytes, INT4 256), the scales to block 0 and the rope keys to their block while warpgroup 0
+// computes the scores of the tile before. Then each warpgroup dequantizes half the tile,
+// warpgroup w the token rows 32w..32w + 31, once its part of the tile before is issued (P·C,
+// asynchronous), widening the codes in place into the FP16 swizzled blocks:
 //   C'[t][c] = code[t][c] · s[t][c / G] · 2^-E_h   (E_h the exponent of the half's largest scale)
 // a tile ahead of the scores that use it; split in two, the dequantization that warpgroup 0
 // waits for at a tile's start takes half as long.
@@ -23,9 +25,12 @@
 //                                                    2^E_r · scale · log2 e multiplies the row
 //   O[64][512] = O·alpha + P'·C'                      P' = P · 2^(E_h - E_run) in FP16, O kept in
 //                                                    units of 2^E_run (E_run the largest E so far)
-// The softmax, its lazy rescale (slack 2^8) and the split of P·C over the warpgroups are the
-// BF16 kernel's. FP16's range never binds: a tile's values are below 2^8 · 2 in magnitude; a
-// token loses precision only in groups below 2^-14 of its half's largest scale.
+// QR: the rope codes are widened into the rope block like the latent's, under the same E_h (taken
+// over both parts' scales), q_R' is FP16 under Q~'s 2^-E_r, and the rope products accumulate into
+// the latent's accumulators (4 more FP16 m64n64k16), so the whole score has the latent's FP16
+// precision. The softmax, its lazy rescale (slack 2^8) and the split of P·C over the warpgroups
+// are the BF16 kernel's. FP16's range never binds: a tile's values are below 2^8 · 2 in
+// magnitude; a token loses precision only in groups below 2^-14 of its half's largest scale.
 #include "mla4j_device.h"
 #include "mla4j_mla_wgmma.h"
 #include "mla4j_mma_quant.h"
@@ -66,10 +71,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
   const int ng = WG_L / p.quant_group;  // scales per token: 16, 8 or 4
 
   // Copies, by warpgroup 1 (warpgroup 0 is on the critical path at a tile's start): code chunk cc
-  // (16 bytes, of 32 per row; INT4 16) of rows cr0 + 4j (INT4 cr0 + 8j); the scales' 8-byte chunks, those of half h as
-  // [WQ_HALF][ng] at byte h·WQ_HALF·128 of the stage (FP16 rows of the half in block 0); rope chunk
-  // rc of rows rr0 + 16j.
-  // A code row is L bytes (INT4: L/2, two codes a byte), copied in 16-byte chunks.
+  // (16 bytes, of 32 per row; INT4 16) of rows cr0 + 4j (INT4 cr0 + 8j); the scales' 8-byte
+  // chunks, those of half h as [WQ_HALF][ng] at byte h·WQ_HALF·128 of the stage (FP16 rows of the
+  // half in block 0); BF16 rope chunk rc of rows rr0 + 16j (QR: copy_rope_codes).
   constexpr bool int4 = Q == MLA4J_Q_INT4;
   constexpr int row_bytes = int4 ? WG_L / 2 : WG_L;
   constexpr int row_chunks = row_bytes / 16, copy_rows = 128 / row_chunks;
@@ -124,11 +128,11 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     asm volatile("cp.async.commit_group;\n" ::);
   };
 
-  // Dequantization of the warpgroup's half of tile i, in two halves of 256 columns. INT8 / FP8: a
-  // thread widens chunk dc (8 codes) of each for rows dr0 + 4j. Its scales and the first half's codes
-  // are read before the barrier that publishes the warps' maxima (the first half's FP16 blocks
-  // overwrite the scales); the second half's codes before a barrier of their own (their FP16
-  // blocks overwrite the codes).
+  // Dequantization of the warpgroup's half of tile i, in two halves of 256 columns. INT8 / FP8:
+  // a thread widens chunk dc (8 codes) of each for rows dr0 + 4j. Its scales and the first half's
+  // codes are read before the barrier that publishes the warps' maxima (the first half's FP16
+  // blocks overwrite the scales); the second half's codes before a barrier of their own (their
+  // FP16 blocks overwrite the codes).
   const int dc = ct & 31, dr0 = row_h + cr0;
   const int gi0 = (8 * dc) / p.quant_group, gi1 = (WG_L / 2 + 8 * dc) / p.quant_group;
   const unsigned code0 = WQ_CODES + (dc >> 4) * WG_TK * 128 + (8 * dc & 127) + dr0 * 128;
