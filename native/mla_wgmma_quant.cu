@@ -208,9 +208,16 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     asm volatile("cp.async.wait_group 0;\n" ::);
     bar_arrive(WQ_BAR_LOADED, WG_THREADS);
   };
-  // The warpgroup's exponent of tile i from this thread's largest scale bits mb (E in [-126,
-  // 126]: scales are BF16, so 2^-E is a normal float and s·2^-E is exact); returns 2^-E.
-  auto half_exponent = [&](int i, int mb) {
+  // The warpgroup's exponent of tile i (stage st) from this thread's largest latent scale bits mb
+  // and, QR, its rope chunk's scale (E in [-126, 126]: scales are BF16, so 2^-E is a normal float
+  // and s·2^-E is exact); QR: the rope chunk is read before the barrier and widened after it.
+  // Returns 2^-E.
+  auto half_exponent = [&](unsigned char* st, int i, int mb) {
+    RopeChunk rk;
+    if constexpr (QR) {
+      rk = rope_read(st, i);
+      mb = max(mb, (int)rk.sbits);
+    }
     mb = mlq_warp_max(mb);
     if (lane == 0) s_ex[4 * wg + warp4] = mb;
     bar_sync(WQ_BAR_DQ + wg, 128);
@@ -218,7 +225,9 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
     mb = max(max(ex[0], ex[1]), max(ex[2], ex[3]));
     const int e = min(max(((mb >> 7) & 0xff) - 127, -126), 126);
     if (ct == 0) s_etile[(i % WG_STAGES) * 2 + wg] = e;
-    return mlq_pow2(-e);
+    const float down = mlq_pow2(-e);
+    if constexpr (QR) rope_store(st, rk, down);
+    return down;
   };
   // INT4: every code and scale of the half is read before the exponent's barrier, since the
   // FP16 blocks overwrite both (the codes take 2 of the 4 blocks INT8's take).
@@ -236,13 +245,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       w0[j] = *(const uint2*)(st + q_code + j * 1024);
       w1[j] = *(const uint2*)(st + q_code + WG_TK * 128 + j * 1024);
     }
-    RopeChunk rk;
-    if constexpr (QR) {
-      rk = rope_read(st, i);
-      mb = max(mb, (int)rk.sbits);
-    }
-    const float down = half_exponent(i, mb);
-    if constexpr (QR) rope_store(st, rk, down);
+    const float down = half_exponent(st, i, mb);
     auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned w[4] = {codes.x, codes.y, 0u, 0u};
@@ -268,13 +271,7 @@ __device__ __forceinline__ void mla_wgmma_quant(const PagedAttnParams& p) {
       mb = max(mb, (int)max(s0[j], s1[j]));  // positive BF16s order as their bits
       w[j] = *(const uint2*)(st + code0 + j * 512);
     }
-    RopeChunk rk;
-    if constexpr (QR) {
-      rk = rope_read(st, i);
-      mb = max(mb, (int)rk.sbits);
-    }
-    const float down = half_exponent(i, mb);
-    if constexpr (QR) rope_store(st, rk, down);
+    const float down = half_exponent(st, i, mb);
     auto widen_store = [&](unsigned at, uint2 codes, unsigned sbits) {
       const float sf = from_bf16((bf16_t)sbits) * down;
       const unsigned s2 = pack_half2(sf, sf);

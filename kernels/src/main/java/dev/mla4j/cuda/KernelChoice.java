@@ -223,7 +223,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     boolean int4 = q == Quantization.INT4;
     boolean ropeFits = rope == null ? ropeDtype == DType.BF16 && ropeRow % 8 == 0
         : rope.quantization() == q && rope.groupSize() == g && rope.segments() == 1
-            && rope.width() == WGMMA_ROPE && rope.rowBytes() == (int4 ? WGMMA_ROPE / 2 : WGMMA_ROPE);
+            && rope.width() == WGMMA_ROPE
+            && rope.rowBytes() == (int4 ? WGMMA_ROPE / 2 : WGMMA_ROPE);
     if (!available || q == Quantization.NONE || latent.segments() != 1
         || latent.width() != WGMMA_LATENT
         || latent.rowBytes() != (int4 ? WGMMA_LATENT / 2 : WGMMA_LATENT)
@@ -233,8 +234,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
       return null;
     }
     return new KernelChoice("mla4j_mla_wgmma_" + q.name().toLowerCase(java.util.Locale.ROOT)
-        + (rope == null ? "" : "_qrope") + "_h64_l512_r64", WGMMA_HEADS, PagedLayers.BLOCK_TOKENS, MLA_THREADS,
-        MLA_WGMMA_QUANT_SHARED, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
+        + (rope == null ? "" : "_qrope") + "_h64_l512_r64", WGMMA_HEADS,
+        PagedLayers.BLOCK_TOKENS, MLA_THREADS, MLA_WGMMA_QUANT_SHARED, MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
   }
 
   /**

@@ -390,14 +390,13 @@ class CudaBackendTest {
    * 128 heads, groups 32/64/128; INT4's threads widen 8-byte chunks of one group's low and high
    * nibbles, half of them high run first, so a swapped run or nibble lands values G/2 columns off.
    * At scale 0.05 the scores stay at a few units and the FP16 bound of the quantized mma.sync
-   * kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but
-   * the scores reach ~10 log2 units and the rope part's BF16 rounding (q_R and k_R are BF16, as
-   * in the mma.sync kernel) moves them by ~2^-8 of that: there the BF16 bound, as for the BF16
-   * wgmma kernel at 0.25 (measured on the H100: 0.43-0.89% of the output's magnitude, against
-   * 3.1%). Spread token magnitudes (2^-5 to 2^4, rising along each sequence, each row held to
-   * the bound against its own largest magnitude) make the halves' exponents grow, so O's units
-   * change. A wrong exponent, scale group, swizzle or stage gives errors of the order of the
-   * output.
+   * kernel holds. At scale 0.25 rows' maxima move and O is rescaled, but the scores reach ~10 log2
+   * units and the rope part's BF16 rounding (q_R and k_R are BF16, as in the mma.sync kernel) moves
+   * them by ~2^-8 of that: there the BF16 bound, as for the BF16 wgmma kernel at 0.25 (measured on
+   * the H100: 0.43-0.89% of the output's magnitude, against 3.1%). Spread token magnitudes (2^-5 to
+   * 2^4, rising along each sequence, each row held to the bound against its own largest magnitude)
+   * make the halves' exponents grow, so O's units change. A wrong exponent, scale group, swizzle or
+   * stage gives errors of the order of the output.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
