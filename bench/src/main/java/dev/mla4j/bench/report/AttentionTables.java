@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * MLA-vs-MHA tables: decode and prefill from JMH (one table per CPU backend) and GPU decode
@@ -150,16 +151,31 @@ final class AttentionTables {
   /**
    * GPU decode with a quantized latent: each BF16 MLA row beside the same case read in every
    * quantized format of the results (the report's: INT8, FP8 and INT4 codes,
-   * {@link CudaDecode#QUANTIZED_LATENTS}); {@code ×} is the BF16 time over the quantized one
+   * {@link CudaDecode#QUANTIZED}), one table for the formats that keep the rope keys BF16 and
+   * one for those that quantize them too; {@code ×} is the BF16 time over the quantized one
    * (above 1: the quantized cache is faster), GB/s counts the bytes each format reads. False
    * where the results hold no quantized rows (files of older runs), and then nothing is written.
    */
   static boolean gpuQuantized(StringBuilder sb, GpuResults gpu) {
-    List<String> formats = gpu.decode().stream().map(CudaDecode.Row::cacheFormat)
-        .filter(f -> !f.equals("BF16")).distinct().toList();
-    if (formats.isEmpty()) {
+    Map<Boolean, List<String>> byRope = gpu.decode().stream().map(CudaDecode.Row::cacheFormat)
+        .filter(f -> !f.equals("BF16")).distinct()
+        .collect(Collectors.partitioningBy(f -> f.contains(" rope ")));
+    if (byRope.get(false).isEmpty() && byRope.get(true).isEmpty()) {
       return false;
     }
+    if (!byRope.get(false).isEmpty()) {
+      sb.append("Rope keys BF16:\n\n");
+      quantizedTable(sb, gpu, byRope.get(false));
+    }
+    if (!byRope.get(true).isEmpty()) {
+      sb.append("Rope keys quantized like the latent (same codes and group size):\n\n");
+      quantizedTable(sb, gpu, byRope.get(true));
+    }
+    return true;
+  }
+
+  /** One table of {@link #gpuQuantized}: the BF16 rows beside {@code formats}' same cases. */
+  private static void quantizedTable(StringBuilder sb, GpuResults gpu, List<String> formats) {
     List<List<String>> rows = new ArrayList<>();
     for (CudaDecode.Row b : sortedMla(gpu.decode(), "BF16")) {
       List<String> row = new ArrayList<>(List.of(DecodePreset.named(b.shape()).label(),
@@ -190,7 +206,6 @@ final class AttentionTables {
     names.forEach(n -> header.add(n + " GB/s"));
     header.add(names.get(0) + " kernel");
     Md.table(sb, header, rows);
-    return true;
   }
 
   /** The part of a row's timed window at the power limit above which the report names it. */

@@ -18,10 +18,10 @@ import java.util.Set;
 /**
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, MLA again
- * with an INT8, FP8 and INT4 latent ({@link CudaDecode#QUANTIZED_LATENTS}; rope keys BF16), plus
- * the copy and read bandwidth ceilings; prefill chunks of MLA (absorbed, and in the naive form
- * where an attention kernel instance fits) and MHA. Only call where the cuda backend is
- * available.
+ * with an INT8, FP8 and INT4 latent, rope keys BF16 and then quantized like the latent
+ * ({@link CudaDecode#QUANTIZED}), plus the copy and read bandwidth ceilings; prefill chunks of
+ * MLA (absorbed, and in the naive form where an attention kernel instance fits) and MHA. Only
+ * call where the cuda backend is available.
  */
 public final class GpuSuite {
   /** Query tokens of the prefill rows: the CPU suite's chunk (PrefillBenchmark). */
@@ -49,7 +49,7 @@ public final class GpuSuite {
             if (baselines.add(p.mha())) {
               rows.add(step(ctx, stream, console, p, null, batch, n, ++done, total, start));
             }
-            for (CacheFormat f : CudaDecode.QUANTIZED_LATENTS) {
+            for (CacheFormat f : CudaDecode.QUANTIZED) {
               rows.add(step(ctx, stream, console, p, f, batch, n, ++done, total, start));
             }
           }
@@ -103,7 +103,7 @@ public final class GpuSuite {
 
   private static int cases(Profile profile) {
     long baselines = profile.gpuPresets().stream().map(DecodePreset::mha).distinct().count();
-    return (int) ((profile.gpuPresets().size() * (1 + CudaDecode.QUANTIZED_LATENTS.size()) + baselines)
+    return (int) ((profile.gpuPresets().size() * (1 + CudaDecode.QUANTIZED.size()) + baselines)
         * profile.gpuBatches().size() * profile.gpuContexts().size());
   }
 }

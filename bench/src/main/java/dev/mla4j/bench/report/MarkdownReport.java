@@ -136,12 +136,13 @@ public final class MarkdownReport {
         sb.append("## Quantized latent on the GPU: decode, one layer\n\n")
             .append("The MLA rows above again with the latent stored as quantized codes (INT8,"
                 + " FP8 OCP E4M3, INT4 two per byte), one BF16 scale per 64 columns and token,"
-                + " rope keys BF16, read by the decode kernels directly (no full-precision copy)."
-                + " BF16/INT8 and the like are the BF16 time over the quantized one: above 1, the"
-                + " smaller cache is also faster. GB/s counts what each format reads: codes,"
-                + " scales and rope keys. The kernel column names the INT8 rows' kernel;"
-                + " gpu-results.json holds every row's (the FP8 and INT4 rows run the same"
-                + " template).\n\n")
+                + " read by the decode kernels directly (no full-precision copy): first with the"
+                + " rope keys BF16, then with them quantized like the latent (the paper's int4"
+                + " setting). BF16/INT8 and the like are the BF16 time over the quantized one:"
+                + " above 1, the smaller cache is also faster. GB/s counts what each format"
+                + " reads: codes, scales and rope keys. The kernel column names the first"
+                + " format's kernel; gpu-results.json holds every row's (the other formats run"
+                + " the same template).\n\n")
             .append(quantized);
       }
       AttentionTables.powerCapNote(sb, d.gpu().decode());

@@ -33,10 +33,12 @@ class GpuReportTest {
     List<CudaDecode.Row> rows = gpu.decode();
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mla")), rows.toString());
     assertTrue(rows.stream().anyMatch(r -> r.kind().equals("mha")), rows.toString());
-    // every quantized format on a tensor-core instance (mma.sync, or wgmma for DeepSeek's shape),
-    // none on the generic kernel
-    for (String format : List.of("INT8 g64", "FP8 g64", "INT4 g64")) {
-      String q = format.split(" ")[0].toLowerCase(java.util.Locale.ROOT);
+    // every quantized format, rope keys BF16 or quantized too, on a tensor-core instance
+    // (mma.sync, or wgmma for DeepSeek's shape), none on the generic kernel
+    for (String format : List.of("INT8 g64", "FP8 g64", "INT4 g64", "INT8 g64 rope INT8",
+        "FP8 g64 rope FP8", "INT4 g64 rope INT4")) {
+      String q = format.split(" ")[0].toLowerCase(java.util.Locale.ROOT)
+          + (format.contains(" rope ") ? "_qrope" : "");
       List<CudaDecode.Row> of = rows.stream().filter(r -> r.kind().equals("mla")
           && r.cacheFormat().equals(format)).toList();
       assertFalse(of.isEmpty(), format + " rows: " + rows);

@@ -130,15 +130,23 @@ class MarkdownReportTest {
     assertEquals("0.50×", p.get(6));
     assertEquals("10%", p.get(10)); // 60 / 600 TFLOP/s
     assertFalse(md.substring(0, md.indexOf("on the GPU: prefill chunk")).contains("MLA naive"));
-    String quantized = md.substring(md.indexOf("## Quantized latent on the GPU"));
-    assertTrue(quantized.contains("| preset | batch | N | BF16 | INT8 g64 | BF16/INT8 | FP8 g64 |"
-        + " BF16/FP8 | INT8 g64 rope INT8 | BF16/INT8+rope | BF16 GB/s | INT8 GB/s | FP8 GB/s |"
-        + " INT8+rope GB/s | INT8 kernel |"), quantized);
-    List<String> q = row(quantized, "| Llama-2-7B d_kv 16 | 1 | 4K |");
-    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "100.0 µs", "0.50×",
-        "168", "159", "102", "45", "mma_int8"), q.subList(3, q.size()));
-    assertEquals(List.of("-", "-", "-", "-"), row(quantized, "| Llama-2-7B d_kv 16 | 64 | 128K |")
+    String section = md.substring(md.indexOf("## Quantized latent on the GPU"));
+    int split = section.indexOf("Rope keys quantized like the latent");
+    assertTrue(split > 0, section);
+    String latent = section.substring(0, split);
+    String rope = section.substring(split);
+    assertTrue(latent.contains("| preset | batch | N | BF16 | INT8 g64 | BF16/INT8 | FP8 g64 |"
+        + " BF16/FP8 | BF16 GB/s | INT8 GB/s | FP8 GB/s | INT8 kernel |"), latent);
+    List<String> q = row(latent, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "168", "159", "102",
+        "mma_int8"), q.subList(3, q.size()));
+    assertEquals(List.of("-", "-", "-", "-"), row(latent, "| Llama-2-7B d_kv 16 | 64 | 128K |")
         .subList(4, 8), "a BF16 row without quantized ones");
+    assertTrue(rope.contains("| preset | batch | N | BF16 | INT8 g64 rope INT8 | BF16/INT8+rope |"
+        + " BF16 GB/s | INT8+rope GB/s | INT8+rope kernel |"), rope);
+    List<String> qr = row(rope, "| Llama-2-7B d_kv 16 | 1 | 4K |");
+    assertEquals(List.of("50.0 µs", "100.0 µs", "0.50×", "168", "45", "mma_int8_qrope"),
+        qr.subList(3, qr.size()));
   }
 
   @Test
