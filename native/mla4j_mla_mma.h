@@ -234,12 +234,15 @@ __device__ void mla_cluster_sum(const PagedAttnParams& p, const MlaSmem& sm, lon
 
 // Q: MLA4J_Q_NONE (BF16 latent), MLA4J_Q_INT8, MLA4J_Q_INT4 or MLA4J_Q_FP8. RQ (quantized latent
 // only): the rope keys are codes of the same format too, one segment per kv head (or one shared
-// key).
-template <int MT, int LW, int TK, int Q, bool RQ = false>
+// key). R8 (with RQ): segments of d_r = 8 codes (models of d_h 64), so each 16-code chunk holds
+// two kv heads' segments with a scale each; the host asks every slab's span to start and end on a
+// chunk.
+template <int MT, int LW, int TK, int Q, bool RQ = false, bool R8 = false>
 __device__ void mla_mma(const PagedAttnParams& p) {
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr bool QZ = Q != MLA4J_Q_NONE;
   static_assert(QZ || !RQ, "quantized rope keys need a quantized latent");
+  static_assert(RQ || !R8, "8-code rope segments are quantized rope keys");
   // Quantized, L >= 1024: a tile's rope keys leave with its codes, at the top of the iteration
   // before, instead of after that iteration's scores: Llama-2-7B d_kv 32 at batch 64 ran 4% faster
   // (3338 -> 3208-3229 us, H100); at L = 512 (d_kv 16) batch 64 ran 2% slower, so not there.
@@ -320,7 +323,17 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   rope_rows.span = span;
   rope_rows.rowpar = p.b_scale_row & 1;
   constexpr int CBR = Q == MLA4J_Q_INT4 ? 2 : 1;  // rope codes per byte
-  if constexpr (RQ && Q == MLA4J_Q_INT4) {
+  if constexpr (R8) {
+    // chunk k is columns c..c+15: segments c/8 and c/8 + 1, one group each (G >= 16 > d_r); an
+    // INT4 chunk's two 4-byte words are the two groups, stored in column order
+#pragma unroll
+    for (int k = 0; k < RCPL; k++) {
+      const int c = (lane + 32 * k) * 16;
+      rope_rows.sidx[k] = c < span ? c / 8 * rq_gps : -1;
+      rope_rows.sidx2[k] = rope_rows.sidx[k] + rq_gps;
+      rope_rows.first[k] = 2 * c;
+    }
+  } else if constexpr (RQ && Q == MLA4J_Q_INT4) {
     // INT4: lane chunk k is 8 code bytes (16 codes) inside one group of mr = min(G, d_r) columns
     // (the host asks d_r % mr == 0, mr % 16 == 0): its low nibbles are the group's columns
     // j..j+7, its high ones j + mr/2 ..; lanes with bit 2 set store the high run first (as the
@@ -673,9 +686,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         const int slot0 = (tok_begin + i * TK) % MLA4J_BLOCK_TOKENS;
         rope_rows.par0 = (slot0 * p.b_scale_row + rq_first) & 1;
       }
-      mlq_dequantize_tile<L, TK, Q, MLA_WARPS, RQ, RCPL>(sm.tile + (i % MLA_STAGES) * TK * qs, qs,
-                                                         lane_chunks, sm.texp, warp, lane,
-                                                         &rope_rows);
+      mlq_dequantize_tile<L, TK, Q, MLA_WARPS, RQ, RCPL, R8>(
+          sm.tile + (i % MLA_STAGES) * TK * qs, qs, lane_chunks, sm.texp, warp, lane, &rope_rows);
       __syncthreads();
       if (i + 1 < tiles) {
         load_tile(i + 1, block_next, 0);

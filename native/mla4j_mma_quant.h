@@ -153,6 +153,8 @@ __device__ __forceinline__ int mlq_warp_max(int v) {
 // span of codes at byte 0 and its scales at byte span, from index shift(row) on, where
 // shift(row) = (par0 + row·rowpar) & 1 (scales are copied as 4-byte words from an even index).
 // Lane chunk k (codes 16·(lane + 32·k)) has scale sidx[k] + shift(row), sidx[k] -1 past the span.
+// Rope segments of 8 codes (d_r 8, mla_mma's R8): codes 8-15 of a chunk are the next kv head's
+// segment, whose scale is sidx2[k] + shift(row).
 template <int RCPL>
 struct RopeRows {
   unsigned short* stage;  // the tile's rope stage
@@ -160,26 +162,34 @@ struct RopeRows {
   int span;               // codes per row
   int par0, rowpar;
   int sidx[RCPL];
+  int sidx2[RCPL];        // R8 only
   // INT4 only: the byte offset in the stage row of chunk k's run stored first, the other's
   // delta on, and the nibble shift of the first (0: low nibbles, 4: high)
   int first[RCPL];
   int delta, shift;
 };
 
-// The lane-level form of a row's chunk of 16 codes (words w): widened, times the FP16 pair s2,
-// codes 0-7 stored as 16 bytes at dst0 and codes 8-15 at dst1.
+// The lane-level form of a row's chunk of 16 codes (words w): widened, codes 0-7 times the FP16
+// pair s2 stored as 16 bytes at dst0, codes 8-15 times s2b at dst1.
 template <int Q>
-__device__ __forceinline__ void mlq_widen_store(const unsigned (&w)[4], unsigned s2,
+__device__ __forceinline__ void mlq_widen_store(const unsigned (&w)[4], unsigned s2, unsigned s2b,
                                                 unsigned char* dst0, unsigned char* dst1) {
   unsigned h[8];
 #pragma unroll
   for (int k = 0; k < 4; k++) {
     mlq_widen<Q>(w[k], h[2 * k], h[2 * k + 1]);
-    h[2 * k] = mlq_hmul2(h[2 * k], s2);
-    h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], s2);
+    h[2 * k] = mlq_hmul2(h[2 * k], k < 2 ? s2 : s2b);
+    h[2 * k + 1] = mlq_hmul2(h[2 * k + 1], k < 2 ? s2 : s2b);
   }
   *(uint4*)dst0 = make_uint4(h[0], h[1], h[2], h[3]);
   *(uint4*)dst1 = make_uint4(h[4], h[5], h[6], h[7]);
+}
+
+// The same with one scale for all 16 codes.
+template <int Q>
+__device__ __forceinline__ void mlq_widen_store(const unsigned (&w)[4], unsigned s2,
+                                                unsigned char* dst0, unsigned char* dst1) {
+  mlq_widen_store<Q>(w, s2, s2, dst0, dst1);
 }
 
 // The same for 16 INT4 codes (words w[0], w[1]: 8 bytes of one group): the nibbles at shift sf
@@ -200,13 +210,30 @@ __device__ __forceinline__ void mlq_widen_store_int4(const unsigned (&w)[4], int
   *(uint4*)dst1 = make_uint4(g[0], g[1], g[2], g[3]);
 }
 
+// 16 INT4 codes as two groups of 8 (words w[0], w[1]: 4 bytes each, a group's columns 0-3 in the
+// low nibbles and 4-7 in the high ones): the first group times s2 as 8 FP16 values at dst, the
+// second times s2b at dst + 16.
+__device__ __forceinline__ void mlq_widen_store_int4_g8(const unsigned (&w)[4], unsigned s2,
+                                                        unsigned s2b, unsigned char* dst) {
+  unsigned f[4], g[4];
+#pragma unroll
+  for (int k = 0; k < 2; k++) {
+    mlq_widen_int4(w[k], 0, 4, f[2 * k], f[2 * k + 1], g[2 * k], g[2 * k + 1]);
+  }
+  *(uint4*)dst = make_uint4(mlq_hmul2(f[0], s2), mlq_hmul2(f[1], s2), mlq_hmul2(g[0], s2),
+                            mlq_hmul2(g[1], s2));
+  *(uint4*)(dst + 16) = make_uint4(mlq_hmul2(f[2], s2b), mlq_hmul2(f[3], s2b),
+                                   mlq_hmul2(g[2], s2b), mlq_hmul2(g[3], s2b));
+}
+
 // Dequantizes token rows warp, warp + WARPS, ... of a tile in place (the formula is at the top of
 // mla4j_mla_mma.h): a warp owns whole rows, its lanes read their 16-code chunks (chunks
 // lane + 32·j) and those chunks' scales (staged at byte L of the row), agree on each row's E_t,
 // and only then overwrite the rows with the FP16 values, two 16-byte stores per chunk. Rows go in
 // batches of NB, whose loads are all issued before the first is used (NB·CPL <= 4 chunks: 16
-// registers). RQ: the same rows of the rope stage too (RopeRows), E_t over both rows' scales.
-template <int L, int TK, int Q, int WARPS, bool RQ = false, int RCPL = 1>
+// registers). RQ: the same rows of the rope stage too (RopeRows), E_t over both rows' scales; R8:
+// rope segments of 8 codes, two scales per chunk.
+template <int L, int TK, int Q, int WARPS, bool RQ = false, int RCPL = 1, bool R8 = false>
 __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs,
                                                     const MlqLaneChunks<Q, L>& lc, int* texp,
                                                     int warp, int lane,
@@ -222,6 +249,7 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
     unsigned sb[NB][CPL];
     uint4 rc[NB][RB];
     unsigned rs[NB][RB];
+    unsigned rs2[NB][RB];
     int e[NB];
 #pragma unroll
     for (int b = 0; b < NB; b++) {
@@ -243,6 +271,7 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
 #pragma unroll
         for (int k = 0; k < RCPL; k++) {
           rs[b][k] = 0;
+          rs2[b][k] = 0;
           if (rope->sidx[k] >= 0) {
             if constexpr (Q == MLA4J_Q_INT4) {
               const uint2 v = *(const uint2*)(rrow + (lane + 32 * k) * 8);
@@ -251,6 +280,9 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
               rc[b][k] = *(const uint4*)(rrow + (lane + 32 * k) * 16);
             }
             rs[b][k] = ((const unsigned short*)(rrow + rope->span))[rope->sidx[k] + shift];
+            if constexpr (R8) {
+              rs2[b][k] = ((const unsigned short*)(rrow + rope->span))[rope->sidx2[k] + shift];
+            }
           }
         }
       }
@@ -263,6 +295,10 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
       if constexpr (RQ) {
 #pragma unroll
         for (int k = 0; k < RCPL; k++) mb = max(mb, (int)rs[b][k]);
+        if constexpr (R8) {
+#pragma unroll
+          for (int k = 0; k < RCPL; k++) mb = max(mb, (int)rs2[b][k]);
+        }
       }
       mb = mlq_warp_max(mb);
       // E_t in [-126, 126]: scales are BF16, so 2^-E_t is a normal float and s·2^-E_t is exact
@@ -299,7 +335,16 @@ __device__ __forceinline__ void mlq_dequantize_tile(unsigned short* tile, int qs
           if (rope->sidx[k] >= 0) {
             const float sf = from_bf16((bf16_t)rs[b][k]) * down;
             const unsigned rw[4] = {rc[b][k].x, rc[b][k].y, rc[b][k].z, rc[b][k].w};
-            if constexpr (Q == MLA4J_Q_INT4) {
+            if constexpr (R8) {  // two segments: codes 0-7 under sidx, 8-15 under sidx2
+              const float sf2 = from_bf16((bf16_t)rs2[b][k]) * down;
+              if constexpr (Q == MLA4J_Q_INT4) {
+                mlq_widen_store_int4_g8(rw, pack_half2(sf, sf), pack_half2(sf2, sf2),
+                                        rrow + rope->first[k]);
+              } else {
+                unsigned char* dst = rrow + (lane + 32 * k) * 32;
+                mlq_widen_store<Q>(rw, pack_half2(sf, sf), pack_half2(sf2, sf2), dst, dst + 16);
+              }
+            } else if constexpr (Q == MLA4J_Q_INT4) {
               mlq_widen_store_int4(rw, rope->shift, pack_half2(sf, sf), rrow + rope->first[k],
                                    rrow + rope->first[k] + rope->delta);
             } else {

@@ -57,7 +57,9 @@ public final class CudaContext {
       Map.entry("mla_mma_quant_rope", instances("mla4j_mla_mma_",
           List.of("int8_qrope", "fp8_qrope"), MLA_MMA_SHAPES, MLA_MMA_TILES)),
       Map.entry("mla_mma_quant_int4", instances("mla4j_mla_mma_", List.of("int4", "int4_qrope"),
-          MLA_MMA_SHAPES, MLA_MMA_TILES)));
+          MLA_MMA_SHAPES, MLA_MMA_TILES)),
+      Map.entry("mla_mma_quant_rope8", instances("mla4j_mla_mma_",
+          List.of("int8_qrope8", "fp8_qrope8", "int4_qrope8"), MLA_MMA_SHAPES, MLA_MMA_TILES)));
 
   /**
    * Modules built for one architecture only (native/build.sh), loaded where the device is that

@@ -249,7 +249,9 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * instances of mla_mma_quant_int4.cu): then d_r must be a multiple of 16, each kv head one
    * segment (or one shared key), and no slab's span of rope keys over 1024 columns (RCPL in
    * native/mla4j_mla_mma.h); INT4 rope keys also need groups of one length, min(G, d_r), that
-   * divides d_r; otherwise null.
+   * divides d_r. Per-head rope keys of d_r 8 (models of d_h 64) take the qrope8 instances
+   * (native/mla_mma_quant_rope8.cu), whose 16-code chunks hold two kv heads: n_kv·d_r and every
+   * slab's first rope column and span must then be multiples of 16. Otherwise null.
    */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
       QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
@@ -271,13 +273,16 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     }
     int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, l, ropeWidth,
         ropeKvStride, tk) + mlaQuantExtraBytes(hs, tk));
+    boolean rope8 = rope != null && ropeWidth == 8;
     if (slab == null
         || (rope != null && ropeSpan(heads, 16 * slab[0], group, ropeWidth, ropeKvStride)
-            > MLA_QUANT_ROPE_SPAN)) {
+            > MLA_QUANT_ROPE_SPAN)
+        || (rope8 && !ropeChunksAligned(heads, 16 * slab[0], group, ropeWidth, ropeKvStride))) {
       return null;
     }
     return new KernelChoice("mla4j_mla_mma_" + q.name().toLowerCase(java.util.Locale.ROOT)
-        + (rope == null ? "" : "_qrope") + "_m" + slab[0] + "_l" + lw + "_t" + slab[1],
+        + (rope == null ? "" : rope8 ? "_qrope8" : "_qrope") + "_m" + slab[0] + "_l" + lw + "_t"
+        + slab[1],
         16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1, MLA_MAX_SPLITS_PER_SM,
         MLA_RESIDENT_PER_SM);
   }
@@ -288,7 +293,9 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /**
    * Whether quantized rope keys have the layout the qrope instances stage: the latent's format,
    * d_r a multiple of 16 (a 16-code chunk lies in one segment and one group), one segment per kv
-   * head at a stride of d_r (or one shared key); INT4 groups all of one length.
+   * head at a stride of d_r (or one shared key); INT4 groups all of one length. Or per-head keys
+   * of d_r 8 in one group each (the qrope8 instances: a chunk is two segments), in code rows of a
+   * multiple of 16 codes (16-byte copies of INT8/FP8 rows, 8-byte ones of INT4 rows).
    */
   private static boolean quantizedRopeFits(QuantizedLayout rope, Quantization latent,
       int ropeWidth, int ropeKvStride, int ropeRow) {
@@ -297,9 +304,26 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     // INT4: a lane's 8 code bytes must be one group's low and high nibbles (no short group)
     boolean groupsFit = latent != Quantization.INT4
         || ropeWidth % Math.min(rope.groupSize(), ropeWidth) == 0;
-    return rope.quantization() == latent && ropeWidth > 0 && ropeWidth % 16 == 0
+    boolean widthFits = ropeWidth % 16 == 0 || (ropeWidth == 8 && perHead && ropeRow % 16 == 0);
+    return rope.quantization() == latent && ropeWidth > 0 && widthFits
         && rope.segmentLength() == ropeWidth && rope.groupSize() % 16 == 0 && groupsFit
         && (perHead || shared);
+  }
+
+  /**
+   * Whether every slab of {@code hs} heads starts and ends its rope span on a 16-code chunk (the
+   * qrope8 instances' lanes widen whole chunks of two d_r-8 segments).
+   */
+  static boolean ropeChunksAligned(int heads, int hs, int group, int ropeWidth, int ropeKvStride) {
+    for (int h0 = 0; h0 < heads; h0 += hs) {
+      int kv0 = h0 / group;
+      int first = kv0 * ropeKvStride;
+      int span = ((h0 + hs - 1) / group - kv0) * ropeKvStride + ropeWidth;
+      if (first % 16 != 0 || span % 16 != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The widest span of rope columns any slab of {@code hs} heads stages (mla_mma's span). */

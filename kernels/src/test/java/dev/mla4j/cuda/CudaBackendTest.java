@@ -335,16 +335,21 @@ class CudaBackendTest {
    * magnitudes, and rows of one scale (one kv head, or one group of 64 over the shared key), whose
    * scales start at alternating halves of the 4-byte words they are copied in. INT4 (8-byte
    * chunks: a group's low nibbles and, min(G, d_r)/2 columns further, its high ones): per-head
-   * keys of 16 (groups of 16), the shared key of 64 in one group and in two of 32. A wrong scale
-   * index, segment, exponent, row or stage gives errors of the order of the output; rows past a
-   * sequence's end are poisoned codes.
+   * keys of 16 (groups of 16), the shared key of 64 in one group and in two of 32. Per-head keys
+   * of d_r 8 (models of d_h 64: SmolLM-1.7B's MHA at L 512 and 1024, and GQA groups of 4) run the
+   * qrope8 instances, whose 16-code chunks hold two kv heads' segments under a scale each; a
+   * chunk read under one of its two scales puts the other head's keys off by their scale ratio.
+   * A wrong scale index, segment, exponent, row or stage gives errors of the order of the
+   * output; rows past a sequence's end are poisoned codes.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0,false", "FP8,64,0,false",
       "FP8,32,1,false", "INT8,128,2,false", "FP8,64,3,false", "INT8,32,4,false",
       "INT8,64,0,true", "FP8,64,5,true", "INT8,64,6,false", "FP8,64,6,true", "INT4,64,0,false",
       "INT4,32,1,true", "INT4,128,2,false", "INT4,64,3,true", "INT4,64,4,false",
-      "INT4,32,6,true", "INT4,64,5,false"})
+      "INT4,32,6,true", "INT4,64,5,false", "INT8,64,7,false", "FP8,32,7,true", "INT4,64,7,true",
+      "INT8,128,8,true", "FP8,64,8,false", "INT4,32,8,false", "INT8,32,9,false",
+      "INT4,128,9,true"})
   void tensorCoreMlaReadsQuantizedRopeKeys(String quant, int group, int which, boolean spread) {
     MlaShape s = switch (which) {
       case 0 -> MlaShape.mha2mla(32, 32, 64, 8, 16);
@@ -353,13 +358,16 @@ class CudaBackendTest {
       case 3 -> MlaShape.mha2mla(32, 32, 128, 8, 64);
       case 4 -> new MlaShape(32, 1, 64, 512, RopeKeyLayout.SHARED, 0.06f);
       case 5 -> MlaShape.mha2mla(16, 1, 64, 8, 512);
-      default -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
+      case 6 -> new MlaShape(128, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
+      case 7 -> MlaShape.mha2mla(32, 32, 64, 4, 16);  // d_r 8
+      case 8 -> MlaShape.mha2mla(32, 8, 64, 4, 64);
+      default -> MlaShape.mha2mla(32, 32, 64, 4, 32);
     };
     Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, true), true, false,
         PagedAttention.DEFAULT_MAX_CLUSTER, FP16_TOLERANCE, which == 1 ? 3 : 1,
         spread ? Latents.SPREAD : Latents.GAUSSIAN, 70, 1000, 5, 2100);
-    assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT) + "_qrope_"),
-        plan.kernel());
+    assertTrue(plan.kernel().contains(quant.toLowerCase(java.util.Locale.ROOT)
+        + (s.ropeDim() == 8 ? "_qrope8_" : "_qrope_")), plan.kernel());
     assertTrue(plan.splits() > 1, plan.toString());
   }
 

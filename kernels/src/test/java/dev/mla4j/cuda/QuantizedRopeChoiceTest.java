@@ -1,6 +1,7 @@
 package dev.mla4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,7 +17,9 @@ import org.junit.jupiter.api.Test;
  * rope codes in the BF16 rope stage, so it takes the slab and tile of the BF16-rope instance of
  * the same shape; it needs rope keys in the latent's format, d_r a multiple of 16, one segment per
  * kv head (or one shared key), at most 1024 rope columns per slab, and for INT4 groups of one
- * length. Every other case must fall back (null) to the generic kernel.
+ * length. Per-head keys of d_r 8 take the qrope8 instances, whose 16-code chunks hold two kv
+ * heads, where every slab's rope span starts and ends on a chunk. Every other case must fall back
+ * (null) to the generic kernel.
  */
 class QuantizedRopeChoiceTest {
   /** The H100's opt-in shared memory per block. */
@@ -34,25 +37,47 @@ class QuantizedRopeChoiceTest {
     return new QuantizedLayout(q, kvHeads, dR, groupSize);
   }
 
-  @Test
-  void llamaShapesTakeTheQropeInstanceOfTheBf16RopeSlab() {
+  /**
+   * For every format and GQA group: the quantized-rope choice is the BF16-rope instance of the
+   * same shape renamed with {@code suffix}, on the same slab, tile and shared memory.
+   */
+  private static void takesTheBf16RopeSlab(int dR, int[] groups, String suffix) {
     for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
         Quantization.INT4}) {
-      for (int dKvHeads : new int[] {32, 16}) {  // MHA, and GQA groups of 2
-        int group = 32 / dKvHeads;
-        KernelChoice plain = choose(q, null, 32, group, 16);
-        KernelChoice quant = choose(q, perHead(q, dKvHeads, 16, 64), 32, group, 16);
+      for (int group : groups) {
+        KernelChoice plain = choose(q, null, 32, group, dR);
+        KernelChoice quant = choose(q, perHead(q, 32 / group, dR, 64), 32, group, dR);
         assertNotNull(quant, q + " group " + group);
         String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
-        assertEquals(plain.kernel().replace("_" + fmt + "_", "_" + fmt + "_qrope_"),
+        assertEquals(plain.kernel().replace("_" + fmt + "_", "_" + fmt + suffix + "_"),
             quant.kernel());
         assertEquals(plain.headsPerCta(), quant.headsPerCta());
         assertEquals(plain.tileTokens(), quant.tileTokens());
         assertEquals(plain.sharedBytes(), quant.sharedBytes());
       }
     }
+  }
+
+  @Test
+  void llamaShapesTakeTheQropeInstanceOfTheBf16RopeSlab() {
+    takesTheBf16RopeSlab(16, new int[] {1, 2}, "_qrope");  // MHA, and GQA groups of 2
     assertEquals("mla4j_mla_mma_int8_qrope_m2_l8_t32",
         choose(Quantization.INT8, perHead(Quantization.INT8, 32, 16, 64), 32, 1, 16).kernel());
+  }
+
+  @Test
+  void ropeKeysOfEightCodesTakeTheQrope8InstanceOfTheBf16RopeSlab() {
+    // SmolLM-1.7B (MHA, d_h 64: d_r 8) and GQA groups of 4 (8 kv heads, Llama-3.2-1B's layout)
+    takesTheBf16RopeSlab(8, new int[] {1, 4}, "_qrope8");
+    // a rope row of 3 kv heads (24 codes) breaks the 16-byte row copies
+    assertNull(choose(Quantization.INT8, perHead(Quantization.INT8, 3, 8, 64), 48, 16, 8),
+        "n_kv·d_r 24");
+    // slabs whose span starts or ends inside a chunk: one kv head of 8 per 16-head slab
+    assertTrue(KernelChoice.ropeChunksAligned(32, 16, 1, 8, 8));
+    assertTrue(KernelChoice.ropeChunksAligned(32, 32, 16, 8, 8));
+    assertFalse(KernelChoice.ropeChunksAligned(32, 16, 16, 8, 8));
+    // groups of 12 over 16-head slabs: the second slab's kv heads 1-2 start at column 8
+    assertFalse(KernelChoice.ropeChunksAligned(48, 16, 12, 8, 8));
   }
 
   @Test
@@ -76,7 +101,6 @@ class QuantizedRopeChoiceTest {
     Quantization i8 = Quantization.INT8;
     assertNull(choose(i8, perHead(Quantization.FP8, 32, 16, 64), 32, 1, 16), "FP8 rope, INT8 latent");
     assertNull(choose(i8, perHead(Quantization.INT4, 32, 16, 64), 32, 1, 16), "INT4 rope");
-    assertNull(choose(i8, perHead(i8, 64, 8, 64), 64, 1, 8), "d_r 8");
     // d_r 48 in groups of 32: a group of 32 and a short one of 16. INT8's 16-code chunks each
     // stay in one group; an INT4 chunk (8 bytes) would straddle the short group's two halves
     for (Quantization q : new Quantization[] {i8, Quantization.INT4}) {
