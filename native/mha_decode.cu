@@ -8,11 +8,23 @@
 // before the first use (16 x 16 bytes in flight per lane). Each group of D/8 lanes keeps its own
 // online-softmax state for the G heads in registers and reads every K/V row once for all G heads;
 // the states of lane groups and warps are merged at the end.
+//
+// Quantized K and V (mla4j_mha_decode_{int8,fp8,int4}_*: INT8, E4M3 or INT4 codes with BF16 group
+// scales, QuantizedLayout): a lane's 8 columns lie in one scale group (the host asks G % 8 == 0,
+// INT4 G % 16 == 0, and G | d_h), so per row it reads 8 code bytes (INT4: the 8 bytes whose low or
+// high nibbles are its columns) and one scale of K and of V. The codes widen to float exactly with
+// integer and FP32 add/multiply only (no conversion instructions, which run at a quarter of the
+// FP32 rate on sm_80/90 and would bound a kernel reading one byte per element); the K scale
+// multiplies the lane's partial dot product and the V scale the probability, so the arithmetic is
+// the plain kernel's FP32.
 #include "mla4j_device.h"
+#include "mla4j_params.h"
 
 #define MHA_WARPS 4
 #define MHA_THREADS (MHA_WARPS * 32)
 // Rows each lane group loads before computing: enough bytes in flight to cover DRAM latency.
+// Quantized instances too: 8 (and 16 for INT4) at G <= 2 ran 15-25% slower (INT8 batch 64,
+// 32K: 7,432 -> 8,693 us; H100, native/results/h100-stop31-mha-quant-unroll-ab.log).
 #define MHA_UNROLL 4
 
 // 8 cache elements (16 bytes) widened to float.
@@ -27,6 +39,33 @@ __device__ __forceinline__ void widen8(const uint4 raw, float* f) {
     } else {
       f[2 * i] = from_f16((unsigned short)(w[i] & 0xffffu));
       f[2 * i + 1] = from_f16((unsigned short)(w[i] >> 16));
+    }
+  }
+}
+
+// 8 codes (raw.x, raw.y) as exact floats, unscaled. INT8: biased into the low byte of 2^23's
+// mantissa, 2^23 + 128 subtracted. E4M3: exponent and mantissa moved to FP32's low exponent bits,
+// times 2^120 (E4M3 subnormals land on FP32 subnormals, which FMUL takes exactly: no flush to
+// zero here). INT4: the nibbles at shift (0: low, 4: high), biased by 8 the same way.
+template <int Q>
+__device__ __forceinline__ void widen8_codes(const uint4 raw, int shift, float* f) {
+  const unsigned int w[2] = {raw.x, raw.y};
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+#pragma unroll
+    for (int b = 0; b < 4; b++) {
+      if constexpr (Q == MLA4J_Q_INT8) {
+        const unsigned int x = __byte_perm(w[i] ^ 0x80808080u, 0x4b000000u, 0x7540 + b);
+        f[4 * i + b] = __uint_as_float(x) - 8388736.f;
+      } else if constexpr (Q == MLA4J_Q_FP8) {
+        const unsigned int c = w[i] >> (8 * b);
+        f[4 * i + b] = __uint_as_float(((c & 0x7fu) << 20) | ((c & 0x80u) << 24)) * 0x1p120f;
+      } else {
+        unsigned int x;
+        asm("lop3.b32 %0, %1, %2, %3, 0x6a;"
+            : "=r"(x) : "r"(w[i] >> (8 * b + shift)), "r"(0xfu), "r"(0x4b000008u));
+        f[4 * i + b] = __uint_as_float(x) - 8388616.f;
+      }
     }
   }
 }
@@ -49,8 +88,9 @@ __device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[8], c
   }
 }
 
-template <int DT, int D, int G>
+template <int DT, int D, int G, int Q = MLA4J_Q_NONE>
 __device__ void mha_decode(const PagedAttnParams& p) {
+  constexpr bool QZ = Q != MLA4J_Q_NONE;
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int LPR = D / 8;        // lanes per row
   constexpr int RPW = 32 / LPR;     // rows per warp load
@@ -96,6 +136,16 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   const int* table = p.block_table + (long long)seq * p.max_blocks;
   const long long k_col = (long long)kv * p.a_kv_stride + col;
   const long long v_col = (long long)kv * p.v_kv_stride + col;
+  // Quantized: the lane's code bytes and scale index in a row of its kv head's segment (K and V
+  // share the layout); INT4 groups of G keep columns i and i + G/2 in one byte
+  const int gi = col / (QZ ? p.quant_group : 1);
+  const int in_group = col - gi * (QZ ? p.quant_group : 1);
+  const int half = QZ ? p.quant_group / 2 : 0;
+  const int code_col = Q == MLA4J_Q_INT4
+      ? kv * (D / 2) + gi * half + (in_group < half ? in_group : in_group - half)
+      : kv * D + col;
+  const int nibble = Q == MLA4J_Q_INT4 && in_group >= half ? 4 : 0;
+  const int scale_col = QZ ? kv * (D / p.quant_group) + gi : 0;
 
   for (int base = tok_begin + warp * CHUNK; base < tok_end; base += MHA_WARPS * CHUNK) {
     const unsigned char* block =
@@ -104,12 +154,28 @@ __device__ void mha_decode(const PagedAttnParams& p) {
     const unsigned short* vp = (const unsigned short*)(block + p.v_offset);
     const int slot0 = base % MLA4J_BLOCK_TOKENS;
     uint4 kr[MHA_UNROLL], vr[MHA_UNROLL];
+    float ks[MHA_UNROLL], vs[MHA_UNROLL];  // quantized: the rows' K and V scales of the lane
 #pragma unroll
     for (int u = 0; u < MHA_UNROLL; u++) {
       const int slot = slot0 + u * RPW + sub;
+      ks[u] = 0.f;
+      vs[u] = 0.f;
       if (base + u * RPW + sub < tok_end) {
-        kr[u] = __ldg((const uint4*)(kp + slot * (long long)p.a_row + k_col));
-        vr[u] = __ldg((const uint4*)(vp + slot * (long long)p.v_row + v_col));
+        if constexpr (QZ) {
+          const uint2 k8 = __ldg((const uint2*)(block + p.a_offset + slot * (long long)p.a_code_row
+                                                + code_col));
+          const uint2 v8 = __ldg((const uint2*)(block + p.v_offset + slot * (long long)p.v_code_row
+                                                + code_col));
+          kr[u] = make_uint4(k8.x, k8.y, 0, 0);
+          vr[u] = make_uint4(v8.x, v8.y, 0, 0);
+          const unsigned short* kss = (const unsigned short*)(block + p.a_scales);
+          const unsigned short* vss = (const unsigned short*)(block + p.v_scales);
+          ks[u] = __uint_as_float((unsigned int)__ldg(kss + slot * p.a_scale_row + scale_col) << 16);
+          vs[u] = __uint_as_float((unsigned int)__ldg(vss + slot * p.v_scale_row + scale_col) << 16);
+        } else {
+          kr[u] = __ldg((const uint4*)(kp + slot * (long long)p.a_row + k_col));
+          vr[u] = __ldg((const uint4*)(vp + slot * (long long)p.v_row + v_col));
+        }
       } else {
         kr[u] = make_uint4(0, 0, 0, 0);
         vr[u] = make_uint4(0, 0, 0, 0);
@@ -119,13 +185,18 @@ __device__ void mha_decode(const PagedAttnParams& p) {
 #pragma unroll
     for (int u = 0; u < MHA_UNROLL; u++) {
       float k[8];
-      widen8<DT>(kr[u], k);
+      if constexpr (QZ) {
+        widen8_codes<Q>(kr[u], nibble, k);
+      } else {
+        widen8<DT>(kr[u], k);
+      }
       const bool valid = base + u * RPW + sub < tok_end;
 #pragma unroll
       for (int g = 0; g < G; g++) {
         float d = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; j++) d = fmaf(q[g][j], k[j], d);
+        if constexpr (QZ) d *= ks[u];  // the lane's columns share one K scale
 #pragma unroll
         for (int o = LPR / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
         s[g][u] = valid ? d : MLA4J_NEG_INF;
@@ -133,7 +204,13 @@ __device__ void mha_decode(const PagedAttnParams& p) {
     }
     float v[MHA_UNROLL][8];
 #pragma unroll
-    for (int u = 0; u < MHA_UNROLL; u++) widen8<DT>(vr[u], v[u]);
+    for (int u = 0; u < MHA_UNROLL; u++) {
+      if constexpr (QZ) {
+        widen8_codes<Q>(vr[u], nibble, v[u]);
+      } else {
+        widen8<DT>(vr[u], v[u]);
+      }
+    }
 #pragma unroll
     for (int g = 0; g < G; g++) {
       float mx = m[g];
@@ -149,8 +226,9 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       for (int u = 0; u < MHA_UNROLL; u++) {
         const float e = s[g][u] == MLA4J_NEG_INF ? 0.f : expf(s[g][u] - mx);
         l[g] += e;
+        const float ev = QZ ? e * vs[u] : e;  // the lane's V columns share one scale
 #pragma unroll
-        for (int j = 0; j < 8; j++) acc[g][j] = fmaf(e, v[u][j], acc[g][j]);
+        for (int j = 0; j < 8; j++) acc[g][j] = fmaf(ev, v[u][j], acc[g][j]);
       }
     }
   }
@@ -208,14 +286,20 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   }
 }
 
-#define MHA_KERNEL(NAME, DT, D, G)                                             \
+// One instance per (cache format, d_h, heads per CTA). Quantized K/V: the query and output are
+// FP32 as for the plain instances; DT is unused.
+#define MHA_KERNEL(NAME, DT, Q, D, G)                                          \
   extern "C" __global__ void __launch_bounds__(MHA_THREADS)                    \
   mla4j_mha_decode_##NAME##_d##D##_g##G(const PagedAttnParams p) {             \
-    mha_decode<DT, D, G>(p);                                                   \
+    mha_decode<DT, D, G, Q>(p);                                                \
   }
-#define MHA_KERNELS(NAME, DT)                                                  \
-  MHA_KERNEL(NAME, DT, 64, 1) MHA_KERNEL(NAME, DT, 64, 2) MHA_KERNEL(NAME, DT, 64, 4)       \
-  MHA_KERNEL(NAME, DT, 64, 8) MHA_KERNEL(NAME, DT, 128, 1) MHA_KERNEL(NAME, DT, 128, 2)     \
-  MHA_KERNEL(NAME, DT, 128, 4) MHA_KERNEL(NAME, DT, 128, 8)
-MHA_KERNELS(bf16, MLA4J_BF16)
-MHA_KERNELS(f16, MLA4J_F16)
+#define MHA_KERNELS(NAME, DT, Q)                                                          \
+  MHA_KERNEL(NAME, DT, Q, 64, 1) MHA_KERNEL(NAME, DT, Q, 64, 2)                           \
+  MHA_KERNEL(NAME, DT, Q, 64, 4) MHA_KERNEL(NAME, DT, Q, 64, 8)                           \
+  MHA_KERNEL(NAME, DT, Q, 128, 1) MHA_KERNEL(NAME, DT, Q, 128, 2)                         \
+  MHA_KERNEL(NAME, DT, Q, 128, 4) MHA_KERNEL(NAME, DT, Q, 128, 8)
+MHA_KERNELS(bf16, MLA4J_BF16, MLA4J_Q_NONE)
+MHA_KERNELS(f16, MLA4J_F16, MLA4J_Q_NONE)
+MHA_KERNELS(int8, MLA4J_BF16, MLA4J_Q_INT8)
+MHA_KERNELS(fp8, MLA4J_BF16, MLA4J_Q_FP8)
+MHA_KERNELS(int4, MLA4J_BF16, MLA4J_Q_INT4)

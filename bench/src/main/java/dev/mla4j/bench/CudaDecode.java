@@ -194,23 +194,30 @@ public final class CudaDecode {
   /**
    * As above with the MLA latent stored as {@code latent}: BF16, or INT8/FP8/INT4 codes with BF16
    * group scales read directly by the tensor-core kernel, rope keys BF16 or (where the format
-   * quantizes them) codes of the same format, one segment per kv head. Bytes count what the
-   * kernel reads: codes, scales and rope keys.
+   * quantizes them) codes of the same format, one segment per kv head. For MHA the keys and the
+   * values are stored so (one segment per kv head each), read by the memory-bound decode kernel.
+   * Bytes count what the kernel reads: codes, scales and rope keys.
    */
   public static Row measure(CudaContext ctx, CudaStream stream, String name, MlaShape mla,
       MhaShape mha, CacheFormat latent, int batch, int tokens, int context) {
     String kind = mla != null ? "mla" : "mha";
-    QuantizedLayout quant = latent.isQuantized()
-        ? new QuantizedLayout(latent.quantization(), 1, mla.latentDim(), latent.groupSize()) : null;
+    if (mla == null && latent.quantizeRopeKeys()) {
+      throw new IllegalArgumentException("MHA has no rope keys to quantize: " + latent);
+    }
+    QuantizedLayout quant = !latent.isQuantized() ? null : mla != null
+        ? new QuantizedLayout(latent.quantization(), 1, mla.latentDim(), latent.groupSize())
+        : new QuantizedLayout(latent.quantization(), mha.kvHeads(), mha.headDim(),
+            latent.groupSize());
     QuantizedLayout rope = quant != null && latent.quantizeRopeKeys()
         ? new QuantizedLayout(latent.quantization(),
             mla.ropeKeys() == RopeKeyLayout.SHARED ? 1 : mla.kvHeads(), mla.ropeDim(),
             latent.groupSize())
         : null;
-    long bytesPerToken = quant != null
-        ? quant.bytesPerRow() + (rope != null ? rope.bytesPerRow() : 2L * mla.ropeKeyWidth())
-        : (long) (mla != null ? mla.cacheElementsPerToken() : mha.cacheElementsPerToken())
-            * CACHE.bytes();
+    long bytesPerToken = quant == null
+        ? (long) (mla != null ? mla.cacheElementsPerToken() : mha.cacheElementsPerToken())
+            * CACHE.bytes()
+        : mla == null ? 2 * quant.bytesPerRow()  // K and V
+        : quant.bytesPerRow() + (rope != null ? rope.bytesPerRow() : 2L * mla.ropeKeyWidth());
     String format = quant != null ? latent.quantization() + " g" + latent.groupSize()
         + (rope != null ? " rope " + latent.quantization() : "") : "BF16";
     long cacheBytes = (long) batch * context * bytesPerToken;
@@ -248,6 +255,8 @@ public final class CudaDecode {
         ? new DevicePagedCache.Part[] {quant != null ? DevicePagedCache.Part.quantized(quant)
             : DevicePagedCache.Part.plain(mla.latentDim()), rope != null
             ? DevicePagedCache.Part.quantized(rope) : DevicePagedCache.Part.plain(mla.ropeKeyWidth())}
+        : quant != null ? new DevicePagedCache.Part[] {DevicePagedCache.Part.quantized(quant),
+            DevicePagedCache.Part.quantized(quant)}
         : new DevicePagedCache.Part[] {DevicePagedCache.Part.plain(mha.kvWidth()),
             DevicePagedCache.Part.plain(mha.kvWidth())};
     try (Arena arena = Arena.ofConfined();
@@ -264,7 +273,7 @@ public final class CudaDecode {
       if (quant != null) {
         QuantizedBlocks.fill(arena, stream, cache, 0, 17);
       }
-      if (rope != null) {
+      if (rope != null || (mla == null && quant != null)) {  // quantized rope keys, or MHA's V
         QuantizedBlocks.fill(arena, stream, cache, 1, 19);
       }
       CudaOps.fillRandom(ctx, stream, qa.pointer(), qa.bytes() / 4, DType.F32, 11);

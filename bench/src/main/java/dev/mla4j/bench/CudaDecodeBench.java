@@ -19,9 +19,10 @@ import java.util.Locale;
  * The GPU decode sweep of {@code native/results}: {@link CudaDecode} at the issue's shapes,
  * batches 1/64/128 and contexts 4K..32K, written as CSV, with the device-to-device copy and
  * streaming-read ceilings.
- * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes only, each with a BF16, INT8,
- * FP8 and INT4 latent (group 64, BF16 scales) with BF16 rope keys, then the same with the rope
- * keys quantized like the latent ({@link CudaDecode#QUANTIZED}), batches 1 and 64 at 4K and 32K.
+ * Args: [csv path] [quick|quant]. {@code quant}: the MLA shapes each with a BF16, INT8, FP8 and
+ * INT4 latent (group 64, BF16 scales) with BF16 rope keys, then the same with the rope keys
+ * quantized like the latent ({@link CudaDecode#QUANTIZED}); the MHA shapes with BF16, INT8, FP8
+ * and INT4 keys and values; batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <format> [<case> <batch> <ctx> <format>]...}, format one of
  * bf16, int8, fp8, int4, int8+rope, fp8+rope, int4+rope (rope keys quantized too): one row
  * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
@@ -138,12 +139,12 @@ public final class CudaDecodeBench {
       System.out.printf("%-22s %5s %6s %6s %10s %9s %8s%n", "shape", "batch", "ctx", "splits",
           "median us", "GB/s", "TFLOP/s");
       for (Case c : cases) {
-        if (quant && c.mla() == null) {
-          continue;
-        }
         for (int batch : batches) {
           for (int context : contexts) {
             for (CacheFormat f : formats) {
+              if (c.mla() == null && f.quantizeRopeKeys()) {
+                continue;  // MHA has no rope keys
+              }
               lines.add(csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
                   batch, 1, context)));
             }

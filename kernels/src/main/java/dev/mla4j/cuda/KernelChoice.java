@@ -94,6 +94,33 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     if (dtype == DType.F32 || !contains(MHA_HEAD_DIMS, headDim)) {
       return null;
     }
+    return mhaDecode(dtype == DType.BF16 ? "bf16" : "f16", headDim, group);
+  }
+
+  /**
+   * The memory-bound MHA/GQA kernel over INT8, FP8 or INT4 keys and values (native/mha_decode.cu's
+   * quantized instances), or null: K and V must both be quantized alike, one segment of d_h per kv
+   * head, in groups that divide d_h and hold whole 8-column lane chunks (G % 8 == 0; INT4
+   * G % 16 == 0, so a chunk is 8 bytes of one nibble half of a group), d_h 64 or 128.
+   */
+  static KernelChoice mhaQuantized(QuantizedLayout keys, QuantizedLayout values, int kvHeads,
+      int headDim, int group) {
+    if (keys == null || !keys.equals(values) || keys.quantization() == Quantization.NONE
+        || keys.segments() != kvHeads || keys.segmentLength() != headDim
+        || !contains(MHA_HEAD_DIMS, headDim)) {
+      return null;
+    }
+    int g = keys.groupSize();
+    boolean int4 = keys.quantization() == Quantization.INT4;
+    if (headDim % g != 0 || g % (int4 ? 16 : 8) != 0) {
+      return null;
+    }
+    return mhaDecode(keys.quantization().name().toLowerCase(java.util.Locale.ROOT), headDim,
+        group);
+  }
+
+  /** Instance {@code format} of the MHA decode kernel at d_h, the largest G dividing group. */
+  private static KernelChoice mhaDecode(String format, int headDim, int group) {
     int g = 1;
     for (int cand : MHA_GROUPS) {
       if (group % cand == 0) {
@@ -101,10 +128,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
         break;
       }
     }
-    String name = "mla4j_mha_decode_" + (dtype == DType.BF16 ? "bf16" : "f16") + "_d" + headDim
-        + "_g" + g;
-    return new KernelChoice(name, g, 0, MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT,
-        Integer.MAX_VALUE, 0);
+    return new KernelChoice("mla4j_mha_decode_" + format + "_d" + headDim + "_g" + g, g, 0,
+        MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT, Integer.MAX_VALUE, 0);
   }
 
   /** (key width, value width) of the prefill kernel's instances (native/mha_prefill.cu). */

@@ -134,13 +134,22 @@ public final class PagedAttention implements AutoCloseable {
   }
 
   /**
-   * MHA/GQA with FP32 arithmetic: the memory-bound decode kernel where the dtype and d_h have
-   * instances, else the generic kernel (the host API's path).
+   * MHA/GQA with FP32 arithmetic: the memory-bound decode kernel where the dtype (or the keys' and
+   * values' quantization) and d_h have instances, else the generic kernel (the host API's path).
    */
   public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s),
-        quantized(cache) ? null : KernelChoice.mha(cache.dtype(), s.headDim(), s.groupSize()));
+        mhaDecode(cache, mhaGeometry(s)));
+  }
+
+  /** The memory-bound decode kernel for this cache (plain or quantized K and V), or null. */
+  private static KernelChoice mhaDecode(DevicePagedCache cache, Geometry g) {
+    if (!quantized(cache)) {
+      return KernelChoice.mha(cache.dtype(), g.aWidth(), g.group());
+    }
+    return KernelChoice.mhaQuantized(cache.quantization(g.aPart()),
+        cache.quantization(g.vPart()), g.heads() / g.group(), g.aWidth(), g.group());
   }
 
   /**
@@ -176,13 +185,11 @@ public final class PagedAttention implements AutoCloseable {
   private static PagedAttention mhaTensorCore(CudaContext context, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys, Geometry g) {
     KernelChoice choice = null;
-    if (!quantized(cache)) {
-      if (tokens * g.group() >= KernelChoice.PREFILL_MIN_ROWS) {
-        choice = KernelChoice.mhaPrefill(cache.dtype(), g.aWidth(), g.vWidth());
-      }
-      if (choice == null && g.aWidth() == g.vWidth()) {
-        choice = KernelChoice.mha(cache.dtype(), g.aWidth(), g.group());
-      }
+    if (!quantized(cache) && tokens * g.group() >= KernelChoice.PREFILL_MIN_ROWS) {
+      choice = KernelChoice.mhaPrefill(cache.dtype(), g.aWidth(), g.vWidth());
+    }
+    if (choice == null && g.aWidth() == g.vWidth()) {
+      choice = mhaDecode(cache, g);
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, choice);
   }

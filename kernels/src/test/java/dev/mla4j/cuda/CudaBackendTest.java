@@ -145,21 +145,33 @@ class CudaBackendTest {
   /** As {@link #upload}, for a quantized latent (codes and scales) and plain rope keys. */
   private static void uploadQuantizedLatent(Arena arena, CudaStream s, DevicePagedCache dc,
       Batch batch, List<LatentCache> caches) {
+    uploadBlocks(arena, s, dc, batch, (staging, base, q, b, valid) -> {
+      LatentCache cache = caches.get(q);
+      stageCodes(staging, base, dc, 0, cache.latentCodes(0, b), valid);
+      if (cache.ropeKeysQuantized()) {
+        stageCodes(staging, base, dc, 1, cache.ropeCodes(0, b), valid);
+      } else {
+        Tensor rope = cache.ropeBlock(0, b);
+        MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1),
+            rope.data().byteSize());
+      }
+    });
+  }
+
+  /** Where block b of sequence q (valid tokens of it) goes: a pool block at staging[base]. */
+  private interface BlockStager {
+    void stage(MemorySegment staging, long base, int q, int b, int valid);
+  }
+
+  /** Every block of the batch staged by {@code stager} at its table slot, then uploaded. */
+  private static void uploadBlocks(Arena arena, CudaStream s, DevicePagedCache dc, Batch batch,
+      BlockStager stager) {
     MemorySegment staging = arena.allocate(dc.blockBytes() * dc.blocks(), 16);
     for (int q = 0; q < batch.lens().length; q++) {
       int nb = (batch.lens()[q] + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
       for (int b = 0; b < nb; b++) {
-        long base = batch.table()[q][b] * dc.blockBytes();
-        int valid = Math.min(PagedLayers.BLOCK_TOKENS, batch.lens()[q] - b * PagedLayers.BLOCK_TOKENS);
-        LatentCache cache = caches.get(q);
-        stageCodes(staging, base, dc, 0, cache.latentCodes(0, b), valid);
-        if (cache.ropeKeysQuantized()) {
-          stageCodes(staging, base, dc, 1, cache.ropeCodes(0, b), valid);
-        } else {
-          Tensor rope = cache.ropeBlock(0, b);
-          MemorySegment.copy(rope.data(), 0, staging, base + dc.partOffset(1),
-              rope.data().byteSize());
-        }
+        stager.stage(staging, batch.table()[q][b] * dc.blockBytes(), q, b,
+            Math.min(PagedLayers.BLOCK_TOKENS, batch.lens()[q] - b * PagedLayers.BLOCK_TOKENS));
       }
     }
     dc.pool().upload(s, staging, 0);
@@ -633,6 +645,30 @@ class CudaBackendTest {
     }
   }
 
+  /**
+   * MHA/GQA decode over INT8, FP8 and INT4 keys and values runs the memory-bound kernel's
+   * quantized instances: each lane widens its 8 columns' codes exactly (integer and FP32 add or
+   * multiply, no conversion instruction), the K scale multiplies its partial dot product and the
+   * V scale the probability, so the result is the scalar backend's on the same codes to FP32
+   * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16; groups of 8 (one scale per
+   * lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high nibble halves of a group;
+   * 1 and 3 query tokens; rows past a sequence's end hold poisoned codes and scales. A lane
+   * reading its neighbour's scale or nibble half, or E4M3's exponent bits off by one, gives
+   * errors of the order of the output.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,8,2,64,1", "INT8,8,32,32,128,3",
+      "FP8,32,8,2,64,1", "FP8,128,16,1,128,1", "INT4,16,8,2,64,3", "INT4,64,16,4,128,1",
+      "INT4,128,32,32,128,1", "FP8,64,4,4,128,3", "INT8,16,4,1,64,1"})
+  void quantizedMhaDecodeMatchesScalar(String quant, int group, int heads, int kvHeads,
+      int headDim, int tokens) {
+    MhaShape s = MhaShape.of(heads, kvHeads, headDim);
+    String kernel = batchedMha(s, CacheFormat.parse(quant, group, 0, false), tokens, false,
+        FP32_TOLERANCE, 3000, 65, 700, 4100);
+    assertTrue(kernel.startsWith("mla4j_mha_decode_" + quant.toLowerCase(java.util.Locale.ROOT)
+        + "_d" + headDim), kernel);
+  }
+
   @Test
   void batchedGqaOverScatteredBlocksMatchesScalar() {
     String kernel = batchedMha(MhaShape.of(8, 2, 64), DType.F16, 2, false, FP32_TOLERANCE, 3000,
@@ -671,13 +707,25 @@ class CudaBackendTest {
    */
   private String batchedMha(MhaShape s, DType dtype, int tokens, boolean tensorCore,
       double tolerance, int... lens) {
-    Seeds.Case c = Seeds.forCase("cuda batched mha " + s + " " + dtype + " T=" + tokens);
+    return batchedMha(s, CacheFormat.plain(dtype), tokens, tensorCore, tolerance, lens);
+  }
+
+  /** {@link #batchedMha} over a cache of {@code format}: plain, or K and V quantized alike. */
+  private String batchedMha(MhaShape s, CacheFormat format, int tokens, boolean tensorCore,
+      double tolerance, int... lens) {
+    DType dtype = format.dtype();
+    QuantizedLayout quant = format.isQuantized() ? new QuantizedLayout(format.quantization(),
+        s.kvHeads(), s.headDim(), format.groupSize()) : null;
+    Seeds.Case c = Seeds.forCase("cuda batched mha " + s + " " + dtype + " T=" + tokens
+        + (quant != null ? " " + format : ""));
     Batch batch = Batch.of(c, tokens, lens);
     int rowsPerSeq = tokens * s.heads();
     try (Arena arena = Arena.ofShared(); Backend scalar = Backends.scalar(1);
         CudaStream st = ctx.newStream();
-        DevicePagedCache dc = new DevicePagedCache(ctx, dtype, batch.totalBlocks(),
-            s.kvWidth(), s.kvWidth());
+        DevicePagedCache dc = quant == null
+            ? new DevicePagedCache(ctx, dtype, batch.totalBlocks(), s.kvWidth(), s.kvWidth())
+            : new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
+                DevicePagedCache.Part.quantized(quant), DevicePagedCache.Part.quantized(quant));
         PagedAttention plan = tensorCore
             ? PagedAttention.mhaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
             : PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
@@ -686,7 +734,7 @@ class CudaBackendTest {
       List<Tensor> ref = new ArrayList<>();
       int[] first = new int[batch.lens().length];
       for (int q = 0; q < batch.lens().length; q++) {
-        KvCache cache = new KvCache(s, 1, dtype, batch.lens()[q]);
+        KvCache cache = new KvCache(s, 1, format, batch.lens()[q]);
         Caches.fill(arena, c, cache, 0, batch.lens()[q], 0);
         caches.add(cache);
         first[q] = batch.lens()[q] - tokens;
@@ -695,8 +743,15 @@ class CudaBackendTest {
         scalar.mhaAttention(s, qs.get(q), cache, 0, first[q], out);
         ref.add(out);
       }
-      upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
-          ? caches.get(q).keyBlock(0, bp[0]) : caches.get(q).valueBlock(0, bp[0]));
+      if (quant != null) {
+        uploadBlocks(arena, st, dc, batch, (staging, base, q, b, valid) -> {
+          stageCodes(staging, base, dc, 0, caches.get(q).keyCodes(0, b), valid);
+          stageCodes(staging, base, dc, 1, caches.get(q).valueCodes(0, b), valid);
+        });
+      } else {
+        upload(arena, st, dc, batch, 2, (q, bp) -> bp[1] == 0
+            ? caches.get(q).keyBlock(0, bp[0]) : caches.get(q).valueBlock(0, bp[0]));
+      }
       int[] flat = java.util.Arrays.stream(batch.table()).flatMapToInt(java.util.Arrays::stream).toArray();
       long outBytes = 4L * batch.lens().length * rowsPerSeq * s.headDim();
       try (DeviceBuffer table = ints(arena, st, flat); DeviceBuffer dfirst = ints(arena, st, first);

@@ -1,0 +1,60 @@
+package dev.mla4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.mla4j.cache.CacheFormat.Quantization;
+import dev.mla4j.cache.QuantizedLayout;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When the memory-bound MHA/GQA decode kernel reads quantized keys and values
+ * (native/mha_decode.cu's int8/fp8/int4 instances): pure selection logic, no GPU. Each lane widens
+ * 8 columns under one scale, so groups must divide d_h and hold whole lane chunks (INT4: whole
+ * 8-byte nibble runs); K and V must share one layout of one segment per kv head. Everything else
+ * falls back (null) to the generic kernel.
+ */
+class QuantizedMhaChoiceTest {
+  private static QuantizedLayout kv(Quantization q, int kvHeads, int headDim, int group) {
+    return new QuantizedLayout(q, kvHeads, headDim, group);
+  }
+
+  @Test
+  void eachFormatTakesItsInstanceWithThePlainKernelsHeadGrouping() {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
+        Quantization.INT4}) {
+      String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
+      for (int group : new int[] {1, 4, 16}) {  // MHA, GQA 4, GQA 16 (8 heads per CTA)
+        KernelChoice plain = KernelChoice.mha(dev.mla4j.tensor.DType.BF16, 128, group);
+        KernelChoice c = KernelChoice.mhaQuantized(kv(q, 8, 128, 64), kv(q, 8, 128, 64), 8, 128,
+            group);
+        assertEquals(plain.kernel().replace("_bf16_", "_" + fmt + "_"), c.kernel());
+        assertEquals(plain.headsPerCta(), c.headsPerCta());
+      }
+      assertEquals("mla4j_mha_decode_" + fmt + "_d64_g1",
+          KernelChoice.mhaQuantized(kv(q, 4, 64, 32), kv(q, 4, 64, 32), 4, 64, 1).kernel());
+    }
+  }
+
+  @Test
+  void otherLayoutsFallBack() {
+    Quantization i8 = Quantization.INT8;
+    Quantization i4 = Quantization.INT4;
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 64), null, 8, 128, 1), "plain V");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 64), kv(Quantization.FP8, 8, 128, 64), 8,
+        128, 1), "K INT8, V FP8");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 64), kv(i8, 8, 128, 32), 8, 128, 1),
+        "K and V groups differ");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 96, 32), kv(i8, 8, 96, 32), 8, 96, 1), "d_h 96");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 48), kv(i8, 8, 128, 48), 8, 128, 1),
+        "groups of 48 do not divide d_h");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 4), kv(i8, 8, 128, 4), 8, 128, 1),
+        "groups of 4 split a lane's 8 columns");
+    assertEquals("mla4j_mha_decode_int8_d128_g1", KernelChoice.mhaQuantized(kv(i8, 8, 128, 8),
+        kv(i8, 8, 128, 8), 8, 128, 1).kernel());
+    assertNull(KernelChoice.mhaQuantized(kv(i4, 8, 128, 8), kv(i4, 8, 128, 8), 8, 128, 1),
+        "INT4 groups of 8: a lane's columns are both nibbles of 4 bytes");
+    assertNull(KernelChoice.mhaQuantized(kv(i8, 1, 1024, 64), kv(i8, 1, 1024, 64), 8, 128, 1),
+        "one segment for all kv heads");
+  }
+}
