@@ -23,8 +23,8 @@
 #define MHA_WARPS 4
 #define MHA_THREADS (MHA_WARPS * 32)
 // Rows each lane group loads before computing: enough bytes in flight to cover DRAM latency.
-// Quantized instances too: 8 (and 16 for INT4) at G <= 2 ran 15-25% slower (INT8 batch 64,
-// 32K: 7,432 -> 8,693 us; H100, native/results/h100-stop31-mha-quant-unroll-ab.log).
+// Quantized instances too: 8 at G <= 2 ran 17-31% slower, 16 for INT4 2.3x (INT8 batch 64, 32K:
+// 7,432 -> 8,693 us; H100, native/results/h100-stop31-mha-quant-unroll-ab.log).
 #define MHA_UNROLL 4
 
 // 8 cache elements (16 bytes) widened to float.
