@@ -170,8 +170,10 @@ __device__ void mha_decode(const PagedAttnParams& p) {
           vr[u] = make_uint4(v8.x, v8.y, 0, 0);
           const unsigned short* kss = (const unsigned short*)(block + p.a_scales);
           const unsigned short* vss = (const unsigned short*)(block + p.v_scales);
-          ks[u] = __uint_as_float((unsigned int)__ldg(kss + slot * p.a_scale_row + scale_col) << 16);
-          vs[u] = __uint_as_float((unsigned int)__ldg(vss + slot * p.v_scale_row + scale_col) << 16);
+          ks[u] = __uint_as_float(
+              (unsigned int)__ldg(kss + slot * p.a_scale_row + scale_col) << 16);
+          vs[u] = __uint_as_float(
+              (unsigned int)__ldg(vss + slot * p.v_scale_row + scale_col) << 16);
         } else {
           kr[u] = __ldg((const uint4*)(kp + slot * (long long)p.a_row + k_col));
           vr[u] = __ldg((const uint4*)(vp + slot * (long long)p.v_row + v_col));

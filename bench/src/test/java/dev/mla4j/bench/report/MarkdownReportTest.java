@@ -138,8 +138,8 @@ class MarkdownReportTest {
     assertTrue(latent.contains("| preset | batch | N | BF16 | INT8 g64 | BF16/INT8 | FP8 g64 |"
         + " BF16/FP8 | BF16 GB/s | INT8 GB/s | FP8 GB/s | INT8 kernel |"), latent);
     List<String> q = row(latent, "| Llama-2-7B d_kv 16 | 1 | 4K |");
-    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "168", "159", "102",
-        "mma_int8"), q.subList(3, q.size()));
+    assertEquals(List.of("50.0 µs", "40.0 µs", "1.25×", "62.5 µs", "0.80×", "168", "159",
+        "102", "mma_int8"), q.subList(3, q.size()));
     assertEquals(List.of("-", "-", "-", "-"), row(latent, "| Llama-2-7B d_kv 16 | 64 | 128K |")
         .subList(4, 8), "a BF16 row without quantized ones");
     assertTrue(rope.contains("| preset | batch | N | BF16 | INT8 g64 rope INT8 | BF16/INT8+rope |"
