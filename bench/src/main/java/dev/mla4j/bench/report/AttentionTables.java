@@ -101,10 +101,11 @@ final class AttentionTables {
   static void gpu(StringBuilder sb, GpuResults gpu, List<CudaDecode.Row> all) {
     List<List<String>> rows = new ArrayList<>();
     boolean naive = all.stream().anyMatch(r -> r.kind().equals("mla-naive"));
-    List<CudaDecode.Row> mla = sortedMla(all, "BF16");
+    List<CudaDecode.Row> mla = sorted(all, "mla", "BF16");
     for (CudaDecode.Row m : mla) {
       DecodePreset p = DecodePreset.named(m.shape());
       CudaDecode.Row h = all.stream().filter(r -> r.kind().equals("mha")
+              && r.cacheFormat().equals("BF16")  // the quantized MHA rows have their own table
               && DecodePreset.named(r.shape()).mha().equals(p.mha()) && r.batch() == m.batch()
               && r.context() == m.context())
           .findFirst().orElse(null);
@@ -140,9 +141,10 @@ final class AttentionTables {
         .findFirst().orElse(null);
   }
 
-  /** MLA rows of one latent format, by preset, batch and context. */
-  private static List<CudaDecode.Row> sortedMla(List<CudaDecode.Row> all, String format) {
-    return all.stream().filter(r -> r.kind().equals("mla") && r.cacheFormat().equals(format))
+  /** Rows of {@code kind} (mla, mha) and one cache format, by preset, batch and context. */
+  private static List<CudaDecode.Row> sorted(List<CudaDecode.Row> all, String kind,
+      String format) {
+    return all.stream().filter(r -> r.kind().equals(kind) && r.cacheFormat().equals(format))
         .sorted(Comparator.comparing((CudaDecode.Row r) -> DecodePreset.named(r.shape()).ordinal())
             .thenComparingInt(CudaDecode.Row::batch).thenComparingInt(CudaDecode.Row::context))
         .toList();
@@ -152,38 +154,55 @@ final class AttentionTables {
    * GPU decode with a quantized latent: each BF16 MLA row beside the same case read in every
    * quantized format of the results (the report's: INT8, FP8 and INT4 codes,
    * {@link CudaDecode#QUANTIZED}), one table for the formats that keep the rope keys BF16 and
-   * one for those that quantize them too; {@code ×} is the BF16 time over the quantized one
+   * one for those that quantize them too, and one for the MHA baselines with their keys and
+   * values in those formats (where measured); {@code ×} is the BF16 time over the quantized one
    * (above 1: the quantized cache is faster), GB/s counts the bytes each format reads. False
    * where the results hold no quantized rows (files of older runs), and then nothing is written.
    */
   static boolean gpuQuantized(StringBuilder sb, GpuResults gpu) {
-    Map<Boolean, List<String>> byRope = gpu.decode().stream().map(CudaDecode.Row::cacheFormat)
-        .filter(f -> !f.equals("BF16")).distinct()
+    Map<Boolean, List<String>> byRope = formats(gpu, "mla").stream()
         .collect(Collectors.partitioningBy(f -> f.contains(" rope ")));
-    if (byRope.get(false).isEmpty() && byRope.get(true).isEmpty()) {
+    List<String> mha = formats(gpu, "mha");
+    if (byRope.get(false).isEmpty() && byRope.get(true).isEmpty() && mha.isEmpty()) {
       return false;
     }
     if (!byRope.get(false).isEmpty()) {
       sb.append("Rope keys BF16:\n\n");
-      quantizedTable(sb, gpu, byRope.get(false));
+      quantizedTable(sb, gpu, "mla", byRope.get(false));
     }
     if (!byRope.get(true).isEmpty()) {
       sb.append("Rope keys quantized like the latent (same codes and group size):\n\n");
-      quantizedTable(sb, gpu, byRope.get(true));
+      quantizedTable(sb, gpu, "mla", byRope.get(true));
+    }
+    if (!mha.isEmpty()) {
+      sb.append("The MHA baselines with their keys and values in the same formats (the"
+          + " memory-bound MHA decode kernel):\n\n");
+      quantizedTable(sb, gpu, "mha", mha);
     }
     return true;
   }
 
-  /** One table of {@link #gpuQuantized}: the BF16 rows beside {@code formats}' same cases. */
-  private static void quantizedTable(StringBuilder sb, GpuResults gpu, List<String> formats) {
+  /** The quantized cache formats of the results' {@code kind} rows, in the order measured. */
+  private static List<String> formats(GpuResults gpu, String kind) {
+    return gpu.decode().stream().filter(r -> r.kind().equals(kind))
+        .map(CudaDecode.Row::cacheFormat).filter(f -> !f.equals("BF16")).distinct().toList();
+  }
+
+  /**
+   * One table of {@link #gpuQuantized}: the BF16 rows of {@code kind} beside {@code formats}'
+   * same cases. An MHA row is labelled by its model (several presets share one baseline).
+   */
+  private static void quantizedTable(StringBuilder sb, GpuResults gpu, String kind,
+      List<String> formats) {
     List<List<String>> rows = new ArrayList<>();
-    for (CudaDecode.Row b : sortedMla(gpu.decode(), "BF16")) {
-      List<String> row = new ArrayList<>(List.of(DecodePreset.named(b.shape()).label(),
-          Integer.toString(b.batch()), Md.tokens(b.context()), cell(b)));
+    for (CudaDecode.Row b : sorted(gpu.decode(), kind, "BF16")) {
+      DecodePreset p = DecodePreset.named(b.shape());
+      List<String> row = new ArrayList<>(List.of(kind.equals("mla") ? p.label()
+          : p.model() + " MHA", Integer.toString(b.batch()), Md.tokens(b.context()), cell(b)));
       List<String> rates = new ArrayList<>(List.of(Md.num(b.gbps(), 0)));
       String kernel = "-";
       for (String f : formats) {
-        CudaDecode.Row q = sameCase(gpu.decode(), "mla", f, b);
+        CudaDecode.Row q = sameCase(gpu.decode(), kind, f, b);
         row.add(q == null ? "-" : cell(q));
         row.add(q == null ? "-" : Md.times(b.medianMicros() / q.medianMicros()));
         rates.add(q == null ? "-" : Md.num(q.gbps(), 0));

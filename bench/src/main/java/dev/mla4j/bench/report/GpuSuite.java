@@ -19,7 +19,8 @@ import java.util.Set;
  * The report's GPU decode sweep: {@link CudaDecode} (device-resident cache, CUDA events) for
  * each preset, batch and context of the profile, MHA once per distinct baseline layer, MLA again
  * with an INT8, FP8 and INT4 latent, rope keys BF16 and then quantized like the latent
- * ({@link CudaDecode#QUANTIZED}), plus the copy and read bandwidth ceilings; prefill chunks of
+ * ({@link CudaDecode#QUANTIZED}), MHA again with its keys and values in those three formats
+ * ({@link CudaDecode#QUANTIZED_LATENTS}), plus the copy and read bandwidth ceilings; prefill chunks of
  * MLA (absorbed, and in the naive form where an attention kernel instance fits) and MHA. Only
  * call where the cuda backend is available.
  */
@@ -45,12 +46,17 @@ public final class GpuSuite {
         for (int n : profile.gpuContexts()) {
           Set<MhaShape> baselines = new HashSet<>();
           for (DecodePreset p : profile.gpuPresets()) {
-            rows.add(step(ctx, stream, console, p, CudaDecode.PLAIN, batch, n, ++done, total, start));
+            rows.add(step(ctx, stream, console, p, true, CudaDecode.PLAIN, batch, n, ++done, total,
+                start));
             if (baselines.add(p.mha())) {
-              rows.add(step(ctx, stream, console, p, null, batch, n, ++done, total, start));
+              rows.add(step(ctx, stream, console, p, false, CudaDecode.PLAIN, batch, n, ++done,
+                  total, start));
+              for (CacheFormat f : CudaDecode.QUANTIZED_LATENTS) {
+                rows.add(step(ctx, stream, console, p, false, f, batch, n, ++done, total, start));
+              }
             }
             for (CacheFormat f : CudaDecode.QUANTIZED) {
-              rows.add(step(ctx, stream, console, p, f, batch, n, ++done, total, start));
+              rows.add(step(ctx, stream, console, p, true, f, batch, n, ++done, total, start));
             }
           }
         }
@@ -88,14 +94,14 @@ public final class GpuSuite {
         ? MlaNaivePrefill.Dims.mha2mla(p.mla(), dh) : new MlaNaivePrefill.Dims(p.mla().heads(), dh, dh);
   }
 
-  /** MLA of {@code p} with its latent in {@code latent}, or its MHA baseline where that is null. */
+  /** MLA of {@code p}, or its MHA baseline, with the cache (MHA: K and V) in {@code format}. */
   private static CudaDecode.Row step(CudaContext ctx, CudaStream stream, PrintStream console,
-      DecodePreset p, CacheFormat latent, int batch, int n, int k, int total, long start) {
-    boolean mla = latent != null;
+      DecodePreset p, boolean mla, CacheFormat format, int batch, int n, int k, int total,
+      long start) {
     CudaDecode.Row r = CudaDecode.measure(ctx, stream, p.name(), mla ? p.mla() : null,
-        mla ? null : p.mha(), mla ? latent : CudaDecode.PLAIN, batch, 1, n);
-    console.printf("[gpu %d/%d] %s %s batch %d N=%d: %s   (elapsed %s)%n", k, total,
-        mla ? "MLA " + r.cacheFormat() : "MHA", p.label(), batch, n,
+        mla ? null : p.mha(), format, batch, 1, n);
+    console.printf("[gpu %d/%d] %s %s %s batch %d N=%d: %s   (elapsed %s)%n", k, total,
+        mla ? "MLA" : "MHA", r.cacheFormat(), p.label(), batch, n,
         r.skipped() != null ? "skipped, " + r.skipped() : Md.micros(r.medianMicros()),
         SuiteRunner.clock(System.nanoTime() - start));
     return r;
@@ -103,7 +109,8 @@ public final class GpuSuite {
 
   private static int cases(Profile profile) {
     long baselines = profile.gpuPresets().stream().map(DecodePreset::mha).distinct().count();
-    return (int) ((profile.gpuPresets().size() * (1 + CudaDecode.QUANTIZED.size()) + baselines)
+    return (int) ((profile.gpuPresets().size() * (1 + CudaDecode.QUANTIZED.size())
+        + baselines * (1 + CudaDecode.QUANTIZED_LATENTS.size()))
         * profile.gpuBatches().size() * profile.gpuContexts().size());
   }
 }

@@ -47,6 +47,15 @@ class GpuReportTest {
           || (format.contains(" rope ") && r.kernel().startsWith("mla4j_mla_mma_" + q + "8_m"))
           || r.kernel().equals("mla4j_mla_wgmma_" + q + "_h64_l512_r64"), format + ": " + r));
     }
+    // the MHA baseline in INT8/FP8/INT4 on the memory-bound decode kernel's quantized instances
+    for (String format : List.of("INT8 g64", "FP8 g64", "INT4 g64")) {
+      String q = format.split(" ")[0].toLowerCase(java.util.Locale.ROOT);
+      List<CudaDecode.Row> of = rows.stream().filter(r -> r.kind().equals("mha")
+          && r.cacheFormat().equals(format)).toList();
+      assertFalse(of.isEmpty(), "MHA " + format + " rows: " + rows);
+      of.forEach(r -> assertTrue(r.kernel().startsWith("mla4j_mha_decode_" + q + "_d"),
+          "MHA " + format + ": " + r));
+    }
     for (CudaDecode.Row r : rows) {
       assertNull(r.skipped(), r.toString());
       assertTrue(r.medianMicros() > 0 && Double.isFinite(r.gbps()), r.toString());

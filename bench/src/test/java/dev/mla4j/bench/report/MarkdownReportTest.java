@@ -147,6 +147,13 @@ class MarkdownReportTest {
     List<String> qr = row(rope, "| Llama-2-7B d_kv 16 | 1 | 4K |");
     assertEquals(List.of("50.0 µs", "100.0 µs", "0.50×", "168", "45", "mma_int8_qrope"),
         qr.subList(3, qr.size()));
+    // the MHA baseline (shared by the d_kv 16 and 32 presets) in its own table, by model
+    String mha = rope.substring(rope.indexOf("The MHA baselines"));
+    assertTrue(mha.contains("| preset | batch | N | BF16 | INT8 g64 | BF16/INT8 | BF16 GB/s |"
+        + " INT8 GB/s | INT8 kernel |"), mha);
+    assertEquals(List.of("25.0 µs", "20.0 µs", "1.25×", "2,684", "1,700", "mha_int8"),
+        row(mha, "| Llama-2-7B MHA | 1 | 4K |").subList(3, 9));
+    assertFalse(rope.substring(0, rope.indexOf("The MHA baselines")).contains("MHA |"), rope);
   }
 
   @Test
@@ -164,10 +171,10 @@ class MarkdownReportTest {
     assertFalse(plain.contains("power limit"), plain);  // no row measured it
     GpuResults base = gpuResults(3300);
     List<CudaDecode.Row> decode = new ArrayList<>(base.decode());
-    decode.set(3, withPowerCapped(decode.get(3), 0.4));   // MLA INT8: counted
+    decode.set(4, withPowerCapped(decode.get(4), 0.4));   // MLA INT8: counted
     decode.set(0, withPowerCapped(decode.get(0), 0.05));  // MLA BF16 at the threshold: not
-    decode.set(1, withPowerCapped(decode.get(1), 1.0));   // MHA BF16: counted
-    decode.set(4, withPowerCapped(decode.get(4), 0.0));   // MLA FP8: measured, not counted
+    decode.set(2, withPowerCapped(decode.get(2), 1.0));   // MHA BF16: counted
+    decode.set(5, withPowerCapped(decode.get(5), 0.0));   // MLA FP8: measured, not counted
     GpuResults gpu = new GpuResults(base.device(), base.copyGBps(), base.readGBps(),
         base.tensorCoreTflops(), decode, base.prefill());
     String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
@@ -188,6 +195,8 @@ class MarkdownReportTest {
     return new GpuResults("Test GPU", 3000, readGBps, 600, List.of(
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 1, 4096, 8, 0, 50, 49, 51, 167.8, 30.0,
             "mma", null),
+        new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 20, 19, 21, 1700.0, 0.9,
+            "mha_int8", null, "INT8 g64"),  // before its BF16 row: the pairing reads the format
         new CudaDecode.Row("mha", "LLAMA2_7B_DKV32", 1, 4096, 8, 0, 25, 24, 26, 2684.4, 0.7,
             "mha", null),
         new CudaDecode.Row("mla", "LLAMA2_7B_DKV16", 64, 131072, 0, 0, Double.NaN, Double.NaN,
