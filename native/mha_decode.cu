@@ -13,10 +13,10 @@
 // scales, QuantizedLayout): a lane's 8 columns lie in one scale group (the host asks G % 8 == 0,
 // INT4 G % 16 == 0, and G | d_h), so per row it reads 8 code bytes (INT4: the 8 bytes whose low or
 // high nibbles are its columns) and one scale of K and of V. The codes widen to float exactly with
-// integer and FP32 add/multiply only (no conversion instructions, which run at a quarter of the
-// FP32 rate on sm_80/90 and would bound a kernel reading one byte per element); the K scale
-// multiplies the lane's partial dot product and the V scale the probability, so the arithmetic is
-// the plain kernel's FP32.
+// integer and FP32 add/multiply only: conversion instructions issue at a quarter of the FP32 rate
+// on sm_80/90, about one per byte read here (a conversion-based variant was not timed). The K
+// scale multiplies the lane's partial dot product and the V scale the probability, so the
+// arithmetic is the plain kernel's FP32.
 #include "mla4j_device.h"
 #include "mla4j_params.h"
 
