@@ -71,9 +71,9 @@ __device__ __forceinline__ void widen8_codes(const uint4 raw, int shift, float* 
 }
 
 // Folds state (m2, l2, a2) into (m, l, a); either may be empty (m = -inf).
-template <int G>
-__device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[8], const float* m2,
-                                            const float* l2, float (*a2)[8]) {
+template <int G, int W>
+__device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[W], const float* m2,
+                                            const float* l2, float (*a2)[W]) {
 #pragma unroll
   for (int g = 0; g < G; g++) {
     const float mn = fmaxf(m[g], m2[g]);
@@ -82,17 +82,39 @@ __device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[8], c
     m[g] = mn;
     l[g] = l[g] * s1 + l2[g] * s2;
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < W; j++) {
       a[g][j] = a[g][j] * s1 + a2[g][j] * s2;
     }
   }
 }
 
-template <int DT, int D, int G, int Q = MLA4J_Q_NONE>
+// A lane's W quantized codes of one row, as loaded, widened to exact unscaled floats in runs of
+// 8 columns: INT8/E4M3 16 bytes (raw.x..w) in column order; INT4 16: the low nibbles of its 8
+// bytes, then the high ones (G/2 columns on).
+template <int Q, int W>
+__device__ __forceinline__ void widen_codes(const uint4 raw, int nibble, float* f) {
+  if constexpr (W == 8) {
+    widen8_codes<Q>(raw, nibble, f);
+  } else if constexpr (Q == MLA4J_Q_INT4) {
+    widen8_codes<Q>(raw, 0, f);
+    widen8_codes<Q>(raw, 4, f + 8);
+  } else {
+    widen8_codes<Q>(raw, 0, f);
+    widen8_codes<Q>(make_uint4(raw.z, raw.w, 0u, 0u), 0, f + 8);
+  }
+}
+
+// W: columns per lane, in runs of 8 starting at col[r]. 8 for plain caches (one 16-byte load);
+// 16 for quantized instances of G <= 2, so that one load, one scale, one shuffle tree and one
+// softmax update per lane and row serve 16 columns, not 8 (the 8-column lanes issue about three
+// times the plain kernel's instructions per byte, and INT4 six).
+template <int DT, int D, int G, int Q = MLA4J_Q_NONE, int W = 8>
 __device__ void mha_decode(const PagedAttnParams& p) {
   constexpr bool QZ = Q != MLA4J_Q_NONE;
+  static_assert(W == 8 || (W == 16 && QZ), "16-column lanes read codes");
+  constexpr int RUNS = W / 8;
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
-  constexpr int LPR = D / 8;        // lanes per row
+  constexpr int LPR = D / W;        // lanes per row
   constexpr int RPW = 32 / LPR;     // rows per warp load
   constexpr int CHUNK = RPW * MHA_UNROLL;  // tokens per warp iteration, divides the 64-token block
   __shared__ float s_acc[MHA_WARPS][G][D];
@@ -106,46 +128,62 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   const int t = token_row - seq * p.tokens;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  const int col = (lane % LPR) * 8;
   const int sub = lane / LPR;  // row slot inside a warp load
   const int kv = h0 / p.group;
+  // Quantized: the lane's code bytes and scale index in a row of its kv head's segment (K and V
+  // share the layout); INT4 groups of G keep columns i and i + G/2 in one byte
+  const int qg = QZ ? p.quant_group : 1;
+  const int half = qg / 2;
+  int col[RUNS];
+  int code_col = 0, nibble = 0;
+  if constexpr (Q == MLA4J_Q_INT4 && W == 16) {
+    const int b = (lane % LPR) * 8;  // the lane's 8 bytes, both nibbles, in one group
+    const int gi = b / half;
+    col[0] = gi * qg + (b - gi * half);
+    col[1] = col[0] + half;
+    code_col = kv * (D / 2) + b;
+  } else {
+    col[0] = (lane % LPR) * W;
+    if constexpr (W == 16) col[1] = col[0] + 8;
+    const int gi = col[0] / qg;
+    const int in_group = col[0] - gi * qg;
+    code_col = Q == MLA4J_Q_INT4
+        ? kv * (D / 2) + gi * half + (in_group < half ? in_group : in_group - half)
+        : kv * D + col[0];
+    nibble = Q == MLA4J_Q_INT4 && in_group >= half ? 4 : 0;
+  }
+  const int scale_col = QZ ? kv * (D / qg) + col[0] / qg : 0;
 
-  float q[G][8];
+  float q[G][W];
   const long long row0 = (long long)token_row * p.heads + h0;
 #pragma unroll
   for (int g = 0; g < G; g++) {
-    const float4* src = (const float4*)(p.qa + (row0 + g) * D + col);
-    const float4 x = src[0];
-    const float4 y = src[1];
-    const float s = p.scale;
-    q[g][0] = x.x * s; q[g][1] = x.y * s; q[g][2] = x.z * s; q[g][3] = x.w * s;
-    q[g][4] = y.x * s; q[g][5] = y.y * s; q[g][6] = y.z * s; q[g][7] = y.w * s;
+#pragma unroll
+    for (int r = 0; r < RUNS; r++) {
+      const float4* src = (const float4*)(p.qa + (row0 + g) * D + col[r]);
+      const float4 x = src[0];
+      const float4 y = src[1];
+      const float s = p.scale;
+      float* qr = q[g] + 8 * r;
+      qr[0] = x.x * s; qr[1] = x.y * s; qr[2] = x.z * s; qr[3] = x.w * s;
+      qr[4] = y.x * s; qr[5] = y.y * s; qr[6] = y.z * s; qr[7] = y.w * s;
+    }
   }
-  float m[G], l[G], acc[G][8];
+  float m[G], l[G], acc[G][W];
 #pragma unroll
   for (int g = 0; g < G; g++) {
     m[g] = MLA4J_NEG_INF;
     l[g] = 0.f;
 #pragma unroll
-    for (int j = 0; j < 8; j++) acc[g][j] = 0.f;
+    for (int j = 0; j < W; j++) acc[g][j] = 0.f;
   }
 
   const int key_end = p.first_pos[seq] + t + 1;
   const KeyRange keys = split_keys(p, split, key_end);
   const int tok_begin = keys.begin, tok_end = keys.end;
   const int* table = p.block_table + (long long)seq * p.max_blocks;
-  const long long k_col = (long long)kv * p.a_kv_stride + col;
-  const long long v_col = (long long)kv * p.v_kv_stride + col;
-  // Quantized: the lane's code bytes and scale index in a row of its kv head's segment (K and V
-  // share the layout); INT4 groups of G keep columns i and i + G/2 in one byte
-  const int gi = col / (QZ ? p.quant_group : 1);
-  const int in_group = col - gi * (QZ ? p.quant_group : 1);
-  const int half = QZ ? p.quant_group / 2 : 0;
-  const int code_col = Q == MLA4J_Q_INT4
-      ? kv * (D / 2) + gi * half + (in_group < half ? in_group : in_group - half)
-      : kv * D + col;
-  const int nibble = Q == MLA4J_Q_INT4 && in_group >= half ? 4 : 0;
-  const int scale_col = QZ ? kv * (D / p.quant_group) + gi : 0;
+  const long long k_col = (long long)kv * p.a_kv_stride + col[0];
+  const long long v_col = (long long)kv * p.v_kv_stride + col[0];
 
   for (int base = tok_begin + warp * CHUNK; base < tok_end; base += MHA_WARPS * CHUNK) {
     const unsigned char* block =
@@ -162,12 +200,17 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       vs[u] = 0.f;
       if (base + u * RPW + sub < tok_end) {
         if constexpr (QZ) {
-          const uint2 k8 = __ldg((const uint2*)(block + p.a_offset + slot * (long long)p.a_code_row
-                                                + code_col));
-          const uint2 v8 = __ldg((const uint2*)(block + p.v_offset + slot * (long long)p.v_code_row
-                                                + code_col));
-          kr[u] = make_uint4(k8.x, k8.y, 0, 0);
-          vr[u] = make_uint4(v8.x, v8.y, 0, 0);
+          const unsigned char* kc = block + p.a_offset + slot * (long long)p.a_code_row + code_col;
+          const unsigned char* vc = block + p.v_offset + slot * (long long)p.v_code_row + code_col;
+          if constexpr (W == 16 && Q != MLA4J_Q_INT4) {  // 16 code bytes
+            kr[u] = __ldg((const uint4*)kc);
+            vr[u] = __ldg((const uint4*)vc);
+          } else {
+            const uint2 k8 = __ldg((const uint2*)kc);
+            const uint2 v8 = __ldg((const uint2*)vc);
+            kr[u] = make_uint4(k8.x, k8.y, 0, 0);
+            vr[u] = make_uint4(v8.x, v8.y, 0, 0);
+          }
           const unsigned short* kss = (const unsigned short*)(block + p.a_scales);
           const unsigned short* vss = (const unsigned short*)(block + p.v_scales);
           ks[u] = __uint_as_float(
@@ -186,9 +229,9 @@ __device__ void mha_decode(const PagedAttnParams& p) {
     float s[G][MHA_UNROLL];
 #pragma unroll
     for (int u = 0; u < MHA_UNROLL; u++) {
-      float k[8];
+      float k[W];
       if constexpr (QZ) {
-        widen8_codes<Q>(kr[u], nibble, k);
+        widen_codes<Q, W>(kr[u], nibble, k);
       } else {
         widen8<DT>(kr[u], k);
       }
@@ -197,18 +240,18 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       for (int g = 0; g < G; g++) {
         float d = 0.f;
 #pragma unroll
-        for (int j = 0; j < 8; j++) d = fmaf(q[g][j], k[j], d);
+        for (int j = 0; j < W; j++) d = fmaf(q[g][j], k[j], d);
         if constexpr (QZ) d *= ks[u];  // the lane's columns share one K scale
 #pragma unroll
         for (int o = LPR / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
         s[g][u] = valid ? d : MLA4J_NEG_INF;
       }
     }
-    float v[MHA_UNROLL][8];
+    float v[MHA_UNROLL][W];
 #pragma unroll
     for (int u = 0; u < MHA_UNROLL; u++) {
       if constexpr (QZ) {
-        widen8_codes<Q>(vr[u], nibble, v[u]);
+        widen_codes<Q, W>(vr[u], nibble, v[u]);
       } else {
         widen8<DT>(vr[u], v[u]);
       }
@@ -223,14 +266,14 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       m[g] = mx;
       l[g] *= alpha;
 #pragma unroll
-      for (int j = 0; j < 8; j++) acc[g][j] *= alpha;
+      for (int j = 0; j < W; j++) acc[g][j] *= alpha;
 #pragma unroll
       for (int u = 0; u < MHA_UNROLL; u++) {
         const float e = s[g][u] == MLA4J_NEG_INF ? 0.f : expf(s[g][u] - mx);
         l[g] += e;
         const float ev = QZ ? e * vs[u] : e;  // the lane's V columns share one scale
 #pragma unroll
-        for (int j = 0; j < 8; j++) acc[g][j] = fmaf(ev, v[u][j], acc[g][j]);
+        for (int j = 0; j < W; j++) acc[g][j] = fmaf(ev, v[u][j], acc[g][j]);
       }
     }
   }
@@ -238,21 +281,21 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   // Lane groups of a warp hold the same columns for different rows: merge them pairwise.
 #pragma unroll
   for (int o = LPR; o < 32; o <<= 1) {
-    float m2[G], l2[G], a2[G][8];
+    float m2[G], l2[G], a2[G][W];
 #pragma unroll
     for (int g = 0; g < G; g++) {
       m2[g] = __shfl_xor_sync(0xffffffffu, m[g], o);
       l2[g] = __shfl_xor_sync(0xffffffffu, l[g], o);
 #pragma unroll
-      for (int j = 0; j < 8; j++) a2[g][j] = __shfl_xor_sync(0xffffffffu, acc[g][j], o);
+      for (int j = 0; j < W; j++) a2[g][j] = __shfl_xor_sync(0xffffffffu, acc[g][j], o);
     }
-    merge_state<G>(m, l, acc, m2, l2, a2);
+    merge_state<G, W>(m, l, acc, m2, l2, a2);
   }
   if (sub == 0) {
 #pragma unroll
     for (int g = 0; g < G; g++) {
 #pragma unroll
-      for (int j = 0; j < 8; j++) s_acc[warp][g][col + j] = acc[g][j];
+      for (int j = 0; j < W; j++) s_acc[warp][g][col[j / 8] + j % 8] = acc[g][j];
       if (lane == 0) {
         s_m[warp][g] = m[g];
         s_l[warp][g] = l[g];
@@ -289,12 +332,13 @@ __device__ void mha_decode(const PagedAttnParams& p) {
 }
 
 // One instance per (cache format, d_h, heads per CTA). Quantized K/V: the query and output are
-// FP32 as for the plain instances; DT is unused.
-#define MHA_KERNEL(NAME, DT, Q, D, G)                                          \
+// FP32 as for the plain instances; DT is unused. The _w16 instances: 16 columns per lane.
+#define MHA_KERNEL_W(NAME, DT, Q, D, G, W)                                     \
   extern "C" __global__ void __launch_bounds__(MHA_THREADS)                    \
   mla4j_mha_decode_##NAME##_d##D##_g##G(const PagedAttnParams p) {             \
-    mha_decode<DT, D, G, Q>(p);                                                \
+    mha_decode<DT, D, G, Q, W>(p);                                             \
   }
+#define MHA_KERNEL(NAME, DT, Q, D, G) MHA_KERNEL_W(NAME, DT, Q, D, G, 8)
 #define MHA_KERNELS(NAME, DT, Q)                                                          \
   MHA_KERNEL(NAME, DT, Q, 64, 1) MHA_KERNEL(NAME, DT, Q, 64, 2)                           \
   MHA_KERNEL(NAME, DT, Q, 64, 4) MHA_KERNEL(NAME, DT, Q, 64, 8)                           \
@@ -305,3 +349,11 @@ MHA_KERNELS(f16, MLA4J_F16, MLA4J_Q_NONE)
 MHA_KERNELS(int8, MLA4J_BF16, MLA4J_Q_INT8)
 MHA_KERNELS(fp8, MLA4J_BF16, MLA4J_Q_FP8)
 MHA_KERNELS(int4, MLA4J_BF16, MLA4J_Q_INT4)
+#define MHA_KERNELS_W16(NAME, Q)                                                          \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 1, 16)                                      \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 2, 16)                                      \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 1, 16)                                     \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 2, 16)
+MHA_KERNELS_W16(int8, MLA4J_Q_INT8)
+MHA_KERNELS_W16(fp8, MLA4J_Q_FP8)
+MHA_KERNELS_W16(int4, MLA4J_Q_INT4)

@@ -74,8 +74,7 @@ public final class CudaNaivePrefill {
           table.pointer(), context, first.pointer(), out.pointer());
       double[] probe = CudaDecode.time(ctx, stream, 3, launch);
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, CudaDecode.median(probe))));
-      CudaDecode.warmHost(stream, CudaDecode.median(probe), launch);
-      double[] ms = CudaDecode.time(ctx, stream, reps, launch);
+      double[] ms = CudaDecode.timeWarm(ctx, stream, reps, CudaDecode.median(probe), launch);
       CudaDecode.checkFinite(arena, stream, out);
       double med = CudaDecode.median(ms);
       double attended = (double) tokens * context - (double) tokens * (tokens - 1) / 2;

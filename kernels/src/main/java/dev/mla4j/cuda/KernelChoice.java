@@ -101,7 +101,10 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * The memory-bound MHA/GQA kernel over INT8, FP8 or INT4 keys and values (native/mha_decode.cu's
    * quantized instances), or null: K and V must both be quantized alike, one segment of d_h per kv
    * head, in groups that divide d_h and hold whole 8-column lane chunks (G % 8 == 0; INT4
-   * G % 16 == 0, so a chunk is 8 bytes of one nibble half of a group), d_h 64 or 128.
+   * G % 16 == 0, so a chunk is 8 bytes of one nibble half of a group), d_h 64 or 128. With at
+   * most 2 heads per CTA and G % 16 == 0 a lane takes 16 columns (the {@code _w16} instances: 16
+   * code bytes, or both nibbles of 8 bytes, under one scale); more heads would spill its
+   * registers.
    */
   static KernelChoice mhaQuantized(QuantizedLayout keys, QuantizedLayout values, int kvHeads,
       int headDim, int group) {
@@ -115,9 +118,14 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     if (headDim % g != 0 || g % (int4 ? 16 : 8) != 0) {
       return null;
     }
-    return mhaDecode(keys.quantization().name().toLowerCase(java.util.Locale.ROOT), headDim,
-        group);
+    String format = keys.quantization().name().toLowerCase(java.util.Locale.ROOT);
+    KernelChoice narrow = mhaDecode(format, headDim, group);
+    return narrow.headsPerCta() <= MHA_WIDE_LANE_MAX_HEADS && g % 16 == 0
+        ? mhaDecode(format + "_w16", headDim, group) : narrow;
   }
+
+  /** Heads per CTA up to which a 16-column lane's queries and accumulators fit its registers. */
+  private static final int MHA_WIDE_LANE_MAX_HEADS = 2;
 
   /** Instance {@code format} of the MHA decode kernel at d_h, the largest G dividing group. */
   private static KernelChoice mhaDecode(String format, int headDim, int group) {

@@ -654,19 +654,23 @@ class CudaBackendTest {
    * lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high nibble halves of a group;
    * 1 and 3 query tokens; rows past a sequence's end hold poisoned codes and scales. A lane
    * reading its neighbour's scale or nibble half, or E4M3's exponent bits off by one, gives
-   * errors of the order of the output.
+   * errors of the order of the output. {@code lanes}: the columns per lane the case must run
+   * (16 where a CTA has at most 2 heads and groups hold 16 columns: 16 code bytes, or both
+   * nibbles of 8 bytes, whose high half lies G/2 columns on).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,8,2,64,1", "INT8,8,32,32,128,3",
-      "FP8,32,8,2,64,1", "FP8,128,16,1,128,1", "INT4,16,8,2,64,3", "INT4,64,16,4,128,1",
-      "INT4,128,32,32,128,1", "FP8,64,4,4,128,3", "INT8,16,4,1,64,1"})
+  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,8,2,64,1,8", "INT8,8,32,32,128,3,8",
+      "FP8,32,8,2,64,1,8", "FP8,128,16,1,128,1,8", "INT4,16,8,2,64,3,8", "INT4,64,16,4,128,1,8",
+      "INT4,128,32,32,128,1,16", "FP8,64,4,4,128,3,16", "INT8,16,4,1,64,1,8",
+      "INT8,32,8,4,64,3,16", "INT8,128,4,4,128,1,16", "FP8,16,16,8,64,3,16",
+      "INT4,16,4,2,128,1,16", "INT4,32,2,2,64,3,16"})
   void quantizedMhaDecodeMatchesScalar(String quant, int group, int heads, int kvHeads,
-      int headDim, int tokens) {
+      int headDim, int tokens, int lanes) {
     MhaShape s = MhaShape.of(heads, kvHeads, headDim);
     String kernel = batchedMha(s, CacheFormat.parse(quant, group, 0, false), tokens, false,
         FP32_TOLERANCE, 3000, 65, 700, 4100);
     assertTrue(kernel.startsWith("mla4j_mha_decode_" + quant.toLowerCase(java.util.Locale.ROOT)
-        + "_d" + headDim), kernel);
+        + (lanes == 16 ? "_w16" : "") + "_d" + headDim), kernel);
   }
 
   @Test

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
  * (native/mha_decode.cu's int8/fp8/int4 instances): pure selection logic, no GPU. Each lane widens
  * 8 columns under one scale, so groups must divide d_h and hold whole lane chunks (INT4: whole
  * 8-byte nibble runs); K and V must share one layout of one segment per kv head. Everything else
- * falls back (null) to the generic kernel.
+ * falls back (null) to the generic kernel. With at most 2 heads per CTA and groups of 16 or more
+ * a lane takes 16 columns (the _w16 instances).
  */
 class QuantizedMhaChoiceTest {
   private static QuantizedLayout kv(Quantization q, int kvHeads, int headDim, int group) {
@@ -28,11 +29,29 @@ class QuantizedMhaChoiceTest {
         KernelChoice plain = KernelChoice.mha(dev.mla4j.tensor.DType.BF16, 128, group);
         KernelChoice c = KernelChoice.mhaQuantized(kv(q, 8, 128, 64), kv(q, 8, 128, 64), 8, 128,
             group);
-        assertEquals(plain.kernel().replace("_bf16_", "_" + fmt + "_"), c.kernel());
+        String lanes = plain.headsPerCta() <= 2 ? "_w16_" : "_";  // 16 columns a lane up to 2 heads
+        assertEquals(plain.kernel().replace("_bf16_", "_" + fmt + lanes), c.kernel());
         assertEquals(plain.headsPerCta(), c.headsPerCta());
       }
-      assertEquals("mla4j_mha_decode_" + fmt + "_d64_g1",
+      assertEquals("mla4j_mha_decode_" + fmt + "_w16_d64_g1",
           KernelChoice.mhaQuantized(kv(q, 4, 64, 32), kv(q, 4, 64, 32), 4, 64, 1).kernel());
+      assertEquals("mla4j_mha_decode_" + fmt + "_w16_d128_g2",
+          KernelChoice.mhaQuantized(kv(q, 4, 128, 16), kv(q, 4, 128, 16), 4, 128, 2).kernel());
+      assertEquals("mla4j_mha_decode_" + fmt + "_d128_g4",
+          KernelChoice.mhaQuantized(kv(q, 4, 128, 16), kv(q, 4, 128, 16), 4, 128, 4).kernel(),
+          "4 heads per CTA keep 8-column lanes");
+    }
+  }
+
+  @Test
+  void groupsOfEightKeepEightColumnLanes() {
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8}) {
+      String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
+      assertEquals("mla4j_mha_decode_" + fmt + "_d128_g1",
+          KernelChoice.mhaQuantized(kv(q, 8, 128, 8), kv(q, 8, 128, 8), 8, 128, 1).kernel(),
+          "a 16-column lane would span two scale groups");
+      assertEquals("mla4j_mha_decode_" + fmt + "_d64_g2",
+          KernelChoice.mhaQuantized(kv(q, 8, 64, 8), kv(q, 8, 64, 8), 8, 64, 2).kernel());
     }
   }
 
@@ -50,8 +69,6 @@ class QuantizedMhaChoiceTest {
         "groups of 48 do not divide d_h");
     assertNull(KernelChoice.mhaQuantized(kv(i8, 8, 128, 4), kv(i8, 8, 128, 4), 8, 128, 1),
         "groups of 4 split a lane's 8 columns");
-    assertEquals("mla4j_mha_decode_int8_d128_g1", KernelChoice.mhaQuantized(kv(i8, 8, 128, 8),
-        kv(i8, 8, 128, 8), 8, 128, 1).kernel());
     assertNull(KernelChoice.mhaQuantized(kv(i4, 8, 128, 8), kv(i4, 8, 128, 8), 8, 128, 1),
         "INT4 groups of 8: a lane's columns are both nibbles of 4 bytes");
     assertNull(KernelChoice.mhaQuantized(kv(i8, 1, 1024, 64), kv(i8, 1, 1024, 64), 8, 128, 1),
