@@ -88,16 +88,44 @@ __device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[W], c
   }
 }
 
-// A lane's W quantized codes of one row, as loaded, widened to exact unscaled floats in runs of
-// 8 columns: INT8/E4M3 16 bytes (raw.x..w) in column order; INT4 16: the low nibbles of its 8
-// bytes, then the high ones (G/2 columns on).
+// INT4 in 16-column lanes: column j of the lane (run j / 8, byte j % 4 of word (j % 8) / 4) is
+// the nibble at bit 8·(j % 4) + 4·(j / 8) of its word, widened where it lies (or 12 bits lower,
+// above bit 16, where 4 bits would leave FP32's mantissa) as n·2^p, p = int4_w16_shift(j). That
+// costs one LOP3 and one FADD per code, and one shift per word, where shifting each nibble down
+// first costs three. The caller scales queries by 2^-p and the accumulated values back by 2^-p:
+// exact powers of two, so the results are those of unscaled codes, bit for bit.
+__host__ __device__ constexpr int int4_w16_shift(int j) {
+  return (8 * (j % 4) + 4 * (j / 8)) <= 16 ? 8 * (j % 4) + 4 * (j / 8) : 8 * (j % 4) + 4 * (j / 8) - 12;
+}
+
+__device__ __forceinline__ void widen16_int4_shifted(const uint4 raw, float* f) {
+  const unsigned int w[2] = {raw.x, raw.y};
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const unsigned int high = w[i] >> 12;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+#pragma unroll
+      for (int b = 0; b < 4; b++) {
+        const int j = 8 * r + 4 * i + b;
+        const int p = int4_w16_shift(j);
+        const unsigned int src = 8 * b + 4 * r <= 16 ? w[i] : high;
+        const unsigned int x = (src & (0xfu << p)) ^ (0x4b000000u | (8u << p));
+        f[j] = __uint_as_float(x) - (8388608.f + 8.f * (float)(1u << p));
+      }
+    }
+  }
+}
+
+// A lane's W quantized codes of one row, as loaded, widened to exact floats in runs of 8
+// columns: INT8/E4M3 16 bytes (raw.x..w) in column order, unscaled; INT4 16: the low nibbles of
+// its 8 bytes, then the high ones (G/2 columns on), times 2^int4_w16_shift(j).
 template <int Q, int W>
 __device__ __forceinline__ void widen_codes(const uint4 raw, int nibble, float* f) {
   if constexpr (W == 8) {
     widen8_codes<Q>(raw, nibble, f);
   } else if constexpr (Q == MLA4J_Q_INT4) {
-    widen8_codes<Q>(raw, 0, f);
-    widen8_codes<Q>(raw, 4, f + 8);
+    widen16_int4_shifted(raw, f);
   } else {
     widen8_codes<Q>(raw, 0, f);
     widen8_codes<Q>(make_uint4(raw.z, raw.w, 0u, 0u), 0, f + 8);
@@ -113,6 +141,7 @@ __device__ void mha_decode(const PagedAttnParams& p) {
   constexpr bool QZ = Q != MLA4J_Q_NONE;
   static_assert(W == 8 || (W == 16 && QZ), "16-column lanes read codes");
   constexpr int RUNS = W / 8;
+  constexpr bool INT4_SHIFTED = Q == MLA4J_Q_INT4 && W == 16;  // codes widened as n·2^p
   if (p.splits > 1) grid_dependents_launch();  // lets the merge behind it take the SMs left free
   constexpr int LPR = D / W;        // lanes per row
   constexpr int RPW = 32 / LPR;     // rows per warp load
@@ -167,6 +196,10 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       float* qr = q[g] + 8 * r;
       qr[0] = x.x * s; qr[1] = x.y * s; qr[2] = x.z * s; qr[3] = x.w * s;
       qr[4] = y.x * s; qr[5] = y.y * s; qr[6] = y.z * s; qr[7] = y.w * s;
+    }
+    if constexpr (INT4_SHIFTED) {
+#pragma unroll
+      for (int j = 0; j < W; j++) q[g][j] *= 1.f / (float)(1u << int4_w16_shift(j));
     }
   }
   float m[G], l[G], acc[G][W];
@@ -290,6 +323,13 @@ __device__ void mha_decode(const PagedAttnParams& p) {
       for (int j = 0; j < W; j++) a2[g][j] = __shfl_xor_sync(0xffffffffu, acc[g][j], o);
     }
     merge_state<G, W>(m, l, acc, m2, l2, a2);
+  }
+  if constexpr (INT4_SHIFTED) {
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+#pragma unroll
+      for (int j = 0; j < W; j++) acc[g][j] *= 1.f / (float)(1u << int4_w16_shift(j));
+    }
   }
   if (sub == 0) {
 #pragma unroll
