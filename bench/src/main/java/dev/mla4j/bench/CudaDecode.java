@@ -64,14 +64,25 @@ public final class CudaDecode {
    * @param tflops FLOPs (FlashMLA-style) / median time
    * @param powerCapped the part of the timed window (0-1) the GPU spent held below its clocks by
    *     its power limit ({@link PowerCapClock}); null where not measured (no NVML, older reports)
+   * @param hostBound whether the host still queued the timed launches no faster than the GPU ran
+   *     them after its warm-ups ({@link #timeWarm}): the time is then the launch path's, an upper
+   *     bound on the kernel's; null where not measured (older reports)
    */
   public record Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
       double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
-      String kernel, String skipped, String cache, Double powerCapped) {
+      String kernel, String skipped, String cache, Double powerCapped, Boolean hostBound) {
 
     static Row skip(String kind, String shape, int batch, int context, String why, String cache) {
       return new Row(kind, shape, batch, context, 0, 0, Double.NaN, Double.NaN, Double.NaN,
           Double.NaN, Double.NaN, "", why, cache);
+    }
+
+    /** A row without a host-bound check. */
+    public Row(String kind, String shape, int batch, int context, int splits, int sharedBytes,
+        double medianMicros, double p10Micros, double p90Micros, double gbps, double tflops,
+        String kernel, String skipped, String cache, Double powerCapped) {
+      this(kind, shape, batch, context, splits, sharedBytes, medianMicros, p10Micros, p90Micros,
+          gbps, tflops, kernel, skipped, cache, powerCapped, null);
     }
 
     /** A row without a power-cap figure. */
@@ -300,7 +311,8 @@ public final class CudaDecode {
       Optional<PowerCapClock> power = powerClock(ctx);
       long capped0 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
       long wall0 = System.nanoTime();
-      double[] ms = timeWarm(ctx, stream, reps, median(probe), launch);
+      Timed timed = timeWarm(ctx, stream, reps, median(probe), launch);
+      double[] ms = timed.ms();
       long wall = System.nanoTime() - wall0;
       long capped1 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
       Double capped = capped0 < 0 || capped1 < 0 ? null
@@ -318,7 +330,7 @@ public final class CudaDecode {
           plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
           batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
           plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : ""), null, format,
-          capped);
+          capped, timed.hostBound());
     }
   }
 
@@ -365,8 +377,11 @@ public final class CudaDecode {
     stream.synchronize();
   }
 
+  /** Per-rep milliseconds, and whether the host still set their pace ({@link #hostBound}). */
+  record Timed(double[] ms, boolean hostBound) {}
+
   /** Share of the GPU's time per launch at or above which the host's queueing time counts. */
-  static final double HOST_BOUND_SHARE = 0.9;
+  public static final double HOST_BOUND_SHARE = 0.9;
 
   /**
    * {@link #warmHost}, then {@link #time}; re-warmed for 0.5 s and re-timed, at most twice,
@@ -374,20 +389,20 @@ public final class CudaDecode {
    * The events then timed the host: the quick report's first INT4 MLA row at batch 1 (a launch
    * path's branches not yet compiled) gave 63 us, 3x its neighbours, at stops 30 and 31.
    */
-  static double[] timeWarm(CudaContext ctx, CudaStream stream, int reps, double probeMillis,
+  static Timed timeWarm(CudaContext ctx, CudaStream stream, int reps, double probeMillis,
       Runnable work) {
     warmHost(stream, probeMillis, work);
     for (int attempt = 0; ; attempt++) {
       long[] queued = new long[1];
       double[] ms = time(ctx, stream, reps, work, queued);
       if (!hostBound(queued[0], reps, median(ms))) {
-        return ms;
+        return new Timed(ms, false);
       }
       if (attempt == 2) {
         System.err.printf("warning: launches still queued at the GPU's pace after 1 s of"
             + " warm-up (%.1f us each, %.1f us on the GPU); the row may time the host%n",
             queued[0] / 1e3 / reps, median(ms) * 1e3);
-        return ms;
+        return new Timed(ms, true);
       }
       warmHost(stream, probeMillis, work, 500);
     }

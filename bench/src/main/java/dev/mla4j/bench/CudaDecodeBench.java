@@ -68,7 +68,7 @@ public final class CudaDecodeBench {
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
     List<String> lines = new ArrayList<>();
     lines.add("kind,shape,batch,ctx,splits,smem,median_us,p10_us,p90_us,GBps,TFLOPs,kernel,cache,"
-        + "power_capped");
+        + "power_capped,host_bound");
     try (CudaStream stream = ctx.newStream()) {
       double copy = CudaDecode.copyCeilingGBps(ctx, stream);
       System.out.printf("device-to-device copy: %.0f GB/s (read + write)%n", copy);
@@ -181,11 +181,14 @@ public final class CudaDecodeBench {
       return "skip," + r.shape() + "," + r.batch() + "," + r.context() + ",,,,,,,," + r.cacheFormat();
     }
     String capped = r.powerCapped() == null ? "" : String.format("%.3f", r.powerCapped());
-    System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f  %s %s%s%n", r.shape(), r.batch(),
+    boolean host = Boolean.TRUE.equals(r.hostBound());
+    System.out.printf("%-22s %5d %6d %6d %10.1f %9.0f %8.2f  %s %s%s%s%n", r.shape(), r.batch(),
         r.context(), r.splits(), r.medianMicros(), r.gbps(), r.tflops(), r.kernel(),
-        r.cacheFormat(), capped.isEmpty() ? "" : ", power-capped " + capped);
-    return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f,%s,%s,%s", r.kind(),
+        r.cacheFormat(), capped.isEmpty() ? "" : ", power-capped " + capped,
+        host ? ", host-bound (the launch path's time)" : "");
+    return String.format("%s,%s,%d,%d,%d,%d,%.2f,%.2f,%.2f,%.1f,%.3f,%s,%s,%s,%s", r.kind(),
         r.shape(), r.batch(), r.context(), r.splits(), r.sharedBytes(), r.medianMicros(),
-        r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(), r.kernel(), r.cacheFormat(), capped);
+        r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(), r.kernel(), r.cacheFormat(), capped,
+        r.hostBound() == null ? "" : r.hostBound());
   }
 }

@@ -74,7 +74,9 @@ public final class CudaNaivePrefill {
           table.pointer(), context, first.pointer(), out.pointer());
       double[] probe = CudaDecode.time(ctx, stream, 3, launch);
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, CudaDecode.median(probe))));
-      double[] ms = CudaDecode.timeWarm(ctx, stream, reps, CudaDecode.median(probe), launch);
+      CudaDecode.Timed timed = CudaDecode.timeWarm(ctx, stream, reps, CudaDecode.median(probe),
+          launch);
+      double[] ms = timed.ms();
       CudaDecode.checkFinite(arena, stream, out);
       double med = CudaDecode.median(ms);
       double attended = (double) tokens * context - (double) tokens * (tokens - 1) / 2;
@@ -84,7 +86,8 @@ public final class CudaNaivePrefill {
       double seconds = med * 1e-3;
       return new CudaDecode.Row("mla-naive", name, 1, context, 0, 0, med * 1e3,
           ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3, bytes / seconds / 1e9,
-          flops / seconds / 1e12, plan.kernel() + "+cublas", null, "BF16");
+          flops / seconds / 1e12, plan.kernel() + "+cublas", null, "BF16", null,
+          timed.hostBound());
     }
   }
 }

@@ -257,6 +257,35 @@ final class AttentionTables {
         .append(". Their times depend on how long the board had been at its limit.\n\n");
   }
 
+  /**
+   * Names the rows whose launches the host still queued no faster than the GPU ran them after
+   * the bench's warm-ups ({@code CudaDecode.timeWarm}): their times are the launch path's (FFM
+   * calls, a split merge's second launch), upper bounds on the kernels'. Nothing is written when
+   * none was (or older results, which did not check).
+   */
+  static void hostBoundNote(StringBuilder sb, List<CudaDecode.Row> decode,
+      List<CudaDecode.Row> prefill) {
+    List<String> named = new ArrayList<>();
+    for (List<CudaDecode.Row> rows : java.util.Arrays.asList(decode, prefill)) {
+      for (CudaDecode.Row r : rows == null ? List.<CudaDecode.Row>of() : rows) {
+        if (Boolean.TRUE.equals(r.hostBound())) {
+          DecodePreset p = DecodePreset.named(r.shape());
+          named.add((r.kind().equals("mla") ? p.label() : p.model() + " " + r.kind().toUpperCase())
+              + " " + r.cacheFormat() + (rows == prefill ? " prefill" : " batch " + r.batch())
+              + " " + Md.tokens(r.context()));
+        }
+      }
+    }
+    if (named.isEmpty()) {
+      return;
+    }
+    sb.append("Host-bound rows (the host queued each launch in at least ")
+        .append(Md.percent(CudaDecode.HOST_BOUND_SHARE))
+        .append(" of its GPU time after 1 s of warm-up, so the time shown is the launch path's,"
+            + " an upper bound on the kernel's): ")
+        .append(String.join(", ", named)).append(".\n\n");
+  }
+
   private static String cell(CudaDecode.Row r) {
     return r.skipped() != null ? "skipped (" + r.skipped() + ")" : Md.micros(r.medianMicros());
   }

@@ -148,6 +148,7 @@ public final class MarkdownReport {
             .append(quantized);
       }
       AttentionTables.powerCapNote(sb, d.gpu().decode());
+      AttentionTables.hostBoundNote(sb, d.gpu().decode(), d.gpu().prefill());
       if (d.gpu().prefill() != null && !d.gpu().prefill().isEmpty()) {
         sb.append("## MLA vs MHA on the GPU: prefill chunk, one layer, BF16 cache\n\n")
             .append("Causal attention of the last " + GpuSuite.PREFILL_TOKENS + " positions of"

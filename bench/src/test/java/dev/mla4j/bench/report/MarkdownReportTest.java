@@ -184,6 +184,29 @@ class MarkdownReportTest {
         + "MLA FP8 g64 0 of 1."), note);  // the skipped row measured nothing
   }
 
+  @Test
+  void hostBoundRowsAreNamed() throws IOException {
+    String plain = MarkdownReport.render(data(synthetic(dir), gpuResults(3300)), Map.of());
+    assertFalse(plain.contains("Host-bound rows"), plain);  // no row checked
+    GpuResults base = gpuResults(3300);
+    List<CudaDecode.Row> decode = new ArrayList<>(base.decode());
+    decode.set(2, withHostBound(decode.get(2), true));   // MHA BF16: named
+    decode.set(0, withHostBound(decode.get(0), false));  // MLA BF16: checked, not host-bound
+    GpuResults gpu = new GpuResults(base.device(), base.copyGBps(), base.readGBps(),
+        base.tensorCoreTflops(), decode, base.prefill());
+    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
+    String note = md.lines().filter(l -> l.startsWith("Host-bound rows")).findFirst()
+        .orElseThrow(() -> new AssertionError(md));
+    CudaDecode.Row named = decode.get(2);
+    assertTrue(note.endsWith("): Llama-2-7B MHA BF16 batch " + named.batch() + " 4K."), note);
+  }
+
+  private static CudaDecode.Row withHostBound(CudaDecode.Row r, boolean host) {
+    return new CudaDecode.Row(r.kind(), r.shape(), r.batch(), r.context(), r.splits(),
+        r.sharedBytes(), r.medianMicros(), r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(),
+        r.kernel(), r.skipped(), r.cache(), r.powerCapped(), host);
+  }
+
   private static CudaDecode.Row withPowerCapped(CudaDecode.Row r, double capped) {
     return new CudaDecode.Row(r.kind(), r.shape(), r.batch(), r.context(), r.splits(),
         r.sharedBytes(), r.medianMicros(), r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(),
