@@ -121,7 +121,7 @@ __device__ __forceinline__ void merge_state(float* m, float* l, float (*a)[W], c
 // first costs three. The caller scales queries by 2^-p and the accumulated values back by 2^-p:
 // exact powers of two, so the results are those of unscaled codes, bit for bit.
 __host__ __device__ constexpr int int4_w16_shift(int j) {
-  return (8 * (j % 4) + 4 * (j / 8)) <= 16 ? 8 * (j % 4) + 4 * (j / 8) : 8 * (j % 4) + 4 * (j / 8) - 12;
+  return 8 * (j % 4) + 4 * (j / 8) - (8 * (j % 4) + 4 * (j / 8) <= 16 ? 0 : 12);
 }
 
 __device__ __forceinline__ void widen16_int4_shifted(const uint4 raw, float* f) {
