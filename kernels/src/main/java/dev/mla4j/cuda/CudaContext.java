@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -273,19 +274,26 @@ public final class CudaContext {
 
   private void queue(String name, int gx, int gy, int gz, int threads, int sharedBytes,
       CudaStream stream, MemorySegment params, boolean programmatic, int cluster) {
-    try (Arena tmp = Arena.ofConfined()) {
-      MemorySegment args = tmp.allocate(ADDRESS);
-      args.set(ADDRESS, 0, params);
-      makeCurrent();
-      if (programmatic || cluster > 1) {
-        CudaDriver.launchEx(name, function(name), gx, gy, gz, threads, sharedBytes,
-            stream.handle(), args, programmatic, cluster);
-      } else {
-        CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
-            stream.handle(), args);
-      }
+    // the driver copies the argument array and the launch config at the call, so each thread
+    // reuses one scratch segment instead of opening an arena per launch
+    SegmentAllocator scratch = SegmentAllocator.slicingAllocator(LAUNCH_SCRATCH.get());
+    MemorySegment args = scratch.allocate(ADDRESS);
+    args.set(ADDRESS, 0, params);
+    makeCurrent();
+    if (programmatic || cluster > 1) {
+      CudaDriver.launchEx(name, function(name), gx, gy, gz, threads, sharedBytes,
+          stream.handle(), args, programmatic, cluster, scratch);
+    } else {
+      CudaDriver.launch(name, function(name), gx, gy, gz, threads, 1, 1, sharedBytes,
+          stream.handle(), args);
     }
   }
+
+  /** Room for a launch's argument array, config and two attributes (CudaDriver.launchConfig). */
+  private static final long LAUNCH_SCRATCH_BYTES = 512;
+
+  private static final ThreadLocal<MemorySegment> LAUNCH_SCRATCH =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(LAUNCH_SCRATCH_BYTES, 16));
 
   /** Raises a kernel's dynamic shared-memory limit (needed above 48 KB). */
   void allowSharedMemory(String name, int bytes) {

@@ -11,6 +11,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -292,15 +293,22 @@ final class CudaDriver {
     }
   }
 
-  /** Queues {@code function} on {@code stream}; {@code params} is a {@code void*[]} of argument addresses. */
+  /**
+   * Queues {@code function} on {@code stream}; {@code params} is a {@code void*[]} of argument
+   * addresses. The error message is built only on failure: this is the decode loop's hot path.
+   */
   static void launch(String name, MemorySegment function, int gx, int gy, int gz, int bx, int by,
       int bz, int sharedBytes, MemorySegment stream, MemorySegment params) {
+    int result;
     try {
-      check("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
-          + ", smem " + sharedBytes + ")", (int) LAUNCH.invokeExact(function, gx, gy, gz, bx, by,
-          bz, sharedBytes, stream, params, MemorySegment.NULL));
+      result = (int) LAUNCH.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream,
+          params, MemorySegment.NULL);
     } catch (Throwable t) {
       throw wrap("cuLaunchKernel(" + name + ")", t);
+    }
+    if (result != 0) {
+      check("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
+          + ", smem " + sharedBytes + ")", result);
     }
   }
 
@@ -321,17 +329,25 @@ final class CudaDriver {
    */
   static void launchEx(String name, MemorySegment function, int gx, int gy, int gz, int bx,
       int sharedBytes, MemorySegment stream, MemorySegment params, boolean programmatic,
-      int cluster) {
-    String what = "cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
-        + bx + ", smem " + sharedBytes + (programmatic ? ", programmatic serialization" : "")
-        + (cluster > 1 ? ", clusters of " + cluster : "") + ")";
-    try (Arena tmp = Arena.ofConfined()) {
-      MemorySegment config = launchConfig(tmp, gx, gy, gz, bx, sharedBytes, stream, programmatic,
-          cluster);
-      check(what, (int) LAUNCH_EX.invokeExact(config, function, params, MemorySegment.NULL));
+      int cluster, SegmentAllocator scratch) {
+    int result;
+    try {
+      MemorySegment config = launchConfig(scratch, gx, gy, gz, bx, sharedBytes, stream,
+          programmatic, cluster);
+      result = (int) LAUNCH_EX.invokeExact(config, function, params, MemorySegment.NULL);
     } catch (Throwable t) {
-      throw wrap(what, t);
+      throw wrap(launchExCall(name, gx, gy, gz, bx, sharedBytes, programmatic, cluster), t);
     }
+    if (result != 0) {
+      check(launchExCall(name, gx, gy, gz, bx, sharedBytes, programmatic, cluster), result);
+    }
+  }
+
+  private static String launchExCall(String name, int gx, int gy, int gz, int bx,
+      int sharedBytes, boolean programmatic, int cluster) {
+    return "cuLaunchKernelEx(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx
+        + ", smem " + sharedBytes + (programmatic ? ", programmatic serialization" : "")
+        + (cluster > 1 ? ", clusters of " + cluster : "") + ")";
   }
 
   /**
@@ -347,10 +363,12 @@ final class CudaDriver {
     }
   }
 
-  private static MemorySegment launchConfig(Arena tmp, int gx, int gy, int gz, int bx,
+  private static MemorySegment launchConfig(SegmentAllocator tmp, int gx, int gy, int gz, int bx,
       int sharedBytes, MemorySegment stream, boolean programmatic, int cluster) {
     int count = (programmatic ? 1 : 0) + (cluster > 1 ? 1 : 0);
-    MemorySegment attrs = tmp.allocate(LAUNCH_ATTRIBUTE_BYTES * Math.max(1, count), 8);
+    // a launch's scratch is reused, not zeroed as an arena's allocation is
+    MemorySegment attrs = tmp.allocate(LAUNCH_ATTRIBUTE_BYTES * Math.max(1, count), 8)
+        .fill((byte) 0);
     long at = 0;
     if (programmatic) {
       attrs.set(JAVA_INT, at, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
@@ -363,7 +381,7 @@ final class CudaDriver {
       attrs.set(JAVA_INT, at + 12, 1);
       attrs.set(JAVA_INT, at + 16, 1);
     }
-    MemorySegment config = tmp.allocate(LAUNCH_CONFIG);
+    MemorySegment config = tmp.allocate(LAUNCH_CONFIG).fill((byte) 0);
     int[] dims = {gx, gy, gz, bx, 1, 1, sharedBytes};
     for (int i = 0; i < dims.length; i++) {
       config.setAtIndex(JAVA_INT, i, dims[i]);
