@@ -2,6 +2,7 @@ package dev.mla4j.bench;
 
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cuda.CudaContext;
+import dev.mla4j.cuda.CudaGraph;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.DeviceBuffer;
 import dev.mla4j.cuda.DevicePagedCache;
@@ -27,7 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The host's time to queue one decode step's attention on the GPU ({@link PagedAttention#launch}:
  * the kernel, and the split merge where the plan splits), which is what a batch-1 decode loop pays
- * on the CPU per layer besides the kernel. The queue is drained outside the timed calls every
+ * on the CPU per layer besides the kernel: launched directly ({@link #step}) or replayed from a
+ * {@link CudaGraph} ({@link #graphStep}). The queue is drained outside the timed calls every
  * {@link #DRAIN} steps, far below the driver's queue depth, so a launch never waits for the GPU
  * and the figure is the launch path's alone. Compare with the driver's own cost per launch from C
  * ({@code native/launch_cost.cu}) and with the kernel's time ({@link CudaDecodeBench}).
@@ -60,6 +62,7 @@ public class CudaLaunchBenchmark {
   private DeviceBuffer out;
   private DeviceBuffer table;
   private DeviceBuffer first;
+  private CudaGraph graph;
   private int queued;
 
   @Setup(Level.Trial)
@@ -91,6 +94,7 @@ public class CudaLaunchBenchmark {
     table.upload(stream, arena.allocate(4L * blocks, 4).copyFrom(MemorySegment.ofArray(ids)), 0);
     first = zeros(ctx, 4);
     first.upload(stream, arena.allocate(4, 4).fill((byte) 0), 0);
+    graph = CudaGraph.capture(ctx, stream, this::step);
     stream.synchronize();
     System.out.println("# mla4j: " + ctx.describe() + ", " + attention + " " + preset
         + " batch 1, context " + context + ": " + plan.kernel() + ", " + plan.splits()
@@ -117,10 +121,16 @@ public class CudaLaunchBenchmark {
         context / PagedLayers.BLOCK_TOKENS, first.pointer(), out.pointer());
   }
 
+  /** The same step replayed from a {@link CudaGraph}: one cuGraphLaunch. */
+  @Benchmark
+  public void graphStep() {
+    graph.launch(stream);
+  }
+
   @TearDown(Level.Trial)
   public void tearDown() {
     stream.synchronize();
-    for (AutoCloseable c : new AutoCloseable[] {plan, qa, qb, out, table, first, cache, stream}) {
+    for (AutoCloseable c : new AutoCloseable[] {graph, plan, qa, qb, out, table, first, cache, stream}) {
       try {
         c.close();
       } catch (Exception e) {

@@ -114,7 +114,68 @@ final class CudaDriver {
       find("cuEventElapsedTime_v2").isPresent() ? "cuEventElapsedTime_v2" : "cuEventElapsedTime",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
 
+  // Graphs (CUDA 11.4+ for cuGraphInstantiateWithFlags), optional: without them only
+  // CudaGraph.capture fails, saying so.
+  static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+  private static final MethodHandle BEGIN_CAPTURE = optional("cuStreamBeginCapture_v2",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle END_CAPTURE = optional("cuStreamEndCapture",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle GRAPH_INSTANTIATE = optional("cuGraphInstantiateWithFlags",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+  private static final MethodHandle GRAPH_LAUNCH = optional("cuGraphLaunch",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle GRAPH_DESTROY = optional("cuGraphDestroy", I_P);
+  private static final MethodHandle GRAPH_EXEC_DESTROY = optional("cuGraphExecDestroy", I_P);
+
   private CudaDriver() {}
+
+  private static MethodHandle optional(String name, FunctionDescriptor fd) {
+    return find(name).map(sym -> LINKER.downcallHandle(sym, fd)).orElse(null);
+  }
+
+  /** Null when this driver can capture and replay graphs, else what it lacks. */
+  static String graphsMissing() {
+    return BEGIN_CAPTURE == null || END_CAPTURE == null || GRAPH_INSTANTIATE == null
+        || GRAPH_LAUNCH == null || GRAPH_DESTROY == null || GRAPH_EXEC_DESTROY == null
+        ? LIBRARY + " lacks the graph calls (cuStreamBeginCapture_v2, cuGraphInstantiateWithFlags,"
+            + " cuGraphLaunch: CUDA 11.4 or later)" : null;
+  }
+
+  static void beginCapture(MemorySegment stream) {
+    call("cuStreamBeginCapture_v2", () -> (int) BEGIN_CAPTURE.invokeExact(stream,
+        CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+  }
+
+  /** Ends the capture on {@code stream}: its graph, or an exception (e.g. capture invalidated). */
+  static MemorySegment endCapture(MemorySegment stream) {
+    return addressOut("cuStreamEndCapture", p -> (int) END_CAPTURE.invokeExact(stream, p));
+  }
+
+  static MemorySegment instantiate(MemorySegment graph) {
+    return addressOut("cuGraphInstantiateWithFlags",
+        p -> (int) GRAPH_INSTANTIATE.invokeExact(p, graph, 0L));
+  }
+
+  static void launchGraph(MemorySegment exec, MemorySegment stream) {
+    int result;
+    try {
+      result = (int) GRAPH_LAUNCH.invokeExact(exec, stream);
+    } catch (Throwable t) {
+      throw wrap("cuGraphLaunch", t);
+    }
+    if (result != 0) {
+      check("cuGraphLaunch", result);
+    }
+  }
+
+  static void destroyGraph(MemorySegment graph) {
+    call("cuGraphDestroy", () -> (int) GRAPH_DESTROY.invokeExact(graph));
+  }
+
+  static void destroyGraphExec(MemorySegment exec) {
+    call("cuGraphExecDestroy", () -> (int) GRAPH_EXEC_DESTROY.invokeExact(exec));
+  }
 
   private static SymbolLookup load() {
     try {

@@ -7,4 +7,8 @@ public final class CudaException extends RuntimeException {
   public CudaException(String message) {
     super(message);
   }
+
+  public CudaException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }
