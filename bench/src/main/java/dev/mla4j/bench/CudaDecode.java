@@ -8,6 +8,7 @@ import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cache.QuantizedLayout;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaEvent;
+import dev.mla4j.cuda.CudaGraph;
 import dev.mla4j.cuda.CudaException;
 import dev.mla4j.cuda.CudaOps;
 import dev.mla4j.cuda.CudaStream;
@@ -20,9 +21,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntFunction;
 
 /**
  * GPU decode timing of the device-resident path: one layer of MLA (absorbed, tensor-core kernel
@@ -301,17 +304,23 @@ public final class CudaDecode {
       first.upload(stream, hp, 0);
       int[] rep = {0};
       int nCopies = copies;
-      Runnable launch = () -> {
-        long table0 = tables.pointer(4L * batch * blocksPerSeq * (rep[0]++ % nCopies));
-        plan.launch(stream, qa.pointer(), mla != null ? qb.pointer() : 0L, table0, blocksPerSeq,
-            first.pointer(), out.pointer());
-      };
+      IntFunction<Runnable> onCopy = c -> () -> plan.launch(stream, qa.pointer(),
+          mla != null ? qb.pointer() : 0L, tables.pointer(4L * batch * blocksPerSeq * c),
+          blocksPerSeq, first.pointer(), out.pointer());
+      Runnable launch = () -> onCopy.apply(rep[0]++ % nCopies).run();
       double[] probe = time(ctx, stream, 3, launch);
       int reps = (int) Math.max(10, Math.min(100, 2000 / Math.max(1e-3, median(probe))));
       Optional<PowerCapClock> power = powerClock(ctx);
       long capped0 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
       long wall0 = System.nanoTime();
-      Timed timed = timeWarm(ctx, stream, reps, median(probe), launch);
+      GraphReplays graphs = GraphReplays.chosen();
+      Timed timed = graphs == GraphReplays.ALWAYS ? null
+          : timeWarm(ctx, stream, reps, median(probe), launch);
+      boolean replayed = graphs == GraphReplays.ALWAYS
+          || (graphs == GraphReplays.AUTO && timed.hostBound());
+      if (replayed) {
+        timed = timeReplays(ctx, stream, reps, median(probe), nCopies, onCopy);
+      }
       double[] ms = timed.ms();
       long wall = System.nanoTime() - wall0;
       long capped1 = power.map(PowerCapClock::cappedNanos).orElse(-1L);
@@ -329,8 +338,8 @@ public final class CudaDecode {
       return new Row(mla != null ? "mla" : "mha", name, batch, context, plan.splits(),
           plan.sharedBytes(), med * 1e3, ms[ms.length / 10] * 1e3, ms[ms.length * 9 / 10] * 1e3,
           batch * cost.bytes() / seconds / 1e9, batch * cost.flops() / seconds / 1e12,
-          plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : ""), null, format,
-          capped, timed.hostBound());
+          plan.kernel() + (plan.cluster() > 1 ? " cluster " + plan.cluster() : "")
+              + (replayed ? GRAPH_REPLAYS : ""), null, format, capped, timed.hostBound());
     }
   }
 
@@ -405,6 +414,52 @@ public final class CudaDecode {
         return new Timed(ms, true);
       }
       warmHost(stream, probeMillis, work, 500);
+    }
+  }
+
+  /** Ends a row's kernel name when its times are of CUDA graph replays ({@link #timeReplays}). */
+  public static final String GRAPH_REPLAYS = " (graph replays)";
+
+  /** When a row is timed from graph replays: {@code -Dmla4j.bench.graphs=auto|always|never}. */
+  enum GraphReplays {
+    /** Rows still host-bound after {@link #timeWarm}'s re-warms: the default. */
+    AUTO,
+    /** Every row: to compare replays with direct launches where the host keeps up. */
+    ALWAYS,
+    NEVER;
+
+    static GraphReplays chosen() {
+      String v = System.getProperty("mla4j.bench.graphs", "auto");
+      try {
+        return valueOf(v.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("-Dmla4j.bench.graphs=" + v
+            + ": expected auto, always or never", e);
+      }
+    }
+  }
+
+  /**
+   * {@link #timeWarm} over replays of one CUDA graph per cache copy ({@code onCopy}'s launches,
+   * captured once): the kernels' time without the JVM's launch path, which costs the host one
+   * cuGraphLaunch a step (about 1.9 us on the H100, against 6.8 us for a kernel and its merge).
+   */
+  static Timed timeReplays(CudaContext ctx, CudaStream stream, int reps, double probeMillis,
+      int copies, IntFunction<Runnable> onCopy) {
+    CudaGraph[] graphs = new CudaGraph[copies];
+    try {
+      for (int c = 0; c < copies; c++) {
+        graphs[c] = CudaGraph.capture(ctx, stream, onCopy.apply(c));
+      }
+      int[] next = {0};
+      return timeWarm(ctx, stream, reps, probeMillis,
+          () -> graphs[next[0]++ % copies].launch(stream));
+    } finally {
+      for (CudaGraph g : graphs) {
+        if (g != null) {
+          g.close();
+        }
+      }
     }
   }
 

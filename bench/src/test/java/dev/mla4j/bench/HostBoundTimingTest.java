@@ -10,13 +10,15 @@ import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.DeviceBuffer;
 import dev.mla4j.tensor.DType;
 import java.util.Optional;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * A timed row whose launches the host queues no faster than the GPU runs them times the host,
- * not the kernel; {@link CudaDecode#timeWarm} re-warms and re-times those.
+ * not the kernel; {@link CudaDecode#timeWarm} re-warms and re-times those, and
+ * {@link CudaDecode#timeReplays} times CUDA graph replays of the same work instead.
  */
 class HostBoundTimingTest {
   @Test
@@ -46,6 +48,25 @@ class HostBoundTimingTest {
       double[] ms = CudaDecode.time(ctx, stream, 20, slow, queued);
       assertTrue(CudaDecode.hostBound(queued[0], 20, CudaDecode.median(ms)),
           "queued " + queued[0] / 20e3 + " us per launch, GPU median " + CudaDecode.median(ms) * 1e3);
+    }
+  }
+
+  @Test
+  @Tag("gpu")
+  void graphReplaysTimeTheKernelWithoutTheHostsLaunchPath() {
+    Optional<String> why = Backends.cudaUnavailableReason();
+    Assumptions.assumeTrue(why.isEmpty(), () -> "no GPU: " + why.orElse(""));
+    CudaContext ctx = CudaContext.get();
+    long floats = 16L << 20;  // 64 MB: tens of microseconds on any GPU
+    try (CudaStream stream = ctx.newStream(); DeviceBuffer b = ctx.allocate(4 * floats)) {
+      IntFunction<Runnable> fill = c -> () -> CudaOps.fillRandom(ctx, stream, b.pointer(),
+          floats, DType.F32, 3 + c);
+      double direct = CudaDecode.median(CudaDecode.time(ctx, stream, 30, fill.apply(0)));
+      CudaDecode.Timed replays = CudaDecode.timeReplays(ctx, stream, 30, direct, 2, fill);
+      double replayed = CudaDecode.median(replays.ms());
+      assertFalse(replays.hostBound(), "replays of a " + direct * 1e3 + " us kernel host-bound");
+      assertTrue(replayed > 0.5 * direct && replayed < 2 * direct,
+          "replays " + replayed * 1e3 + " us against direct launches' " + direct * 1e3 + " us");
     }
   }
 }

@@ -258,23 +258,35 @@ final class AttentionTables {
   }
 
   /**
-   * Names the rows whose launches the host still queued no faster than the GPU ran them after
-   * the bench's warm-ups ({@code CudaDecode.timeWarm}): their times are the launch path's (FFM
-   * calls, a split merge's second launch), upper bounds on the kernels'. Nothing is written when
-   * none was (or older results, which did not check).
+   * Names the rows timed from CUDA graph replays because their direct launches stayed host-bound
+   * after the bench's warm-ups ({@code CudaDecode.timeWarm}, {@code timeReplays}), and the rows
+   * whose launches the host still queued no faster than the GPU ran them: their times are the
+   * launch path's (FFM calls, a split merge's second launch), upper bounds on the kernels'.
+   * Nothing is written when there are none (or older results, which did not check).
    */
   static void hostBoundNote(StringBuilder sb, List<CudaDecode.Row> decode,
       List<CudaDecode.Row> prefill) {
+    List<String> replayed = new ArrayList<>();
     List<String> named = new ArrayList<>();
     for (List<CudaDecode.Row> rows : java.util.Arrays.asList(decode, prefill)) {
       for (CudaDecode.Row r : rows == null ? List.<CudaDecode.Row>of() : rows) {
-        if (Boolean.TRUE.equals(r.hostBound())) {
-          DecodePreset p = DecodePreset.named(r.shape());
-          named.add((r.kind().equals("mla") ? p.label() : p.model() + " " + r.kind().toUpperCase())
-              + " " + r.cacheFormat() + (rows == prefill ? " prefill" : " batch " + r.batch())
-              + " " + Md.tokens(r.context()));
+        DecodePreset p = r.skipped() == null ? DecodePreset.named(r.shape()) : null;
+        String label = p == null ? null
+            : (r.kind().equals("mla") ? p.label() : p.model() + " " + r.kind().toUpperCase())
+                + " " + r.cacheFormat() + (rows == prefill ? " prefill" : " batch " + r.batch())
+                + " " + Md.tokens(r.context());
+        if (label != null && r.kernel() != null && r.kernel().endsWith(CudaDecode.GRAPH_REPLAYS)) {
+          replayed.add(label);
+        }
+        if (label != null && Boolean.TRUE.equals(r.hostBound())) {
+          named.add(label);
         }
       }
+    }
+    if (!replayed.isEmpty()) {
+      sb.append("Timed from CUDA graph replays (`CudaGraph`, one `cuGraphLaunch` a step), since"
+          + " the host queued their direct launches at the GPU's pace: ")
+          .append(String.join(", ", replayed)).append(".\n\n");
     }
     if (named.isEmpty()) {
       return;

@@ -201,6 +201,24 @@ class MarkdownReportTest {
     assertTrue(note.endsWith("): Llama-2-7B MHA BF16 batch " + named.batch() + " 4K."), note);
   }
 
+  @Test
+  void graphReplayedRowsAreNamed() throws IOException {
+    GpuResults base = gpuResults(3300);
+    List<CudaDecode.Row> decode = new ArrayList<>(base.decode());
+    CudaDecode.Row r = decode.get(0);  // MLA BF16, re-timed from graph replays, not host-bound
+    decode.set(0, new CudaDecode.Row(r.kind(), r.shape(), r.batch(), r.context(), r.splits(),
+        r.sharedBytes(), r.medianMicros(), r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(),
+        r.kernel() + CudaDecode.GRAPH_REPLAYS, r.skipped(), r.cache(), r.powerCapped(), false));
+    GpuResults gpu = new GpuResults(base.device(), base.copyGBps(), base.readGBps(),
+        base.tensorCoreTflops(), decode, base.prefill());
+    String md = MarkdownReport.render(data(synthetic(dir), gpu), Map.of());
+    String note = md.lines().filter(l -> l.startsWith("Timed from CUDA graph replays"))
+        .findFirst().orElseThrow(() -> new AssertionError(md));
+    assertTrue(note.endsWith(" BF16 batch 1 4K."), note);
+    assertFalse(note.contains("MHA"), note);
+    assertFalse(md.contains("Host-bound rows"), md);
+  }
+
   private static CudaDecode.Row withHostBound(CudaDecode.Row r, boolean host) {
     return new CudaDecode.Row(r.kind(), r.shape(), r.batch(), r.context(), r.splits(),
         r.sharedBytes(), r.medianMicros(), r.p10Micros(), r.p90Micros(), r.gbps(), r.tflops(),
