@@ -405,10 +405,12 @@ __device__ void mha_decode(const PagedAttnParams& p) {
     mha_decode<DT, D, G, Q, W>(p);                                             \
   }
 #define MHA_KERNEL(NAME, DT, Q, D, G) MHA_KERNEL_W(NAME, DT, Q, D, G, 8)
+// G = 3: GQA groups of 3 (SmolLM-135M/360M) read each K/V row once for their 3 heads.
 #define MHA_KERNELS(NAME, DT, Q)                                                          \
   MHA_KERNEL(NAME, DT, Q, 64, 1) MHA_KERNEL(NAME, DT, Q, 64, 2)                           \
-  MHA_KERNEL(NAME, DT, Q, 64, 4) MHA_KERNEL(NAME, DT, Q, 64, 8)                           \
-  MHA_KERNEL(NAME, DT, Q, 128, 1) MHA_KERNEL(NAME, DT, Q, 128, 2)                         \
+  MHA_KERNEL(NAME, DT, Q, 64, 3) MHA_KERNEL(NAME, DT, Q, 64, 4)                           \
+  MHA_KERNEL(NAME, DT, Q, 64, 8) MHA_KERNEL(NAME, DT, Q, 128, 1)                          \
+  MHA_KERNEL(NAME, DT, Q, 128, 2) MHA_KERNEL(NAME, DT, Q, 128, 3)                         \
   MHA_KERNEL(NAME, DT, Q, 128, 4) MHA_KERNEL(NAME, DT, Q, 128, 8)
 MHA_KERNELS(bf16, MLA4J_BF16, MLA4J_Q_NONE)
 MHA_KERNELS(f16, MLA4J_F16, MLA4J_Q_NONE)
@@ -418,8 +420,10 @@ MHA_KERNELS(int4, MLA4J_BF16, MLA4J_Q_INT4)
 #define MHA_KERNELS_W16(NAME, Q)                                                          \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 1, 16)                                      \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 2, 16)                                      \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 3, 16)                                      \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 1, 16)                                     \
-  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 2, 16)
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 2, 16)                                     \
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 3, 16)
 MHA_KERNELS_W16(int8, MLA4J_Q_INT8)
 MHA_KERNELS_W16(fp8, MLA4J_Q_FP8)
 MHA_KERNELS_W16(int4, MLA4J_Q_INT4)

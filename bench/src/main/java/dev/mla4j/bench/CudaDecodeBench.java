@@ -25,7 +25,8 @@ import java.util.Locale;
  * and INT4 keys and values; batches 1 and 64 at 4K and 32K.
  * {@code one <case> <batch> <ctx> <format> [<case> <batch> <ctx> <format>]...}, format one of
  * bf16, int8, fp8, int4, int8+rope, fp8+rope, int4+rope (rope keys quantized too): one row
- * per group (case = index into the shape list, 0-5), in one JVM: for a profiler to attach to one
+ * per group (case = index into the shape list, 0-5, or {@code mha:HxKVxD} for an MHA/GQA shape of
+ * H heads, KV kv heads and d_h D), in one JVM: for a profiler to attach to one
  * kernel, or for an A/B that alternates class paths without paying the JVM start per row.
  * {@code read <GiB>...}: the streaming-read ceiling over buffers of those sizes (a long-context
  * cache is 8-40 GiB, the default probe 1 GiB). {@code prefill}: causal chunks of T = 64 and 512
@@ -63,6 +64,10 @@ public final class CudaDecodeBench {
     }
     for (int a = 2; one && a < args.length; a += 4) {
       format(args[a + 3]);  // an unknown format fails here, not after the GPU work before it
+      if (!args[a].matches("[0-5]|mha:[1-9][0-9]*x[1-9][0-9]*x[1-9][0-9]*")) {
+        throw new IllegalArgumentException("one: case " + args[a]
+            + " is neither an index 0-5 nor mha:HxKVxD");
+      }
     }
     CudaContext ctx = CudaContext.get();
     System.out.println("device: " + ctx.describe() + ", L2 " + (ctx.l2Bytes() >> 20) + " MiB");
@@ -104,7 +109,7 @@ public final class CudaDecodeBench {
           new Case("MHA DeepSeek 128x128", null, MhaShape.of(128, 128, 128), null));
       if (one) {  // one or more (case, batch, context, format) groups, in one JVM
         for (int a = 2; a < args.length; a += 4) {
-          Case c = cases.get(Integer.parseInt(args[a]));
+          Case c = oneCase(cases, args[a]);
           CacheFormat f = format(args[a + 3]);
           String line = csvLine(CudaDecode.measure(ctx, stream, c.name(), c.mla(), c.mha(), f,
               Integer.parseInt(args[a + 1]), 1, Integer.parseInt(args[a + 2])));
@@ -167,6 +172,21 @@ public final class CudaDecodeBench {
         .orElseThrow(() -> new IllegalArgumentException("one: format " + name + " is not bf16, "
             + String.join(", ", CudaDecode.QUANTIZED.stream().map(CudaDecodeBench::formatName)
                 .toList())));
+  }
+
+  /** Case {@code spec} of {@code one}: an index into {@code cases}, or {@code mha:HxKVxD}. */
+  static Case oneCase(List<Case> cases, String spec) {
+    if (spec.startsWith("mha:")) {
+      String[] d = spec.substring(4).split("x");
+      if (d.length != 3) {
+        throw new IllegalArgumentException("one: expected mha:HxKVxD (e.g. mha:9x3x64), got " + spec);
+      }
+      int h = Integer.parseInt(d[0]);
+      int kv = Integer.parseInt(d[1]);
+      int dh = Integer.parseInt(d[2]);
+      return new Case("MHA " + h + "x" + kv + "x" + dh, null, MhaShape.of(h, kv, dh), null);
+    }
+    return cases.get(Integer.parseInt(spec));
   }
 
   /** A quantized format's name on the command line: int8, or int8+rope with its rope keys. */

@@ -31,7 +31,7 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /** Head dims of the MHA fast kernel (template D). */
   private static final int[] MHA_HEAD_DIMS = {64, 128};
   /** Query heads per MHA CTA (template G), largest first. */
-  private static final int[] MHA_GROUPS = {8, 4, 2, 1};
+  private static final int[] MHA_GROUPS = {8, 4, 3, 2, 1};
   static final int MHA_THREADS = 128;
   /** 4-warp CTAs of <= 128 registers per thread: several per SM. */
   /**
@@ -127,15 +127,42 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   /** Heads per CTA up to which a 16-column lane's queries and accumulators fit its registers. */
   private static final int MHA_WIDE_LANE_MAX_HEADS = 2;
 
-  /** Instance {@code format} of the MHA decode kernel at d_h, the largest G dividing group. */
-  private static KernelChoice mhaDecode(String format, int headDim, int group) {
-    int g = 1;
+  /**
+   * Heads per CTA to ask of the MHA decode kernel for a GQA group over {@code queryRows}
+   * (seqs·T·n_h) query rows and {@code keyBlocks} 64-token key blocks on {@code sms} SMs. A CTA
+   * reads each K/V row once for all its heads, so the whole group (its largest instance) reads
+   * least. But a CTA per head gives more CTAs, which short batch-1 steps need. So the whole group
+   * is taken only where its grid, split as far as the kernel splits
+   * ({@link #MHA_MIN_BLOCKS_PER_SPLIT} blocks a split), still has 3 CTAs per 2 SMs; else 1.
+   *
+   * <p>H100, all heads per CTA against one, BF16 (native/results/h100-stop33-mha-gqa-ab.log and
+   * h100-stop33-mha-heads-per-cta.log):
+   * <ul>
+   *   <li>batch 1 at 4K: GQA 4 42.4 against 32.6 us, GQA 8 63.3 against 31.2, groups of 3 19.4
+   *       against 14.0;
+   *   <li>batch 1 at 32K: GQA 8's 256 CTAs 77.8 against 90.3 us, groups of 3's 192 CTAs 27.0
+   *       against 24.4 (the crossover lies between them);
+   *   <li>batch 16 and 64: groups of 3 take 13-24% less time (BF16 and INT8).
+   * </ul>
+   */
+  static int mhaHeadsPerCta(int group, long queryRows, int keyBlocks, int sms) {
+    int g = largestMhaGroup(group);
+    long splits = (keyBlocks + MHA_MIN_BLOCKS_PER_SPLIT - 1) / MHA_MIN_BLOCKS_PER_SPLIT;
+    return g > 1 && 2 * (queryRows / g) * splits >= 3L * sms ? group : 1;
+  }
+
+  private static int largestMhaGroup(int group) {
     for (int cand : MHA_GROUPS) {
       if (group % cand == 0) {
-        g = cand;
-        break;
+        return cand;
       }
     }
+    return 1;
+  }
+
+  /** Instance {@code format} of the MHA decode kernel at d_h, the largest G dividing group. */
+  private static KernelChoice mhaDecode(String format, int headDim, int group) {
+    int g = largestMhaGroup(group);
     return new KernelChoice("mla4j_mha_decode_" + format + "_d" + headDim + "_g" + g, g, 0,
         MHA_THREADS, 0, MHA_CTAS_PER_SM, MHA_MIN_BLOCKS_PER_SPLIT, Integer.MAX_VALUE, 0);
   }

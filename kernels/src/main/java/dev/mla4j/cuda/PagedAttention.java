@@ -139,17 +139,36 @@ public final class PagedAttention implements AutoCloseable {
    */
   public static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache,
       int seqs, int tokens, int maxKeys) {
-    return new PagedAttention(context, cache, seqs, tokens, maxKeys, mhaGeometry(s),
-        mhaDecode(cache, mhaGeometry(s)));
+    return mha(context, s, cache, seqs, tokens, maxKeys, 0);
   }
 
-  /** The memory-bound decode kernel for this cache (plain or quantized K and V), or null. */
-  private static KernelChoice mhaDecode(DevicePagedCache cache, Geometry g) {
+  /**
+   * As {@link #mha}, with the decode kernel's instance for {@code headsPerCta} query heads per
+   * CTA (its largest G dividing that), or {@code KernelChoice.mhaHeadsPerCta}'s choice for 0:
+   * for tests of every instance on any GPU.
+   */
+  static PagedAttention mha(CudaContext context, MhaShape s, DevicePagedCache cache, int seqs,
+      int tokens, int maxKeys, int headsPerCta) {
+    Geometry g = mhaGeometry(s);
+    return new PagedAttention(context, cache, seqs, tokens, maxKeys, g,
+        mhaDecode(context, cache, g, seqs * tokens, maxKeys, headsPerCta));
+  }
+
+  /**
+   * The memory-bound decode kernel for this cache (plain or quantized K and V), or null. It
+   * reads each K/V row once for the heads of a CTA, so GQA takes as many heads per CTA as still
+   * leave a CTA per SM before any split ({@link KernelChoice#mhaHeadsPerCta}).
+   */
+  private static KernelChoice mhaDecode(CudaContext context, DevicePagedCache cache, Geometry g,
+      int rows, int maxKeys, int headsPerCta) {
+    int group = headsPerCta > 0 ? headsPerCta : KernelChoice.mhaHeadsPerCta(g.group(),
+        (long) rows * g.heads(), (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS,
+        context.multiprocessors());
     if (!quantized(cache)) {
-      return KernelChoice.mha(cache.dtype(), g.aWidth(), g.group());
+      return KernelChoice.mha(cache.dtype(), g.aWidth(), group);
     }
     return KernelChoice.mhaQuantized(cache.quantization(g.aPart()),
-        cache.quantization(g.vPart()), g.heads() / g.group(), g.aWidth(), g.group());
+        cache.quantization(g.vPart()), g.heads() / g.group(), g.aWidth(), group);
   }
 
   /**
@@ -160,7 +179,13 @@ public final class PagedAttention implements AutoCloseable {
    */
   public static PagedAttention mhaTensorCore(CudaContext context, MhaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
-    return mhaTensorCore(context, cache, seqs, tokens, maxKeys, mhaGeometry(s));
+    return mhaTensorCore(context, cache, seqs, tokens, maxKeys, mhaGeometry(s), 0);
+  }
+
+  /** As {@link #mhaTensorCore}, with {@link #mha}'s {@code headsPerCta} for the decode kernel. */
+  static PagedAttention mhaTensorCore(CudaContext context, MhaShape s, DevicePagedCache cache,
+      int seqs, int tokens, int maxKeys, int headsPerCta) {
+    return mhaTensorCore(context, cache, seqs, tokens, maxKeys, mhaGeometry(s), headsPerCta);
   }
 
   /**
@@ -179,17 +204,17 @@ public final class PagedAttention implements AutoCloseable {
     }
     return mhaTensorCore(context, cache, seqs, tokens, maxKeys, new Geometry(heads,
         heads / kvHeads, keyDim, 0, valueDim, keyDim, 0, valueDim, 0, 0, 0, kvHeads * keyDim,
-        false, scale));
+        false, scale), 0);
   }
 
   private static PagedAttention mhaTensorCore(CudaContext context, DevicePagedCache cache,
-      int seqs, int tokens, int maxKeys, Geometry g) {
+      int seqs, int tokens, int maxKeys, Geometry g, int headsPerCta) {
     KernelChoice choice = null;
     if (!quantized(cache) && tokens * g.group() >= KernelChoice.PREFILL_MIN_ROWS) {
       choice = KernelChoice.mhaPrefill(cache.dtype(), g.aWidth(), g.vWidth());
     }
     if (choice == null && g.aWidth() == g.vWidth()) {
-      choice = mhaDecode(cache, g);
+      choice = mhaDecode(context, cache, g, seqs * tokens, maxKeys, headsPerCta);
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, choice);
   }

@@ -650,7 +650,7 @@ class CudaBackendTest {
    * quantized instances: each lane widens its 8 columns' codes exactly (integer and FP32 add or
    * multiply, no conversion instruction), the K scale multiplies its partial dot product and the
    * V scale the probability, so the result is the scalar backend's on the same codes to FP32
-   * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16; groups of 8 (one scale per
+   * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16 (3: gqaGroupsOfThreeMatchScalar); groups of 8 (one scale per
    * lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high nibble halves of a group;
    * 1 and 3 query tokens; rows past a sequence's end hold poisoned codes and scales. A lane
    * reading its neighbour's scale or nibble half, or E4M3's exponent bits off by one, gives
@@ -671,6 +671,33 @@ class CudaBackendTest {
         FP32_TOLERANCE, 3000, 65, 700, 4100);
     assertTrue(kernel.startsWith("mla4j_mha_decode_" + quant.toLowerCase(java.util.Locale.ROOT)
         + (lanes == 16 ? "_w16" : "") + "_d" + headDim), kernel);
+  }
+
+  /**
+   * GQA groups of 3 (SmolLM-135M/360M) in BF16 and in each quantized format: one CTA reads each
+   * K/V row for its 3 heads (8-column lanes when quantized). Left to the library, a grid too
+   * small to fill the GPU even when split takes a CTA per head instead, and a large one the
+   * group ({@code KernelChoice.mhaHeadsPerCta}).
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"BF16", "INT8", "FP8", "INT4"})
+  void gqaGroupsOfThreeMatchScalar(String format) {
+    CacheFormat f = format.equals("BF16") ? CacheFormat.plain(DType.BF16)
+        : CacheFormat.parse(format, 32, 0, false);
+    String fmt = format.toLowerCase(java.util.Locale.ROOT);
+    assertEquals("mla4j_mha_decode_" + fmt + "_d64_g3",
+        batchedMha(MhaShape.of(9, 3, 64), f, 1, false, FP32_TOLERANCE, 3000, 65, 700));
+    assertEquals("mla4j_mha_decode_" + fmt + "_d128_g3",
+        batchedMha(MhaShape.of(6, 1, 128), f, 3, false, FP32_TOLERANCE, 4100, 130));
+    mhaHeadsPerCta = 0;
+    // 3000 keys: 47 blocks, 6 splits; T = 4 and 9 heads: 12 CTAs a sequence
+    int[] many = new int[ctx.multiprocessors() / 48 + 1];
+    java.util.Arrays.fill(many, 3000);
+    many[0] = 2900;
+    assertTrue(batchedMha(MhaShape.of(9, 3, 64), f, 4, false, FP32_TOLERANCE, many)
+        .endsWith("_g3"), "a grid that fills the GPU keeps the group");
+    assertTrue(batchedMha(MhaShape.of(9, 3, 64), f, 1, false, FP32_TOLERANCE, 65, 3000)
+        .endsWith("_g1"), "batch 2: a CTA per head");
   }
 
   @Test
@@ -714,6 +741,13 @@ class CudaBackendTest {
     return batchedMha(s, CacheFormat.plain(dtype), tokens, tensorCore, tolerance, lens);
   }
 
+  /**
+   * Query heads per CTA that {@link #batchedMha} asks of the MHA decode kernel: -1 (the default)
+   * for the whole GQA group, so every case runs the instance it names whatever the GPU; 0 for
+   * the choice the library makes by the grid's size ({@code KernelChoice.mhaHeadsPerCta}).
+   */
+  private int mhaHeadsPerCta = -1;
+
   /** {@link #batchedMha} over a cache of {@code format}: plain, or K and V quantized alike. */
   private String batchedMha(MhaShape s, CacheFormat format, int tokens, boolean tensorCore,
       double tolerance, int... lens) {
@@ -731,8 +765,10 @@ class CudaBackendTest {
             : new DevicePagedCache(ctx, DType.BF16, batch.totalBlocks(),
                 DevicePagedCache.Part.quantized(quant), DevicePagedCache.Part.quantized(quant));
         PagedAttention plan = tensorCore
-            ? PagedAttention.mhaTensorCore(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())
-            : PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys())) {
+            ? PagedAttention.mhaTensorCore(ctx, s, dc, batch.lens().length, tokens,
+                batch.maxKeys(), mhaHeadsPerCta < 0 ? s.groupSize() : mhaHeadsPerCta)
+            : PagedAttention.mha(ctx, s, dc, batch.lens().length, tokens, batch.maxKeys(),
+                mhaHeadsPerCta < 0 ? s.groupSize() : mhaHeadsPerCta)) {
       List<KvCache> caches = new ArrayList<>();
       List<Tensor> qs = new ArrayList<>();
       List<Tensor> ref = new ArrayList<>();

@@ -16,6 +16,9 @@ import org.junit.jupiter.api.Test;
  * a lane takes 16 columns (the _w16 instances).
  */
 class QuantizedMhaChoiceTest {
+  /** Lanes of the quantized instances at 3 heads per CTA: 8 columns. */
+  private static final String G3_LANES = "_";
+
   private static QuantizedLayout kv(Quantization q, int kvHeads, int headDim, int group) {
     return new QuantizedLayout(q, kvHeads, headDim, group);
   }
@@ -41,6 +44,34 @@ class QuantizedMhaChoiceTest {
           KernelChoice.mhaQuantized(kv(q, 4, 128, 16), kv(q, 4, 128, 16), 4, 128, 4).kernel(),
           "4 heads per CTA keep 8-column lanes");
     }
+  }
+
+  @Test
+  void gqaGroupsOfThreeShareACta() {
+    assertEquals("mla4j_mha_decode_bf16_d64_g3",
+        KernelChoice.mha(dev.mla4j.tensor.DType.BF16, 64, 3).kernel());
+    assertEquals("mla4j_mha_decode_bf16_d128_g3",
+        KernelChoice.mha(dev.mla4j.tensor.DType.BF16, 128, 6).kernel(), "6 heads: two CTAs of 3");
+    for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
+        Quantization.INT4}) {
+      String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
+      assertEquals("mla4j_mha_decode_" + fmt + G3_LANES + "d64_g3",
+          KernelChoice.mhaQuantized(kv(q, 3, 64, 64), kv(q, 3, 64, 64), 3, 64, 3).kernel());
+    }
+  }
+
+  @Test
+  void aGroupSharesACtaWhereItsSplitGridStillFillsTheGpu() {
+    // 132 SMs: the whole group needs 2 x CTAs x splits (8 blocks each) >= 396
+    assertEquals(1, KernelChoice.mhaHeadsPerCta(3, 9, 64, 132), "SmolLM-135M, batch 1, 4K: 24");
+    assertEquals(1, KernelChoice.mhaHeadsPerCta(3, 9, 512, 132), "batch 1, 32K: 192 CTAs");
+    assertEquals(3, KernelChoice.mhaHeadsPerCta(3, 16 * 9, 64, 132), "batch 16, 4K: 384");
+    assertEquals(1, KernelChoice.mhaHeadsPerCta(4, 32, 64, 132), "GQA 4, batch 1, 4K: 64");
+    assertEquals(4, KernelChoice.mhaHeadsPerCta(4, 32, 512, 132), "GQA 4, batch 1, 32K: 512");
+    assertEquals(8, KernelChoice.mhaHeadsPerCta(8, 32, 512, 132), "GQA 8, batch 1, 32K: 256");
+    assertEquals(6, KernelChoice.mhaHeadsPerCta(6, 64 * 12, 64, 132), "6: the G = 3 instance");
+    assertEquals(1, KernelChoice.mhaHeadsPerCta(7, 1 << 20, 512, 132), "7: no instance above 1");
+    assertEquals(1, KernelChoice.mhaHeadsPerCta(1, 1 << 20, 512, 132), "MHA");
   }
 
   @Test
