@@ -1,5 +1,6 @@
 package dev.mla4j.bench;
 
+import dev.mla4j.api.Backends;
 import dev.mla4j.cache.PagedLayers;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaGraph;
@@ -67,6 +68,10 @@ public class CudaLaunchBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
+    Backends.cudaUnavailableReason().ifPresent(why -> {
+      throw new IllegalStateException("CudaLaunchBenchmark needs a CUDA GPU (" + why
+          + "); on a machine without one, leave it out: ./mla4j bench -e CudaLaunchBenchmark");
+    });
     CudaContext ctx = CudaContext.get();
     arena = Arena.ofConfined();
     stream = ctx.newStream();
