@@ -16,9 +16,12 @@ import java.lang.foreign.MemorySegment;
  * the graph will see.
  *
  * <pre>{@code
- * try (CudaGraph step = CudaGraph.capture(ctx, stream, () -> plan.launch(stream, q, qRope,
- *     table, maxBlocks, firstPos, out))) {
- *   for (...) { firstPos.upload(stream, positions, 0); step.launch(stream); }
+ * try (CudaGraph step = CudaGraph.capture(ctx, stream, () -> plan.launch(stream, q.pointer(),
+ *     qRope.pointer(), table.pointer(), maxBlocks, firstPos.pointer(), out.pointer()))) {
+ *   for (...) {  // this step's queries into q and qRope, its positions into firstPos, then
+ *     firstPos.upload(stream, positions, 0);
+ *     step.launch(stream);
+ *   }
  * }
  * }</pre>
  */
