@@ -124,6 +124,12 @@ __host__ __device__ constexpr int int4_w16_shift(int j) {
   return 8 * (j % 4) + 4 * (j / 8) - (8 * (j % 4) + 4 * (j / 8) <= 16 ? 0 : 12);
 }
 
+// 2^-int4_w16_shift(j): the exact factor that takes column j's query to the codes' units, and its
+// accumulated value back.
+__host__ __device__ constexpr float int4_w16_unscale(int j) {
+  return 1.f / (float)(1u << int4_w16_shift(j));
+}
+
 __device__ __forceinline__ void widen16_int4_shifted(const uint4 raw, float* f) {
   const unsigned int w[2] = {raw.x, raw.y};
 #pragma unroll
@@ -225,7 +231,7 @@ __device__ void mha_decode(const PagedAttnParams& p) {
     }
     if constexpr (INT4_SHIFTED) {
 #pragma unroll
-      for (int j = 0; j < W; j++) q[g][j] *= 1.f / (float)(1u << int4_w16_shift(j));
+      for (int j = 0; j < W; j++) q[g][j] *= int4_w16_unscale(j);
     }
   }
   float m[G], l[G], acc[G][W];
@@ -354,7 +360,7 @@ __device__ void mha_decode(const PagedAttnParams& p) {
 #pragma unroll
     for (int g = 0; g < G; g++) {
 #pragma unroll
-      for (int j = 0; j < W; j++) acc[g][j] *= 1.f / (float)(1u << int4_w16_shift(j));
+      for (int j = 0; j < W; j++) acc[g][j] *= int4_w16_unscale(j);
     }
   }
   if (sub == 0) {
@@ -417,13 +423,13 @@ MHA_KERNELS(f16, MLA4J_F16, MLA4J_Q_NONE)
 MHA_KERNELS(int8, MLA4J_BF16, MLA4J_Q_INT8)
 MHA_KERNELS(fp8, MLA4J_BF16, MLA4J_Q_FP8)
 MHA_KERNELS(int4, MLA4J_BF16, MLA4J_Q_INT4)
+// 16-column lanes at up to 2 heads per CTA (KernelChoice.MHA_WIDE_LANE_MAX_HEADS): at 3 they
+// were 7-15% slower than 8-column lanes at batch 64 (native/results/h100-stop33-mha-g3-ab.log).
 #define MHA_KERNELS_W16(NAME, Q)                                                          \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 1, 16)                                      \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 2, 16)                                      \
-  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 64, 3, 16)                                      \
   MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 1, 16)                                     \
-  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 2, 16)                                     \
-  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 3, 16)
+  MHA_KERNEL_W(NAME##_w16, MLA4J_BF16, Q, 128, 2, 16)
 MHA_KERNELS_W16(int8, MLA4J_Q_INT8)
 MHA_KERNELS_W16(fp8, MLA4J_Q_FP8)
 MHA_KERNELS_W16(int4, MLA4J_Q_INT4)

@@ -3,15 +3,13 @@ package dev.mla4j.bench;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.mla4j.api.Backends;
 import dev.mla4j.cuda.CudaContext;
 import dev.mla4j.cuda.CudaOps;
 import dev.mla4j.cuda.CudaStream;
 import dev.mla4j.cuda.DeviceBuffer;
 import dev.mla4j.tensor.DType;
-import java.util.Optional;
+import dev.mla4j.testing.BackendCases;
 import java.util.function.IntFunction;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -32,8 +30,7 @@ class HostBoundTimingTest {
   @Test
   @Tag("gpu")
   void aHostThatSpinsBetweenLaunchesIsSeenQueueing() {
-    Optional<String> why = Backends.cudaUnavailableReason();
-    Assumptions.assumeTrue(why.isEmpty(), () -> "no GPU: " + why.orElse(""));
+    BackendCases.assumeCuda();
     CudaContext ctx = CudaContext.get();
     try (CudaStream stream = ctx.newStream(); DeviceBuffer b = ctx.allocate(1 << 20)) {
       Runnable fill = () -> CudaOps.fillRandom(ctx, stream, b.pointer(), 1 << 18, DType.F32, 3);
@@ -54,8 +51,7 @@ class HostBoundTimingTest {
   @Test
   @Tag("gpu")
   void graphReplaysTimeTheKernelWithoutTheHostsLaunchPath() {
-    Optional<String> why = Backends.cudaUnavailableReason();
-    Assumptions.assumeTrue(why.isEmpty(), () -> "no GPU: " + why.orElse(""));
+    BackendCases.assumeCuda();
     CudaContext ctx = CudaContext.get();
     long floats = 16L << 20;  // 64 MB: tens of microseconds on any GPU
     try (CudaStream stream = ctx.newStream(); DeviceBuffer b = ctx.allocate(4 * floats)) {

@@ -49,7 +49,7 @@ public final class CudaContext {
           List.of("bf16", "f16", "int8", "fp8", "int4"),
           List.of("_d64", "_d128"), List.of("_g1", "_g2", "_g3", "_g4", "_g8")).stream(),
           instances("mla4j_mha_decode_", List.of("int8_w16", "fp8_w16", "int4_w16"),
-              List.of("_d64", "_d128"), List.of("_g1", "_g2", "_g3")).stream()).toList()),
+              List.of("_d64", "_d128"), List.of("_g1", "_g2")).stream()).toList()),
       Map.entry("mla_expand", List.of("mla4j_mla_expand_gather")),
       Map.entry("mha_prefill", instances("mla4j_mha_prefill_", List.of("bf16", "f16"),
           List.of("_d64", "_d128", "_d192_v128"), List.of(""))),

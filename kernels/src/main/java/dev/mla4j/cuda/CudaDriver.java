@@ -158,15 +158,7 @@ final class CudaDriver {
   }
 
   static void launchGraph(MemorySegment exec, MemorySegment stream) {
-    int result;
-    try {
-      result = (int) GRAPH_LAUNCH.invokeExact(exec, stream);
-    } catch (Throwable t) {
-      throw wrap("cuGraphLaunch", t);
-    }
-    if (result != 0) {
-      check("cuGraphLaunch", result);
-    }
+    call("cuGraphLaunch", () -> (int) GRAPH_LAUNCH.invokeExact(exec, stream));
   }
 
   static void destroyGraph(MemorySegment graph) {

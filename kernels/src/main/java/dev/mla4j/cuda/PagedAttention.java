@@ -156,14 +156,13 @@ public final class PagedAttention implements AutoCloseable {
 
   /**
    * The memory-bound decode kernel for this cache (plain or quantized K and V), or null. It
-   * reads each K/V row once for the heads of a CTA, so GQA takes as many heads per CTA as still
-   * leave a CTA per SM before any split ({@link KernelChoice#mhaHeadsPerCta}).
+   * reads each K/V row once for the heads of a CTA; how many a GQA group puts in one CTA depends
+   * on the grid ({@link KernelChoice#mhaHeadsPerCta}) unless {@code headsPerCta} is given.
    */
   private static KernelChoice mhaDecode(CudaContext context, DevicePagedCache cache, Geometry g,
       int rows, int maxKeys, int headsPerCta) {
     int group = headsPerCta > 0 ? headsPerCta : KernelChoice.mhaHeadsPerCta(g.group(),
-        (long) rows * g.heads(), (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS,
-        context.multiprocessors());
+        (long) rows * g.heads(), keyBlocks(maxKeys), context.multiprocessors());
     if (!quantized(cache)) {
       return KernelChoice.mha(cache.dtype(), g.aWidth(), group);
     }
@@ -234,6 +233,11 @@ public final class PagedAttention implements AutoCloseable {
         s.softmaxScale());
   }
 
+  /** 64-token key blocks holding {@code maxKeys} keys. */
+  private static int keyBlocks(int maxKeys) {
+    return (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+  }
+
   /** Whether a part is quantized: only the generic kernel reads those. */
   private static boolean quantized(DevicePagedCache cache) {
     for (int p = 0; p < cache.parts(); p++) {
@@ -276,7 +280,7 @@ public final class PagedAttention implements AutoCloseable {
     }
     this.rows = seqs * tokens * g.heads();
     this.valueWidth = g.vWidth();
-    int keyBlocks = (maxKeys + PagedLayers.BLOCK_TOKENS - 1) / PagedLayers.BLOCK_TOKENS;
+    int keyBlocks = keyBlocks(maxKeys);
     int perSplit = blocksPerSplit(choice, (long) gridY * gridZ, keyBlocks,
         context.multiprocessors());
     this.splits = (keyBlocks + perSplit - 1) / perSplit;

@@ -16,9 +16,6 @@ import org.junit.jupiter.api.Test;
  * a lane takes 16 columns (the _w16 instances).
  */
 class QuantizedMhaChoiceTest {
-  /** Lanes of the quantized instances at 3 heads per CTA: 8 columns. */
-  private static final String G3_LANES = "_";
-
   private static QuantizedLayout kv(Quantization q, int kvHeads, int headDim, int group) {
     return new QuantizedLayout(q, kvHeads, headDim, group);
   }
@@ -55,7 +52,7 @@ class QuantizedMhaChoiceTest {
     for (Quantization q : new Quantization[] {Quantization.INT8, Quantization.FP8,
         Quantization.INT4}) {
       String fmt = q.name().toLowerCase(java.util.Locale.ROOT);
-      assertEquals("mla4j_mha_decode_" + fmt + G3_LANES + "d64_g3",
+      assertEquals("mla4j_mha_decode_" + fmt + "_d64_g3",  // 8-column lanes at 3 heads
           KernelChoice.mhaQuantized(kv(q, 3, 64, 64), kv(q, 3, 64, 64), 3, 64, 3).kernel());
     }
   }

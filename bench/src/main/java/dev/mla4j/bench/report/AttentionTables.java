@@ -270,15 +270,17 @@ final class AttentionTables {
     List<String> named = new ArrayList<>();
     for (List<CudaDecode.Row> rows : java.util.Arrays.asList(decode, prefill)) {
       for (CudaDecode.Row r : rows == null ? List.<CudaDecode.Row>of() : rows) {
-        DecodePreset p = r.skipped() == null ? DecodePreset.named(r.shape()) : null;
-        String label = p == null ? null
-            : (r.kind().equals("mla") ? p.label() : p.model() + " " + r.kind().toUpperCase())
-                + " " + r.cacheFormat() + (rows == prefill ? " prefill" : " batch " + r.batch())
-                + " " + Md.tokens(r.context());
-        if (label != null && r.kernel() != null && r.kernel().endsWith(CudaDecode.GRAPH_REPLAYS)) {
+        if (r.skipped() != null) {
+          continue;
+        }
+        DecodePreset p = DecodePreset.named(r.shape());
+        String label = (r.kind().equals("mla") ? p.label() : p.model() + " "
+            + r.kind().toUpperCase()) + " " + r.cacheFormat()
+            + (rows == prefill ? " prefill" : " batch " + r.batch()) + " " + Md.tokens(r.context());
+        if (r.kernel() != null && r.kernel().endsWith(CudaDecode.GRAPH_REPLAYS)) {
           replayed.add(label);
         }
-        if (label != null && Boolean.TRUE.equals(r.hostBound())) {
+        if (Boolean.TRUE.equals(r.hostBound())) {
           named.add(label);
         }
       }
