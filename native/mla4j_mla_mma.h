@@ -764,16 +764,11 @@ __device__ void mla_mma(const PagedAttnParams& p) {
         if (lane + 32 * k < TK && lane + 32 * k < nvalid) et = max(et, sm.texp[lane + 32 * k]);
       }
       const int e_new = max(e_run, mlq_warp_max(et));
-      float pcol[TSLOTS];  // 2^(E_t - E) of the lane's tokens
-#pragma unroll
-      for (int k = 0; k < TSLOTS; k++) {
-        pcol[k] = lane + 32 * k < TK ? mlq_pow2(sm.texp[lane + 32 * k] - e_new) : 0.f;
-      }
       ratio = mlq_pow2(e_run - e_new);
       e_run = e_new;
-      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(  // P times 2^(E_t - E) of its token
           sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid,
-          [&](int r) { return sm.rowpow[r]; }, [&](int k) { return pcol[k]; },
+          [&](int r) { return sm.rowpow[r]; }, [&](int t) { return mlq_pow2(sm.texp[t] - e_new); },
           [](float x) { return to_f16(x); }, [](unsigned short h) { return from_f16(h); });
     }
     __syncthreads();

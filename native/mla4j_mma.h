@@ -97,12 +97,15 @@ __device__ __forceinline__ void mla_rope_steps(const PagedAttnParams& p, int h0,
   }
 }
 
-// One tile's online-softmax step in base 2 for this warp's RPW rows (rows warp·RPW + j), lanes
-// over tokens, the rows' shuffle chains interleaved. s: [KPARTS][HS][SS] partial scores, summed
-// over the k-parts and multiplied by factor(row); tokens from nvalid on are masked. P goes to pr
-// [HS][PS] rounded by round() (BF16 or FP16) after a factor col(k) of the lane's token slot k (a
-// power of two, or 1), and the row sum adds the rounded values without it (widen()), so that
-// numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
+// One tile's online-softmax step in base 2 for this warp's RPW rows (rows warp·RPW + j): each row
+// is held by LPR = 32 / RPW lanes with TPL = TK / LPR consecutive tokens each, so that a lane's
+// partial scores are vector loads and a row's maximum and sum take log2(LPR) shuffles. (Lanes over
+// tokens with the rows interleaved took 5 shuffles per row and value: on the H100 the softmax was
+// about a quarter of a tile's time in the quantized kernel, a chain of shuffles.) s: [KPARTS][HS]
+// [SS] partial scores, summed over the k-parts and multiplied by factor(row); tokens from nvalid
+// on are masked. P goes to pr [HS][PS] rounded by round() (BF16 or FP16) after a factor col(t)
+// of token t (a power of two, or 1), and the row sum adds the rounded values without it (widen()),
+// so that numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
 // this tile's rescale of O.
 template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, typename Factor, typename Col,
           typename Round, typename Widen>
@@ -110,67 +113,75 @@ __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short*
                                                  float* l, float* alpha, int warp, int lane,
                                                  int nvalid, Factor factor, Col col,
                                                  Round round, Widen widen) {
-  constexpr int TSLOTS = (TK + 31) / 32;  // tokens per lane
-  float sv[RPW][TSLOTS];
-  float mx[RPW];
+  constexpr int LPR = 32 / RPW;  // lanes per row
+  constexpr int TPL = TK / LPR;  // consecutive tokens per lane
+  static_assert(LPR * RPW == 32 && TPL * LPR == TK, "a warp's rows split evenly over its lanes");
+  static_assert(SS % 4 == 0 && (TPL == 1 || TPL == 2 || TPL % 4 == 0), "vector loads");
+  const int r = warp * RPW + lane / LPR;
+  const int t0 = (lane % LPR) * TPL;
+  float sv[TPL];
+  auto load = [&](int q, float (&v)[TPL]) {  // partial q of the lane's tokens, aligned vectors
+    const float* at = s + (q * HS + r) * SS + t0;
+    if constexpr (TPL % 4 == 0) {
 #pragma unroll
-  for (int j = 0; j < RPW; j++) {
-    const int r = warp * RPW + j;
-    const float f = factor(r);
-    mx[j] = MLA4J_NEG_INF;
-#pragma unroll
-    for (int k = 0; k < TSLOTS; k++) {
-      const int tt = lane + 32 * k;
-      float x = MLA4J_NEG_INF;
-      if (tt < TK && tt < nvalid) {
-        x = s[r * SS + tt];
-#pragma unroll
-        for (int q = 1; q < KPARTS; q++) x += s[(q * HS + r) * SS + tt];
-        x *= f;
+      for (int k = 0; k < TPL; k += 4) {
+        const float4 x = *(const float4*)(at + k);
+        v[k] = x.x;
+        v[k + 1] = x.y;
+        v[k + 2] = x.z;
+        v[k + 3] = x.w;
       }
-      sv[j][k] = x;
-      mx[j] = fmaxf(mx[j], x);
+    } else if constexpr (TPL == 2) {
+      const float2 x = *(const float2*)at;
+      v[0] = x.x;
+      v[1] = x.y;
+    } else {
+      v[0] = at[0];
+    }
+  };
+  load(0, sv);
+#pragma unroll
+  for (int q = 1; q < KPARTS; q++) {
+    float v[TPL];
+    load(q, v);
+#pragma unroll
+    for (int k = 0; k < TPL; k++) sv[k] += v[k];
+  }
+  const float f = factor(r);
+  float mx = MLA4J_NEG_INF;
+#pragma unroll
+  for (int k = 0; k < TPL; k++) {
+    sv[k] = t0 + k < nvalid ? sv[k] * f : MLA4J_NEG_INF;
+    mx = fmaxf(mx, sv[k]);
+  }
+#pragma unroll
+  for (int off = LPR / 2; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+  const float m_old = m[r];
+  const float m_new = fmaxf(m_old, mx);
+  float sum = 0.f;
+  unsigned short pk[TPL];
+#pragma unroll
+  for (int k = 0; k < TPL; k++) {
+    const float pv = sv[k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[k] - m_new);
+    pk[k] = round(pv * col(t0 + k));
+    sum += widen(round(pv));
+  }
+  unsigned short* const out = pr + r * PS + t0;
+  if constexpr (TPL == 1) {
+    out[0] = pk[0];
+  } else {
+#pragma unroll
+    for (int k = 0; k < TPL; k += 2) {  // 4-byte pairs (PS and t0 are even)
+      *(unsigned*)(out + k) = (unsigned)pk[k] | ((unsigned)pk[k + 1] << 16);
     }
   }
 #pragma unroll
-  for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-    for (int j = 0; j < RPW; j++) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], off));
-  float sum[RPW];
-#pragma unroll
-  for (int j = 0; j < RPW; j++) {
-    const int r = warp * RPW + j;
-    mx[j] = fmaxf(m[r], mx[j]);  // the new maximum
-    sum[j] = 0.f;
-#pragma unroll
-    for (int k = 0; k < TSLOTS; k++) {
-      const int tt = lane + 32 * k;
-      if (tt < TK) {
-        const float pv = sv[j][k] == MLA4J_NEG_INF ? 0.f : exp2_approx(sv[j][k] - mx[j]);
-        pr[r * PS + tt] = round(pv * col(k));
-        sum[j] += widen(round(pv));
-      }
-    }
-  }
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1)
-#pragma unroll
-    for (int j = 0; j < RPW; j++) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], off);
-  if (lane < RPW) {
-    const int r = warp * RPW + lane;
-    float m_new = mx[0], s_new = sum[0];
-#pragma unroll
-    for (int j = 1; j < RPW; j++) {
-      if (lane == j) {
-        m_new = mx[j];
-        s_new = sum[j];
-      }
-    }
-    const float m_old = m[r];
+  for (int off = LPR / 2; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane % LPR == 0) {
     const float a = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
     alpha[r] = a;
     m[r] = m_new;
-    l[r] = l[r] * a + s_new;
+    l[r] = l[r] * a + sum;
   }
 }
 
