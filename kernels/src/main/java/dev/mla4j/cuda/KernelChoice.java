@@ -84,8 +84,9 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   private static final int[] MLA_TILES = {64, 32, 16};
   /**
    * Tiles of 16 tokens pay the per-tile barriers and softmax twice as often: Llama-2-7B d_kv 32
-   * with 32-head slabs (16-token tiles) ran at 2.13 TB/s; a smaller slab with 32-token tiles is
-   * preferred (its CTAs re-read the latent, mostly from L2).
+   * with 32-head slabs (16-token tiles) ran at 2.13 TB/s (stop 3's kernel); a smaller slab with
+   * 32-token tiles is the default (its CTAs re-read the latent, mostly from L2). Where each CTA
+   * walks enough key blocks, PagedAttention takes the widest slab instead (stop 35).
    */
   private static final int MLA_MIN_TILE = 32;
 
@@ -200,6 +201,16 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    */
   static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int latentRow,
       int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
+    return mlaMma(dtype, heads, group, latent, latentRow, ropeWidth, ropeKvStride, ropeRow,
+        sharedLimit, false);
+  }
+
+  /**
+   * As above; with {@code widestSlab}, the largest head slab at any tile size (see {@link #slab}),
+   * which PagedAttention takes where its CTAs walk enough key blocks.
+   */
+  static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int latentRow,
+      int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit, boolean widestSlab) {
     int lw = latent / 64;
     if (dtype != DType.BF16 || latent % 64 != 0 || !contains(MLA_LW, lw) || heads % 16 != 0
         || latentRow != latent) {
@@ -208,8 +219,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     if (ropeWidth % 8 != 0 || ropeKvStride % 8 != 0 || ropeRow % 8 != 0) {
       return null;
     }
-    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, latent,
-        ropeWidth, ropeKvStride, tk));
+    int[] slab = slab(heads, lw, sharedLimit, widestSlab, (hs, tk) -> mlaSharedBytes(hs, group,
+        latent, ropeWidth, ropeKvStride, tk));
     return slab == null ? null : new KernelChoice("mla4j_mla_mma_bf16_m" + slab[0] + "_l" + lw
         + "_t" + slab[1], 16 * slab[0], slab[1], MLA_THREADS, slab[2], MLA_CTAS_PER_SM, 1,
         MLA_MAX_SPLITS_PER_SM, MLA_RESIDENT_PER_SM);
@@ -316,6 +327,14 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
       QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
       int sharedLimit) {
+    return mlaMmaQuantized(latent, ropeDtype, rope, heads, group, ropeWidth, ropeKvStride,
+        ropeRow, sharedLimit, false);
+  }
+
+  /** As above; {@code widestSlab} as for {@link #mlaMma}. */
+  static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
+      QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
+      int sharedLimit, boolean widestSlab) {
     int l = latent.width();
     int lw = l / 64;
     int g = latent.groupSize();
@@ -331,8 +350,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
     if (ropeWidth % 8 != 0 || ropeKvStride % 8 != 0 || ropeRow % 8 != 0) {
       return null;
     }
-    int[] slab = slab(heads, lw, sharedLimit, (hs, tk) -> mlaSharedBytes(hs, group, l, ropeWidth,
-        ropeKvStride, tk) + mlaQuantExtraBytes(hs, tk));
+    int[] slab = slab(heads, lw, sharedLimit, widestSlab, (hs, tk) -> mlaSharedBytes(hs, group,
+        l, ropeWidth, ropeKvStride, tk) + mlaQuantExtraBytes(hs, tk));
     boolean rope8 = rope != null && ropeWidth == 8;
     if (slab == null
         || (rope != null && ropeSpan(heads, 16 * slab[0], group, ropeWidth, ropeKvStride)
@@ -405,9 +424,11 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * {m16 head tiles, tile tokens, shared bytes} of the largest head slab (MT·LW <= 32 keeps O in
    * registers, n_h a multiple of 16·MT) whose tiles hold at least MLA_MIN_TILE tokens in
    * {@code sharedLimit} bytes, else of the largest slab at any tile size; null when none fits.
+   * With {@code widest}, the largest slab at any tile size.
    */
-  private static int[] slab(int heads, int lw, int sharedLimit, Carve carve) {
-    for (int minTile : new int[] {MLA_MIN_TILE, MLA_TILES[MLA_TILES.length - 1]}) {
+  private static int[] slab(int heads, int lw, int sharedLimit, boolean widest, Carve carve) {
+    int smallest = MLA_TILES[MLA_TILES.length - 1];
+    for (int minTile : widest ? new int[] {smallest} : new int[] {MLA_MIN_TILE, smallest}) {
       for (int mt : MLA_MT) {
         if (mt * lw > MLA_MAX_ACC || heads % (16 * mt) != 0) {
           continue;

@@ -115,8 +115,13 @@ public final class PagedAttention implements AutoCloseable {
           cache.dtype(), rope, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
           context.sharedMemoryOptin());
       if (mma == null) {
-        mma = KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(),
-            g.group(), g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin());
+        mma = widerSlab(
+            KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(), g.group(),
+                g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin()),
+            KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(), g.group(),
+                g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin(), true),
+            WIDE_SLAB_MIN_BLOCKS_QUANTIZED, (long) seqs * tokens, g.heads(), maxKeys,
+            context.multiprocessors());
       }
     } else if (quantized(cache)) {
       mma = null;  // a quantized rope part beside a plain latent: only the generic kernel reads it
@@ -125,12 +130,49 @@ public final class PagedAttention implements AutoCloseable {
           cache.dtype(), g.heads(), g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(),
           cache.width(g.bPart()), context.sharedMemoryOptin());
       if (mma == null) {
-        mma = KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
-            cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
-            context.sharedMemoryOptin());
+        mma = widerSlab(
+            KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
+                cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+                context.sharedMemoryOptin()),
+            KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
+                cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+                context.sharedMemoryOptin(), true),
+            WIDE_SLAB_MIN_BLOCKS, (long) seqs * tokens, g.heads(), maxKeys,
+            context.multiprocessors());
       }
     }
     return new PagedAttention(context, cache, seqs, tokens, maxKeys, g, mma, maxCluster);
+  }
+
+  /**
+   * Key blocks each CTA must walk for the widest head slab (KernelChoice's widestSlab: 16-token
+   * tiles) to replace the default one (a smaller slab of 32-token tiles). The widest slab reads
+   * each tile once instead of once per slab, and over a quantized latent dequantizes it once, but
+   * it pays the per-tile barriers and softmax twice as often and, with fewer CTAs per split, takes
+   * more splits. H100, Llama-2-7B d_kv 32 (32-head against 16-head slabs), alternated twice in one
+   * call (native/results/h100-stop35-wide-slab-ab.log), speed of the widest slab against the
+   * default: with 16 or more blocks per CTA, BF16 x1.03-1.15 (batch 64 at 32K: 2653-2667 -> 2374
+   * us) and INT8 x1.10-1.17 (3074 -> 2654-2667); 8 blocks (batch 2 at 32K, batch 16 at 4K) INT8
+   * x1.07, BF16 x0.97-0.98; 4 blocks (batch 1 at 32K) BF16 x0.90, INT8 x0.99; 1 block (batch 1
+   * at 4K) x0.78-0.83.
+   */
+  static final int WIDE_SLAB_MIN_BLOCKS = 16;
+  /** As WIDE_SLAB_MIN_BLOCKS, over a quantized latent. */
+  static final int WIDE_SLAB_MIN_BLOCKS_QUANTIZED = 8;
+
+  /**
+   * {@code widest} where it has more heads per CTA than {@code base} and, planned for
+   * {@code queryRows} query rows of n_h {@code heads} over {@code maxKeys} keys, each of its CTAs
+   * walks at least {@code minBlocks} key blocks; else {@code base}.
+   */
+  static KernelChoice widerSlab(KernelChoice base, KernelChoice widest, int minBlocks,
+      long queryRows, int heads, int maxKeys, int sms) {
+    if (base == null || widest == null || widest.headsPerCta() <= base.headsPerCta()) {
+      return base;
+    }
+    long ctasPerSplit = queryRows * (heads / widest.headsPerCta());  // as the constructor's grid
+    return blocksPerSplit(widest, ctasPerSplit, keyBlocks(maxKeys), sms) >= minBlocks
+        ? widest : base;
   }
 
   /**

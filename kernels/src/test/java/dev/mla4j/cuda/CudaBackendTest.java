@@ -316,6 +316,31 @@ class CudaBackendTest {
   }
 
   /**
+   * Where each CTA walks enough key blocks, Llama-2-7B d_kv 32 (L 1024, 32 heads) runs one 32-head
+   * slab with 16-token tiles instead of two 16-head slabs of 32-token tiles
+   * (PagedAttention.widerSlab). 64 query tokens per sequence fill a wave without a split, so
+   * each CTA walks its whole sequence: 17-18 key blocks for BF16, 9-10 for the quantized latents.
+   * The instance's score units (two m16 head tiles, 16 tokens) and its P·C over two head tiles
+   * differ from the default's; an error in either gives errors of the order of the output.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"BF16,1100,1030", "INT8,600,530",
+      "FP8,600,530", "INT4,600,530"})
+  void tensorCoreMlaTakesTheWidestSlabOverLongKeyRanges(String format, int len0, int len1) {
+    KernelChoice widest = KernelChoice.mlaMma(DType.BF16, 32, 1, 1024, 1024, 16, 16, 512,
+        ctx.sharedMemoryOptin(), true);
+    org.junit.jupiter.api.Assumptions.assumeTrue(widest != null && widest.headsPerCta() == 32,
+        "a 32-head slab at L 1024 does not fit this device's " + ctx.sharedMemoryOptin()
+            + " bytes of shared memory per block (" + ctx.describe() + ")");
+    boolean bf16 = format.equals("BF16");
+    Plan plan = mlaAgainstScalar(MlaShape.mha2mla(32, 32, 128, 8, 32),
+        bf16 ? CacheFormat.plain(DType.BF16) : CacheFormat.parse(format, 64, 0, false), true,
+        true, PagedAttention.DEFAULT_MAX_CLUSTER, bf16 ? BF16_TOLERANCE : FP16_TOLERANCE, 64,
+        len0, len1);
+    assertTrue(plan.kernel().endsWith("_m2_l16_t16"), plan.toString());
+  }
+
+  /**
    * The quantized kernel normalizes each token by its largest scale and keeps O in units of the
    * largest one seen so far (mla4j_mla_mma.h). Here token magnitudes span 2^-5 to 2^4, rising
    * along each sequence (so that every split's running exponent grows tile by tile and O is
