@@ -79,8 +79,10 @@ public final class PagedAttention implements AutoCloseable {
    * error is BF16-level rather than FP32-level ({@link #kernel} says which one runs). On an
    * sm_90 device, DeepSeek's shape (L 512, a shared rope key of 64, n_h a multiple of 64) takes
    * a wgmma kernel (BF16, or INT8/FP8/INT4 codes in groups of 32/64/128 with rope keys in BF16 or
-   * in the latent's format) unless {@code -Dmla4j.cuda.wgmma=false}. The device-resident fast
-   * path.
+   * in the latent's format) unless {@code -Dmla4j.cuda.wgmma=false}. Where a shape has more than
+   * one head slab (Llama-2-7B d_kv 32), the plan's batch and key count pick it (see
+   * WIDE_SLAB_MIN_BLOCKS), so plans of one shape may run different instances. The
+   * device-resident fast path.
    */
   public static PagedAttention mlaTensorCore(CudaContext context, MlaShape s,
       DevicePagedCache cache, int seqs, int tokens, int maxKeys) {
