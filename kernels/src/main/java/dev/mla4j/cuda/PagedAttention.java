@@ -117,11 +117,9 @@ public final class PagedAttention implements AutoCloseable {
           cache.dtype(), rope, g.heads(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
           context.sharedMemoryOptin());
       if (mma == null) {
-        mma = widerSlab(
-            KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(), g.group(),
-                g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin()),
-            KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope, g.heads(), g.group(),
-                g.bWidth(), g.bKv(), cache.width(g.bPart()), context.sharedMemoryOptin(), true),
+        mma = widerSlab(widest -> KernelChoice.mlaMmaQuantized(latent, cache.dtype(), rope,
+                g.heads(), g.group(), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+                context.sharedMemoryOptin(), widest),
             WIDE_SLAB_MIN_BLOCKS_QUANTIZED, (long) seqs * tokens, g.heads(), maxKeys,
             context.multiprocessors());
       }
@@ -132,13 +130,9 @@ public final class PagedAttention implements AutoCloseable {
           cache.dtype(), g.heads(), g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(),
           cache.width(g.bPart()), context.sharedMemoryOptin());
       if (mma == null) {
-        mma = widerSlab(
-            KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
-                cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
-                context.sharedMemoryOptin()),
-            KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(), g.aWidth(),
-                cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
-                context.sharedMemoryOptin(), true),
+        mma = widerSlab(widest -> KernelChoice.mlaMma(cache.dtype(), g.heads(), g.group(),
+                g.aWidth(), cache.width(g.aPart()), g.bWidth(), g.bKv(), cache.width(g.bPart()),
+                context.sharedMemoryOptin(), widest),
             WIDE_SLAB_MIN_BLOCKS, (long) seqs * tokens, g.heads(), maxKeys,
             context.multiprocessors());
       }
@@ -162,13 +156,20 @@ public final class PagedAttention implements AutoCloseable {
   /** As WIDE_SLAB_MIN_BLOCKS, over a quantized latent. */
   static final int WIDE_SLAB_MIN_BLOCKS_QUANTIZED = 8;
 
+  /** A tensor-core MLA choice with the default head slab, or the widest one. */
+  interface SlabChoice {
+    KernelChoice choose(boolean widestSlab);
+  }
+
   /**
-   * {@code widest} where it has more heads per CTA than {@code base} and, planned for
+   * The widest slab where it has more heads per CTA than the default and, planned for
    * {@code queryRows} query rows of n_h {@code heads} over {@code maxKeys} keys, each of its CTAs
-   * walks at least {@code minBlocks} key blocks; else {@code base}.
+   * walks at least {@code minBlocks} key blocks; else the default (null when there is none).
    */
-  static KernelChoice widerSlab(KernelChoice base, KernelChoice widest, int minBlocks,
-      long queryRows, int heads, int maxKeys, int sms) {
+  static KernelChoice widerSlab(SlabChoice slabs, int minBlocks, long queryRows, int heads,
+      int maxKeys, int sms) {
+    KernelChoice base = slabs.choose(false);
+    KernelChoice widest = slabs.choose(true);
     if (base == null || widest == null || widest.headsPerCta() <= base.headsPerCta()) {
       return base;
     }

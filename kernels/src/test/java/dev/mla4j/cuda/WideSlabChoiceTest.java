@@ -54,10 +54,10 @@ class WideSlabChoiceTest {
       "1, 4096, 16, 16"})    // 64 splits of 1 block
   void widestSlabWhereEachCtaWalksEnoughBlocks(int batch, int context, int bf16Heads,
       int int8Heads) {
-    KernelChoice b = PagedAttention.widerSlab(bf16(1024, false), bf16(1024, true),
+    KernelChoice b = PagedAttention.widerSlab(widest -> bf16(1024, widest),
         PagedAttention.WIDE_SLAB_MIN_BLOCKS, batch, HEADS, context, H100_SMS);
     assertEquals(bf16Heads, b.headsPerCta(), b.kernel());
-    KernelChoice q = PagedAttention.widerSlab(int8(1024, false), int8(1024, true),
+    KernelChoice q = PagedAttention.widerSlab(widest -> int8(1024, widest),
         PagedAttention.WIDE_SLAB_MIN_BLOCKS_QUANTIZED, batch, HEADS, context, H100_SMS);
     assertEquals(int8Heads, q.headsPerCta(), q.kernel());
   }
@@ -68,14 +68,14 @@ class WideSlabChoiceTest {
     // d_kv 16: all 32 heads with 32-token tiles already; d_kv 64: O of 32 heads overflows registers
     KernelChoice base = bf16(latent, false);
     assertEquals(base.kernel(), bf16(latent, true).kernel());
-    assertSame(base, PagedAttention.widerSlab(base, bf16(latent, true),
+    assertSame(base, PagedAttention.widerSlab(widest -> widest ? bf16(latent, true) : base,
         PagedAttention.WIDE_SLAB_MIN_BLOCKS, 64, HEADS, 32768, H100_SMS));
   }
 
   @Test
-  void noWidestChoiceKeepsTheBase() {
+  void noWidestChoiceKeepsTheDefault() {
     KernelChoice base = bf16(1024, false);
-    assertSame(base, PagedAttention.widerSlab(base, null, PagedAttention.WIDE_SLAB_MIN_BLOCKS,
-        64, HEADS, 32768, H100_SMS));
+    assertSame(base, PagedAttention.widerSlab(widest -> widest ? null : base,
+        PagedAttention.WIDE_SLAB_MIN_BLOCKS, 64, HEADS, 32768, H100_SMS));
   }
 }
