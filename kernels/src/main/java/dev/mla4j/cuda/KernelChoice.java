@@ -197,16 +197,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * The tensor-core MLA kernel (BF16 queries and probabilities), or null when the cache is not
    * BF16, L is not 512/1024/2048, the latent part's rows are not exactly L wide (the kernel's
    * copies take L as a compile-time stride), n_h is not a multiple of 16, the rope widths break
-   * 16-byte copies, or the tiles do not fit in {@code sharedLimit} bytes.
-   */
-  static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int latentRow,
-      int ropeWidth, int ropeKvStride, int ropeRow, int sharedLimit) {
-    return mlaMma(dtype, heads, group, latent, latentRow, ropeWidth, ropeKvStride, ropeRow,
-        sharedLimit, false);
-  }
-
-  /**
-   * As above; with {@code widestSlab}, the largest head slab at any tile size (see {@link #slab}),
+   * 16-byte copies, or the tiles do not fit in {@code sharedLimit} bytes. The head slab is the
+   * default one, or with {@code widestSlab} the largest at any tile size (see {@link #slab}),
    * which PagedAttention takes where its CTAs walk enough key blocks.
    */
   static KernelChoice mlaMma(DType dtype, int heads, int group, int latent, int latentRow,
@@ -323,15 +315,8 @@ record KernelChoice(String kernel, int headsPerCta, int tileTokens, int threads,
    * divides d_r. Per-head rope keys of d_r 8 (models of d_h 64) take the qrope8 instances
    * (native/mla_mma_quant_rope8.cu), whose 16-code chunks hold two kv heads: n_kv·d_r and every
    * slab's first rope column and span must then be multiples of 16. Otherwise null.
+   * {@code widestSlab} as for {@link #mlaMma}.
    */
-  static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
-      QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
-      int sharedLimit) {
-    return mlaMmaQuantized(latent, ropeDtype, rope, heads, group, ropeWidth, ropeKvStride,
-        ropeRow, sharedLimit, false);
-  }
-
-  /** As above; {@code widestSlab} as for {@link #mlaMma}. */
   static KernelChoice mlaMmaQuantized(QuantizedLayout latent, DType ropeDtype,
       QuantizedLayout rope, int heads, int group, int ropeWidth, int ropeKvStride, int ropeRow,
       int sharedLimit, boolean widestSlab) {

@@ -27,7 +27,7 @@ class ClusterChoiceTest {
   void llamaShapesCombine(int dKv, int headsPerCta, int tileTokens) {
     int latent = 32 * dKv;
     KernelChoice c = KernelChoice.mlaMma(DType.BF16, 32, 1, latent, latent, 16, 16, 512,
-        H100_SHARED);
+        H100_SHARED, false);
     assertEquals(headsPerCta, c.headsPerCta(), c.kernel());
     assertEquals(tileTokens, c.tileTokens(), c.kernel());
     assertTrue(c.combinesInCluster(latent), c.kernel());
@@ -39,7 +39,7 @@ class ClusterChoiceTest {
   void otherKernelsDoNot() {
     KernelChoice quant = KernelChoice.mlaMmaQuantized(
         new QuantizedLayout(Quantization.FP8, 1, 512, 64), DType.BF16, null, 32, 1, 16, 16, 512,
-        H100_SHARED);
+        H100_SHARED, false);
     assertFalse(quant.combinesInCluster(512), quant.kernel());
     KernelChoice wgmma = KernelChoice.mlaWgmma(true, DType.BF16, 128, 512, 512, 64, 0, 64,
         H100_SHARED);
@@ -62,11 +62,13 @@ class ClusterChoiceTest {
   @Test
   void instancesWithoutTheCombineDoNot() {
     // 64 heads, L 512, no rope: m4_l8_t64 fits in 227 KB but MT·LW·TK = 2048
-    KernelChoice big = KernelChoice.mlaMma(DType.BF16, 64, 1, 512, 512, 0, 0, 0, H100_SHARED);
+    KernelChoice big = KernelChoice.mlaMma(DType.BF16, 64, 1, 512, 512, 0, 0, 0, H100_SHARED,
+        false);
     assertEquals("mla4j_mla_mma_bf16_m4_l8_t64", big.kernel());
     assertFalse(big.combinesInCluster(512));
     // 16 heads, L 512, no rope: m1_l8_t64, MT·LW·TK = 512, O of 16 x 520 floats fits
-    KernelChoice small = KernelChoice.mlaMma(DType.BF16, 16, 1, 512, 512, 0, 0, 0, H100_SHARED);
+    KernelChoice small = KernelChoice.mlaMma(DType.BF16, 16, 1, 512, 512, 0, 0, 0, H100_SHARED,
+        false);
     assertEquals("mla4j_mla_mma_bf16_m1_l8_t64", small.kernel());
     assertTrue(small.combinesInCluster(512));
   }

@@ -23,7 +23,7 @@ class Int4LatentChoiceTest {
   /** Llama-2-7B's MHA2MLA shape with latent width L (d_kv·32) and per-head rope keys of 16. */
   private static KernelChoice llama(Quantization q, int l, int group, QuantizedLayout rope) {
     return KernelChoice.mlaMmaQuantized(new QuantizedLayout(q, 1, l, group), DType.BF16, rope, 32,
-        1, 16, 16, 512, H100_SHARED);
+        1, 16, 16, 512, H100_SHARED, false);
   }
 
   @Test
@@ -52,7 +52,7 @@ class Int4LatentChoiceTest {
     assertNull(KernelChoice.mlaWgmmaQuantized(false, latent, DType.BF16, null, 128, 64, 0, 64,
         H100_SHARED), "no sm_90a");
     KernelChoice c = KernelChoice.mlaMmaQuantized(latent, DType.BF16, null, 128, 128, 64, 0, 64,
-        H100_SHARED);
+        H100_SHARED, false);
     assertNotNull(c);
     assertEquals("mla4j_mla_mma_int4_m4_l8_t32", c.kernel());
   }
@@ -62,6 +62,6 @@ class Int4LatentChoiceTest {
     assertNull(llama(Quantization.INT4, 512, 16, null), "group 16: 8-byte halves");
     assertNull(llama(Quantization.INT4, 512, 48, null), "group 48 does not divide L");
     assertNull(KernelChoice.mlaMmaQuantized(new QuantizedLayout(Quantization.INT4, 1, 768, 64),
-        DType.BF16, null, 32, 1, 16, 16, 512, H100_SHARED), "L 768 has no instance");
+        DType.BF16, null, 32, 1, 16, 16, 512, H100_SHARED, false), "L 768 has no instance");
   }
 }

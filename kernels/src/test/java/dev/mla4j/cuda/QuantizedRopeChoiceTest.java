@@ -30,7 +30,7 @@ class QuantizedRopeChoiceTest {
       int group, int dR) {
     int kvHeads = heads / group;
     return KernelChoice.mlaMmaQuantized(new QuantizedLayout(latent, 1, 512, 64), DType.BF16, rope,
-        heads, group, dR, dR, kvHeads * dR, H100_SHARED);
+        heads, group, dR, dR, kvHeads * dR, H100_SHARED, false);
   }
 
   private static QuantizedLayout perHead(Quantization q, int kvHeads, int dR, int groupSize) {
@@ -88,7 +88,7 @@ class QuantizedRopeChoiceTest {
       QuantizedLayout rope = new QuantizedLayout(Quantization.FP8, 1, 64, g);
       KernelChoice c = KernelChoice.mlaMmaQuantized(
           new QuantizedLayout(Quantization.FP8, 1, 512, g), DType.BF16, rope, 128, 128, 64, 0, 64,
-          H100_SHARED);
+          H100_SHARED, false);
       assertNotNull(c, "g" + g);
       assertTrue(c.kernel().startsWith("mla4j_mla_mma_fp8_qrope_"), c.kernel());
     }
@@ -105,7 +105,7 @@ class QuantizedRopeChoiceTest {
     // stay in one group; an INT4 chunk (8 bytes) would straddle the short group's two halves
     for (Quantization q : new Quantization[] {i8, Quantization.INT4}) {
       KernelChoice c = KernelChoice.mlaMmaQuantized(new QuantizedLayout(q, 1, 512, 32),
-          DType.BF16, perHead(q, 16, 48, 32), 32, 2, 48, 48, 16 * 48, H100_SHARED);
+          DType.BF16, perHead(q, 16, 48, 32), 32, 2, 48, 48, 16 * 48, H100_SHARED, false);
       if (q == i8) {
         assertNotNull(c, "INT8 d_r 48 g32");
       } else {
@@ -119,6 +119,7 @@ class QuantizedRopeChoiceTest {
     assertEquals(1024, KernelChoice.ropeSpan(16, 16, 1, 64, 64));
     // rope segments that are not one per kv head
     assertNull(KernelChoice.mlaMmaQuantized(new QuantizedLayout(i8, 1, 512, 64), DType.BF16,
-        new QuantizedLayout(i8, 1, 512, 64), 32, 1, 16, 16, 512, H100_SHARED), "one segment");
+        new QuantizedLayout(i8, 1, 512, 64), 32, 1, 16, 16, 512, H100_SHARED, false),
+        "one segment");
   }
 }
