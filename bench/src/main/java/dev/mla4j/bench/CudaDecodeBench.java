@@ -179,7 +179,8 @@ public final class CudaDecodeBench {
     if (spec.startsWith("mha:")) {
       String[] d = spec.substring(4).split("x");
       if (d.length != 3) {
-        throw new IllegalArgumentException("one: expected mha:HxKVxD (e.g. mha:9x3x64), got " + spec);
+        throw new IllegalArgumentException(
+            "one: expected mha:HxKVxD (e.g. mha:9x3x64), got " + spec);
       }
       int h = Integer.parseInt(d[0]);
       int kv = Integer.parseInt(d[1]);

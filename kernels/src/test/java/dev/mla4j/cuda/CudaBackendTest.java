@@ -675,9 +675,10 @@ class CudaBackendTest {
    * quantized instances: each lane widens its 8 columns' codes exactly (integer and FP32 add or
    * multiply, no conversion instruction), the K scale multiplies its partial dot product and the
    * V scale the probability, so the result is the scalar backend's on the same codes to FP32
-   * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16 (3: gqaGroupsOfThreeMatchScalar); groups of 8 (one scale per
-   * lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high nibble halves of a group;
-   * 1 and 3 query tokens; rows past a sequence's end hold poisoned codes and scales. A lane
+   * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16 (3: gqaGroupsOfThreeMatchScalar);
+   * groups of 8 (one scale per lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high
+   * nibble halves of a group; 1 and 3 query tokens; rows past a sequence's end hold poisoned codes
+   * and scales. A lane
    * reading its neighbour's scale or nibble half, or E4M3's exponent bits off by one, gives
    * errors of the order of the output. {@code lanes}: the columns per lane the case must run
    * (16 where a CTA has at most 2 heads and groups hold 16 columns: 16 code bytes, or both
