@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.mla4j.api.Backend;
 import dev.mla4j.api.Backends;
@@ -32,7 +33,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * GPU-only checks of the CUDA plumbing and of the device-resident path (several sequences,
@@ -266,7 +269,7 @@ class CudaBackendTest {
    * rope span of 8 columns (zero-padded to 16) and one of 48 (copies walked with a carry).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})
+  @ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})
   void tensorCoreMlaMatchesScalarWithinBf16Tolerance(int which) {
     MlaShape s = switch (which) {
       case 0 -> new MlaShape(32, 1, 16, 512, RopeKeyLayout.SHARED, 0.06f);
@@ -297,7 +300,7 @@ class CudaBackendTest {
    * columns.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0", "FP8,64,0", "INT8,32,1", "FP8,128,1",
+  @CsvSource({"INT8,64,0", "FP8,64,0", "INT8,32,1", "FP8,128,1",
       "FP8,32,2", "INT8,128,2", "FP8,64,3", "INT8,128,4", "INT4,64,0", "INT4,32,1", "INT4,128,2",
       "INT4,32,3", "INT4,64,4", "INT4,128,4", "INT4,64,5"})
   void tensorCoreMlaReadsQuantizedLatentWithinFp16Tolerance(String quant, int group, int which) {
@@ -324,12 +327,12 @@ class CudaBackendTest {
    * differ from the default's; an error in either gives errors of the order of the output.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"BF16,1100,1030", "INT8,600,530",
+  @CsvSource({"BF16,1100,1030", "INT8,600,530",
       "FP8,600,530", "INT4,600,530"})
   void tensorCoreMlaTakesTheWidestSlabOverLongKeyRanges(String format, int len0, int len1) {
     KernelChoice widest = KernelChoice.mlaMma(DType.BF16, 32, 1, 1024, 1024, 16, 16, 512,
         ctx.sharedMemoryOptin(), true);
-    org.junit.jupiter.api.Assumptions.assumeTrue(widest != null && widest.headsPerCta() == 32,
+    assumeTrue(widest != null && widest.headsPerCta() == 32,
         "a 32-head slab at L 1024 does not fit this device's " + ctx.sharedMemoryOptin()
             + " bytes of shared memory per block (" + ctx.describe() + ")");
     boolean bf16 = format.equals("BF16");
@@ -350,7 +353,7 @@ class CudaBackendTest {
    * 2^E_t on its score or its probability, gives errors of the order of the row.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,16", "FP8,32,16", "INT8,128,64",
+  @CsvSource({"INT8,64,16", "FP8,32,16", "INT8,128,64",
       "INT4,64,16", "INT4,32,64"})
   void tensorCoreMlaReadsQuantizedTokensOfSpreadScales(String quant, int group, int dKv) {
     MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
@@ -380,7 +383,7 @@ class CudaBackendTest {
    * output; rows past a sequence's end are poisoned codes.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,0,false", "FP8,64,0,false",
+  @CsvSource({"INT8,64,0,false", "FP8,64,0,false",
       "FP8,32,1,false", "INT8,128,2,false", "FP8,64,3,false", "INT8,32,4,false",
       "INT8,64,0,true", "FP8,64,5,true", "INT8,64,6,false", "FP8,64,6,true", "INT4,64,0,false",
       "INT4,32,1,true", "INT4,128,2,false", "INT4,64,3,true", "INT4,64,4,false",
@@ -418,10 +421,10 @@ class CudaBackendTest {
    * by more than the wgmma kernel's slack of 2^8 and O must be rescaled (at 0.05 it never is).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"64,true,0.05", "128,true,0.05", "128,true,0.25",
+  @CsvSource({"64,true,0.05", "128,true,0.05", "128,true,0.25",
       "128,false,0.05", "128,false,0.25"})
   void deepSeekShapeMatchesScalarOnEitherTensorCoreKernel(int heads, boolean wgmma, float scale) {
-    org.junit.jupiter.api.Assumptions.assumeTrue(!wgmma || ctx.computeCapability() == 90,
+    assumeTrue(!wgmma || ctx.computeCapability() == 90,
         "the wgmma kernel needs an sm_90 device; this one is " + ctx.describe());
     MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, scale);
     String kernel = batchedMla(s, CacheFormat.plain(DType.BF16), true, wgmma, BF16_TOLERANCE);
@@ -444,7 +447,7 @@ class CudaBackendTest {
    * stage gives errors of the order of the output.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
+  @CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
       "INT8,128,128,0.25,true", "FP8,64,64,0.05,true", "INT8,32,128,0.05,true",
       "INT4,64,64,0.05,false", "INT4,32,128,0.25,false", "INT4,128,128,0.05,true",
       "INT4,64,128,0.25,true"})
@@ -456,7 +459,7 @@ class CudaBackendTest {
   /** DeepSeek's shape at {@code heads}, 1 and 3 query tokens, on the quantized wgmma kernel. */
   private void deepSeekOnQuantizedWgmma(CacheFormat format, int heads, float scale,
       boolean spread) {
-    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
+    assumeTrue(ctx.computeCapability() == 90,
         "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());
     MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, scale);
     for (int tokens : new int[] {1, 3}) {
@@ -480,7 +483,7 @@ class CudaBackendTest {
    * scales, which must not reach the exponent. Bounds as for the BF16 rope keys above.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
+  @CsvSource({"INT8,64,64,0.05,false", "FP8,32,128,0.25,false",
       "INT4,64,64,0.05,false", "INT4,32,128,0.05,true", "INT4,128,128,0.25,true",
       "INT8,32,128,0.05,true", "FP8,128,64,0.05,true"})
   void deepSeekShapeReadsQuantizedRopeKeysOnWgmma(String quant, int group, int heads, float scale,
@@ -496,9 +499,9 @@ class CudaBackendTest {
    * half the tokens; each output row is held to the FP16 bound.
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,64", "FP8,128,128", "INT4,32,128"})
+  @CsvSource({"INT8,64,64", "FP8,128,128", "INT4,32,128"})
   void deepSeekWgmmaGivesEachHalfTileItsOwnExponent(String quant, int group, int heads) {
-    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() == 90,
+    assumeTrue(ctx.computeCapability() == 90,
         "the wgmma kernels need an sm_90 device; this one is " + ctx.describe());
     MlaShape s = new MlaShape(heads, 1, 64, 512, RopeKeyLayout.SHARED, 0.05f);
     Plan plan = mlaAgainstScalar(s, CacheFormat.parse(quant, group, 0, false), true, true,
@@ -654,9 +657,9 @@ class CudaBackendTest {
    * and d_kv 64 (two 16-head slabs, O of [16][2048] through shared memory).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"2,16", "4,16", "8,16", "8,64", "4,64", "2,64"})
+  @CsvSource({"2,16", "4,16", "8,16", "8,64", "4,64", "2,64"})
   void clusterCombinesSplitsOnChipWithinBf16Tolerance(int cluster, int dKv) {
-    org.junit.jupiter.api.Assumptions.assumeTrue(ctx.computeCapability() >= 90,
+    assumeTrue(ctx.computeCapability() >= 90,
         "thread-block clusters need an sm_90 device; this one is " + ctx.describe());
     MlaShape s = MlaShape.mha2mla(32, 32, 128, 8, dKv);
     for (int[] lens : new int[][] {{5, 700, 1024}, {300, 512}}) {
@@ -678,14 +681,13 @@ class CudaBackendTest {
    * precision. d_h 64 and 128; MHA and GQA groups of 2, 4 and 16 (3: gqaGroupsOfThreeMatchScalar);
    * groups of 8 (one scale per lane), 16, 32, 64 and 128; INT4 lanes reading the low and the high
    * nibble halves of a group; 1 and 3 query tokens; rows past a sequence's end hold poisoned codes
-   * and scales. A lane
-   * reading its neighbour's scale or nibble half, or E4M3's exponent bits off by one, gives
-   * errors of the order of the output. {@code lanes}: the columns per lane the case must run
-   * (16 where a CTA has at most 2 heads and groups hold 16 columns: 16 code bytes, or both
-   * nibbles of 8 bytes, whose high half lies G/2 columns on).
+   * and scales. A lane reading its neighbour's scale or nibble half, or E4M3's exponent bits off
+   * by one, gives errors of the order of the output. {@code lanes}: the columns per lane the case
+   * must run (16 where a CTA has at most 2 heads and groups hold 16 columns: 16 code bytes, or
+   * both nibbles of 8 bytes, whose high half lies G/2 columns on).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.CsvSource({"INT8,64,8,2,64,1,8", "INT8,8,32,32,128,3,8",
+  @CsvSource({"INT8,64,8,2,64,1,8", "INT8,8,32,32,128,3,8",
       "FP8,32,8,2,64,1,8", "FP8,128,16,1,128,1,8", "INT4,16,8,2,64,3,8", "INT4,64,16,4,128,1,8",
       "INT4,128,32,32,128,1,16", "FP8,64,4,4,128,3,16", "INT8,16,4,1,64,1,8",
       "INT8,32,8,4,64,3,16", "INT8,128,4,4,128,1,16", "FP8,16,16,8,64,3,16",
@@ -706,7 +708,7 @@ class CudaBackendTest {
    * group ({@code KernelChoice.mhaHeadsPerCta}).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(strings = {"BF16", "INT8", "FP8", "INT4"})
+  @ValueSource(strings = {"BF16", "INT8", "FP8", "INT4"})
   void gqaGroupsOfThreeMatchScalar(String format) {
     CacheFormat f = format.equals("BF16") ? CacheFormat.plain(DType.BF16)
         : CacheFormat.parse(format, 32, 0, false);
@@ -746,7 +748,7 @@ class CudaBackendTest {
    * dtypes, and split-KV (the longest sequences are split over several key ranges).
    */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 3})
+  @ValueSource(ints = {0, 1, 2, 3})
   void tensorCorePrefillMatchesScalar(int which) {
     String kernel = switch (which) {
       case 0 -> batchedMha(MhaShape.of(8, 2, 64), DType.F16, 20, true, FP16_TOLERANCE, 3000, 90, 700);
