@@ -249,9 +249,13 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // Quantized, L = 2048: the rope keys leave two tiles ahead instead, right after the barrier that
   // ends the scores which last read their stage (R2): d_kv 64 batch 64 ran 1-3% faster (INT8
   // 7037-7076 -> 6972 us, FP8 7167 -> 6971, H100); for all L, d_kv 32 FP8 ran 3% slower and d_kv 16
-  // INT8 2% slower, so only here.
+  // INT8 2% slower (16-head slabs of 32-token tiles then). On d_kv 32's whole slab of 16-token tiles
+  // (m2_l16_t16), where the rope keys are half of an INT8 tile's bytes, R2 wins for INT8 alone:
+  // batch 64, 32K 2670 -> 2597 us, batch 16, 128K 2663 -> 2590; FP8 unchanged, INT4 2% slower
+  // (H100).
   // Quantized rope keys leave with the codes (part 0) instead: their warps dequantize them too.
-  constexpr bool R2 = QZ && !RQ && LW >= 32;
+  constexpr bool R2 =
+      QZ && !RQ && (LW >= 32 || (Q == MLA4J_Q_INT8 && MT == 2 && LW == 16 && TK == 16));
   constexpr bool RW = QZ && !RQ && LW >= 16 && !R2;
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
@@ -283,6 +287,13 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   constexpr int units = MT * TK / nw;
   constexpr int kparts = units >= MLA_WARPS ? 1 : MLA_WARPS / units;
   constexpr int ps = TK + MLA_PAD;
+  // The lazy maximum and the skipped rescale of O (mla_lazy_max) only where they measured faster:
+  // m2_l16_t16. H100, batch 64, 32K, Llama-2-7B d_kv 32, alternated twice in one call, with R2's
+  // INT8 change: BF16 2373 -> 2357 us, INT8 2646 -> 2521-2530, FP8 2600-2603 -> 2495-2516, INT4
+  // 2637-2661 -> 2516-2538. Elsewhere they cost as much as they saved or more: m1_l32_t16 (d_kv
+  // 64) BF16 5558-5599 -> 5696-5698 us, m2_l8_t32 (d_kv 16) FP8 1412-1414 -> 1463 with the lazy
+  // maximum alone (native/NOTES.md, stops 36-37).
+  constexpr bool LAZY = MT == 2 && LW == 16 && TK == 16;
 
   MlaSmem sm;
   sm.q = (bf16_t*)smem_raw;
@@ -751,7 +762,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
     // Online softmax; the scores were stored already multiplied by scale·log2 e.
     float ratio = 1.f;  // O's rescale for a grown E
     if constexpr (!QZ) {
-      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(
+      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts, LAZY>(
           sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid, [](int) { return 1.f; },
           [](int) { return 1.f; }, [](float x) { return to_bf16_cvt(x); },
           [](unsigned short h) { return from_bf16(h); });
@@ -766,24 +777,46 @@ __device__ void mla_mma(const PagedAttnParams& p) {
       const int e_new = max(e_run, mlq_warp_max(et));
       ratio = mlq_pow2(e_run - e_new);
       e_run = e_new;
-      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts>(  // P times 2^(E_t - E) of its token
+      mla_softmax_tile<RPW, TK, HS, ss, ps, kparts, LAZY>(  // P times 2^(E_t - E) of its token
           sm.s, sm.pr, sm.m, sm.l, sm.alpha, warp, lane, nvalid,
           [&](int r) { return sm.rowpow[r]; }, [&](int t) { return mlq_pow2(sm.texp[t] - e_new); },
           [](float x) { return to_f16(x); }, [](unsigned short h) { return from_f16(h); });
     }
     __syncthreads();
 
-    // O = O·alpha + P·C over this warp's columns.
-#pragma unroll
-    for (int m = 0; m < MT; m++) {
-      const float a0 = sm.alpha[m * 16 + g] * ratio;
-      const float a1 = sm.alpha[m * 16 + g + 8] * ratio;
+    // O = O·alpha + P·C over this warp's columns. LAZY: alpha and ratio are exactly 1 in a tile
+    // where no row's reference maximum and not E moved, nearly always after the first tiles, and
+    // the rescale (MT·LW·4 multiplies a thread) is skipped then.
+    // (The factors are all loaded before the vote: with the vote first and the loads behind it,
+    // measured in stop 36, the skip kept a third of its gain.)
+    auto rescale = [&](int m, float a0, float a1) {
 #pragma unroll
       for (int n = 0; n < LW; n++) {
         o[m][n][0] *= a0;
         o[m][n][1] *= a0;
         o[m][n][2] *= a1;
         o[m][n][3] *= a1;
+      }
+    };
+    if constexpr (LAZY) {
+      float a[MT][2];
+      bool held = true;
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        a[m][0] = sm.alpha[m * 16 + g] * ratio;
+        a[m][1] = sm.alpha[m * 16 + g + 8] * ratio;
+        held = held && a[m][0] == 1.f && a[m][1] == 1.f;
+      }
+      if (!__all_sync(0xffffffffu, held)) {
+#pragma unroll
+        for (int m = 0; m < MT; m++) rescale(m, a[m][0], a[m][1]);
+      }
+    } else {
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        const float a0 = sm.alpha[m * 16 + g] * ratio;
+        const float a1 = sm.alpha[m * 16 + g + 8] * ratio;
+        rescale(m, a0, a1);
       }
     }
 #pragma unroll

@@ -24,7 +24,7 @@
 #define WG_F_OFF (WG_P_OFF + WG_P_BYTES)  // floats alpha, m, l [WG_HEADS] each, then 4 flags
 #define WG_SHARED (WG_F_OFF + 3 * WG_HEADS * 4 + 16 + 1024)
 #define WG_BAR_P 1                         // named barrier: P of a tile published
-#define WG_SLACK 8.f                       // log2 of the largest unnormalized probability
+#define WG_SLACK MLA4J_LAZY_SLACK          // log2 of the largest unnormalized probability
 
 // O rows r_lo (accumulators 4n, 4n + 1) and r_lo + 8 (4n + 2, 4n + 3) scaled by a_lo, a_hi.
 __device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float a_hi) {
@@ -104,13 +104,10 @@ __device__ __forceinline__ void masked_row_max(float (&s)[32], int nvalid, int t
   quad_max(mx_lo, mx_hi);
 }
 
-// The lazy rescale: a row's reference maximum m moves to the tile's mx only when mx exceeds it by
-// more than WG_SLACK (so probabilities stay <= 2^WG_SLACK, exact in BF16's and FP16's exponent
-// range and in FP32 sums); returns O's factor for the row, 1 when m stays, and sets moved.
+// mla_lazy_max (mla4j_mma.h) with m updated in place.
 __device__ __forceinline__ float lazy_max(float mx, float& m, bool& moved) {
-  moved = mx > m + WG_SLACK;
-  const float alpha = !moved ? 1.f : m == MLA4J_NEG_INF ? 0.f : exp2_approx(m - mx);
-  m = moved ? mx : m;
+  float alpha;
+  m = mla_lazy_max(mx, m, alpha, moved);
   return alpha;
 }
 

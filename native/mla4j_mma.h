@@ -97,6 +97,19 @@ __device__ __forceinline__ void mla_rope_steps(const PagedAttnParams& p, int h0,
   }
 }
 
+// log2 of the largest unnormalized probability the lazy maximum lets through: 2^8 is exact in
+// BF16's and FP16's exponent range and far from overflow in FP32 sums.
+#define MLA4J_LAZY_SLACK 8.f
+
+// The lazy rescale (as FlashAttention-4's): a row's reference maximum m moves to the tile's
+// maximum mx only when mx exceeds it by more than MLA4J_LAZY_SLACK; returns the reference the
+// tile's probabilities use and sets alpha, O's factor (exactly 1 when m holds), and moved.
+__device__ __forceinline__ float mla_lazy_max(float mx, float m, float& alpha, bool& moved) {
+  moved = mx > m + MLA4J_LAZY_SLACK;
+  alpha = !moved ? 1.f : m == MLA4J_NEG_INF ? 0.f : exp2_approx(m - mx);
+  return moved ? mx : m;
+}
+
 // One tile's online-softmax step in base 2 for this warp's RPW rows (rows warp·RPW + j): each row
 // is held by LPR = 32 / RPW lanes with TPL = TK / LPR consecutive tokens each, so that a lane's
 // partial scores are vector loads and a row's maximum and sum take log2(LPR) shuffles. (Lanes over
@@ -105,10 +118,11 @@ __device__ __forceinline__ void mla_rope_steps(const PagedAttnParams& p, int h0,
 // [SS] partial scores, summed over the k-parts and multiplied by factor(row); tokens from nvalid
 // on are masked. P goes to pr [HS][PS] rounded by round() (BF16 or FP16) after a factor col(t)
 // of token t (a power of two, or 1), and the row sum adds the rounded values without it (widen()),
-// so that numerator and denominator agree. m, l, alpha: [HS] running maximum (base 2), sum and
-// this tile's rescale of O.
-template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, typename Factor, typename Col,
-          typename Round, typename Widen>
+// so that numerator and denominator agree. m, l, alpha: [HS] reference maximum (base 2), sum and
+// this tile's rescale of O. LAZY: the maximum is a lazy reference (mla_lazy_max), so alpha is
+// exactly 1 for a row whose reference held and the caller can skip O's rescale when all held.
+template <int RPW, int TK, int HS, int SS, int PS, int KPARTS, bool LAZY, typename Factor,
+          typename Col, typename Round, typename Widen>
 __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short* pr, float* m,
                                                  float* l, float* alpha, int warp, int lane,
                                                  int nvalid, Factor factor, Col col,
@@ -157,7 +171,9 @@ __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short*
 #pragma unroll
   for (int off = LPR / 2; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
   const float m_old = m[r];
-  const float m_new = fmaxf(m_old, mx);
+  bool moved;
+  float a_lazy;
+  const float m_new = LAZY ? mla_lazy_max(mx, m_old, a_lazy, moved) : fmaxf(m_old, mx);
   float sum = 0.f;
   unsigned short pk[TPL];
 #pragma unroll
@@ -178,7 +194,7 @@ __device__ __forceinline__ void mla_softmax_tile(const float* s, unsigned short*
 #pragma unroll
   for (int off = LPR / 2; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
   if (lane % LPR == 0) {
-    const float a = m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
+    const float a = LAZY ? a_lazy : m_old == MLA4J_NEG_INF ? 0.f : exp2_approx(m_old - m_new);
     alpha[r] = a;
     m[r] = m_new;
     l[r] = l[r] * a + sum;
