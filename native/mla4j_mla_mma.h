@@ -254,8 +254,8 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // batch 64, 32K 2670 -> 2597 us, batch 16, 128K 2663 -> 2590; FP8 unchanged, INT4 2% slower
   // (H100).
   // Quantized rope keys leave with the codes (part 0) instead: their warps dequantize them too.
-  constexpr bool R2 =
-      QZ && !RQ && (LW >= 32 || (Q == MLA4J_Q_INT8 && MT == 2 && LW == 16 && TK == 16));
+  constexpr bool WHOLE_D32 = MT == 2 && LW == 16 && TK == 16;  // d_kv 32's whole slab (stop 37)
+  constexpr bool R2 = QZ && !RQ && (LW >= 32 || (Q == MLA4J_Q_INT8 && WHOLE_D32));
   constexpr bool RW = QZ && !RQ && LW >= 16 && !R2;
   constexpr int HS = 16 * MT;
   constexpr int L = 64 * LW;
@@ -293,7 +293,7 @@ __device__ void mla_mma(const PagedAttnParams& p) {
   // 2637-2661 -> 2516-2538. Elsewhere they cost as much as they saved or more: m1_l32_t16 (d_kv
   // 64) BF16 5558-5599 -> 5696-5698 us, m2_l8_t32 (d_kv 16) FP8 1412-1414 -> 1463 with the lazy
   // maximum alone (native/NOTES.md, stops 36-37).
-  constexpr bool LAZY = MT == 2 && LW == 16 && TK == 16;
+  constexpr bool LAZY = WHOLE_D32;
 
   MlaSmem sm;
   sm.q = (bf16_t*)smem_raw;

@@ -24,7 +24,6 @@
 #define WG_F_OFF (WG_P_OFF + WG_P_BYTES)  // floats alpha, m, l [WG_HEADS] each, then 4 flags
 #define WG_SHARED (WG_F_OFF + 3 * WG_HEADS * 4 + 16 + 1024)
 #define WG_BAR_P 1                         // named barrier: P of a tile published
-#define WG_SLACK MLA4J_LAZY_SLACK          // log2 of the largest unnormalized probability
 
 // O rows r_lo (accumulators 4n, 4n + 1) and r_lo + 8 (4n + 2, 4n + 3) scaled by a_lo, a_hi.
 __device__ __forceinline__ void rescale_rows(float (&o)[128], float a_lo, float a_hi) {
